@@ -1,0 +1,67 @@
+# Dokja: `make demo` runs the main job, `make test` runs the tests.
+# Both fetch what they need; run as root they install missing Debian
+# packages with apt-get, otherwise they say exactly what to install.
+
+GO      ?= go
+BIN     := bin/dokja
+HFREF   := tokenizer/testdata/hfref
+LOHELP  := .cache/libreoffice-help
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo )
+ROOT    := $(filter 0,$(shell id -u))
+
+.PHONY: all build test demo vet fuzz bench clean deps-test deps-demo
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/dokja
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# The full suite, then the race detector on the packages that run
+# goroutines (short mode keeps the race run within minutes on 2 cores).
+test: deps-test build vet
+	$(GO) test ./...
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/
+
+demo: deps-demo build
+	$(BIN) demo --out runs/demo
+
+# Short runs of every fuzz target; the seed corpora also run in `make test`.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzSplitter -fuzztime=$(FUZZTIME) ./tokenizer/
+	$(GO) test -run='^$$' -fuzz=FuzzReadJSON -fuzztime=$(FUZZTIME) ./tokenizer/
+	$(GO) test -run='^$$' -fuzz=FuzzRoundTrip -fuzztime=$(FUZZTIME) ./tokenizer/
+	$(GO) test -run='^$$' -fuzz=FuzzReadTiktoken -fuzztime=$(FUZZTIME) ./tokenizer/
+	$(GO) test -run='^$$' -fuzz=FuzzJSONL -fuzztime=$(FUZZTIME) ./corpus/
+
+bench: build
+	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=5 ./tokenizer/
+	bench/tokenizer.sh
+
+# Tests compare our tokenizer.json handling with Tokenizers.js, Hugging
+# Face's JavaScript implementation, run by Node.js.
+deps-test:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  if [ -n "$(ROOT)" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; \
+	  else echo "missing Node.js: run 'sudo apt-get install nodejs npm', then make test again"; exit 1; fi; }
+	@if [ ! -f $(HFREF)/node_modules/.package-lock.json ] || [ $(HFREF)/package-lock.json -nt $(HFREF)/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix $(HFREF) --no-audit --no-fund; fi
+
+# The demo corpus: the Debian packages libreoffice-help-ko and
+# libreoffice-help-en-us. Installing them would pull in LibreOffice itself,
+# so their pages are unpacked into .cache instead when not installed.
+deps-demo:
+	@if [ -d /usr/share/libreoffice/help/ko ] && [ -d /usr/share/libreoffice/help/en-US ]; then exit 0; fi; \
+	if [ -d $(LOHELP)/usr/share/libreoffice/help/ko ] && [ -d $(LOHELP)/usr/share/libreoffice/help/en-US ]; then exit 0; fi; \
+	mkdir -p .cache/debs && cd .cache/debs && \
+	if ! apt-get download libreoffice-help-ko libreoffice-help-en-us; then \
+	  if [ -n "$(ROOT)" ]; then apt-get update && apt-get download libreoffice-help-ko libreoffice-help-en-us; \
+	  else echo "cannot download the demo corpus: run 'sudo apt-get update' (or 'sudo apt-get install libreoffice-help-ko libreoffice-help-en-us'), then make demo again"; exit 1; fi; \
+	fi && cd ../.. && for f in .cache/debs/libreoffice-help-*.deb; do dpkg-deb -x $$f $(LOHELP); done
+
+clean:
+	rm -rf bin runs
