@@ -409,7 +409,7 @@ func (t *Tokenizer) WriteJSON(w io.Writer, opt JSONOptions) error {
 		fmt.Fprintf(bw, "\n      %s: %d", str(toByteLevel(p)), id)
 	}
 	bw.WriteString("\n    },\n    \"merges\": [")
-	for i, m := range t.order {
+	for i, m := range t.mergeOrder() {
 		if i > 0 {
 			bw.WriteString(",")
 		}

@@ -145,3 +145,60 @@ func FuzzReadJSON(f *testing.F) {
 		}
 	})
 }
+
+// tiktoken-go registers code-generated regexp2 engines for the cl100k and
+// o200k patterns, and they stop `\s*[\r\n]+` at the first newline: it
+// splits "\n \n" into "\n" and " \n" where a backtracking engine (Python's
+// tiktoken through fancy-regex, Hugging Face's onig, JavaScript) keeps one
+// piece. Dokja follows the backtracking engines. This test pins that
+// choice with Tokenizers.js as the arbiter: Llama 3 uses the cl100k
+// pattern, so its split decides the question.
+func TestWhitespaceSplitFollowsBacktracking(t *testing.T) {
+	got := splitPieces(t, PatternCL100K, "a\n \nb")
+	if want := []string{"a", "\n \n", "b"}; !equalStrings(got, want) {
+		t.Fatalf("split %q, want %q", got, want)
+	}
+	path := lenmlJSON(t, "llama3")
+	tok, err := LoadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"a\n \nb", "x\n\n \n\ny", "p \r\n \r\n q", "end\n  \n"}
+	want := hfEncode(t, path, texts)
+	for i, s := range texts {
+		ids, _ := tok.Encode(s)
+		if !equalInts(ids, want[i]) {
+			t.Fatalf("%q: %v, reference %v", s, ids, want[i])
+		}
+	}
+}
+
+// A tiktoken encoding exported as tokenizer.json (ignore_merges set, the
+// merges listed by the rank of their result) encodes the same in the
+// reference implementation.
+func TestExportedTiktokenMatchesReference(t *testing.T) {
+	requireHFRef(t)
+	tok, err := Named("cl100k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tokenizer.json")
+	if err := tok.SaveJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	texts := referenceTexts(t, 1000)
+	want := hfEncode(t, path, texts)
+	mismatch := 0
+	for i, s := range texts {
+		ids, _ := tok.Encode(s)
+		if !equalInts(ids, want[i]) {
+			if mismatch < 3 {
+				t.Errorf("text %d %q:\n ours %v\n  ref %v", i, clip(s), ids, want[i])
+			}
+			mismatch++
+		}
+	}
+	if mismatch > 0 {
+		t.Fatalf("%d of %d texts differ", mismatch, len(texts))
+	}
+}

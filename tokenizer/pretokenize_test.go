@@ -63,7 +63,11 @@ func TestSplitterMatchesRegex(t *testing.T) {
 		"Ⅻ½٣४ digits", "ǅemal ʰa", "'' 'x ' s", "  \u3000한글", "tab\tsep\tvalues\n",
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	for range 3000 {
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	for range n {
 		fixed = append(fixed, randomText(r, 1+r.IntN(40)))
 	}
 	for _, name := range []string{"cl100k", "qwen2", "o200k", "gpt2"} {

@@ -15,10 +15,14 @@ import (
 
 const nsmcPath = "../../shared/data/nsmc/reviews.jsonl.gz"
 
-// nsmcTexts returns up to n review texts from the shared NSMC corpus,
-// skipping the test when the corpus is absent (outside the workplace).
+// nsmcTexts returns up to n review texts from the shared NSMC corpus (a
+// tenth of that in short mode), skipping the test when the corpus is
+// absent (outside the workplace; CI must have it).
 func nsmcTexts(t testing.TB, n int) []string {
 	t.Helper()
+	if testing.Short() {
+		n = max(n/10, 100)
+	}
 	f, err := os.Open(nsmcPath)
 	if err != nil {
 		if os.Getenv("CI") == "true" {

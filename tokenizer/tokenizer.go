@@ -52,8 +52,10 @@ type Tokenizer struct {
 	vocab  map[string]int // token bytes → id, ordinary tokens only
 	byteID [256]int32     // id of each single byte
 	merges map[uint64]merge
-	// order lists the merges by rank as written to tokenizer.json.
-	order [][2]int32
+	// order lists the merges by rank as written to tokenizer.json; for
+	// rank-derived merges it is built on first use (see mergeOrder).
+	order     [][2]int32
+	orderOnce sync.Once
 	// ignoreMerges looks a whole pre-token up in the vocabulary before
 	// merging, as tiktoken does and tokenizer.json's ignore_merges asks.
 	ignoreMerges bool
@@ -166,22 +168,38 @@ func (t *Tokenizer) build(order [][2]int32) error {
 			}
 		}
 	}
-	t.order = make([][2]int32, 0, len(t.merges))
-	for k := range t.merges {
-		t.order = append(t.order, [2]int32{int32(k >> 32), int32(uint32(k))})
-	}
-	sort.Slice(t.order, func(i, j int) bool {
-		ri := t.merges[pairKey(t.order[i][0], t.order[i][1])].rank
-		rj := t.merges[pairKey(t.order[j][0], t.order[j][1])].rank
-		if ri != rj {
-			return ri < rj
-		}
-		if t.order[i][0] != t.order[j][0] {
-			return t.order[i][0] < t.order[j][0]
-		}
-		return t.order[i][1] < t.order[j][1]
-	})
 	return nil
+}
+
+// mergeOrder returns the merges by rank, ties by ids.
+func (t *Tokenizer) mergeOrder() [][2]int32 {
+	t.orderOnce.Do(func() {
+		if t.order != nil {
+			return
+		}
+		type ranked struct {
+			rank int32
+			pair [2]int32
+		}
+		all := make([]ranked, 0, len(t.merges))
+		for k, m := range t.merges {
+			all = append(all, ranked{m.rank, [2]int32{int32(k >> 32), int32(uint32(k))}})
+		}
+		slices.SortFunc(all, func(a, b ranked) int {
+			if a.rank != b.rank {
+				return int(a.rank - b.rank)
+			}
+			if a.pair[0] != b.pair[0] {
+				return int(a.pair[0] - b.pair[0])
+			}
+			return int(a.pair[1] - b.pair[1])
+		})
+		t.order = make([][2]int32, len(all))
+		for i, r := range all {
+			t.order[i] = r.pair
+		}
+	})
+	return t.order
 }
 
 // setAdded installs the added tokens, checking their ids.
