@@ -48,7 +48,7 @@ func (t *Tokenizer) appendPieceHeap(dst []int, piece string) []int {
 		if r < 0 {
 			return
 		}
-		if m, ok := t.merges[pairKey(ids[pos], ids[r])]; ok {
+		if m, ok := t.merges.get(pairKey(ids[pos], ids[r])); ok {
 			h = append(h, candidate{rank: m.rank, id: m.id, pos: pos, left: ids[pos], right: ids[r]})
 		}
 	}
@@ -70,12 +70,12 @@ func (t *Tokenizer) appendPieceHeap(dst []int, piece string) []int {
 		}
 		prev[r] = dead
 		if p := prev[c.pos]; p >= 0 {
-			if m, ok := t.merges[pairKey(ids[p], ids[c.pos])]; ok {
+			if m, ok := t.merges.get(pairKey(ids[p], ids[c.pos])); ok {
 				heap.Push(&h, candidate{rank: m.rank, id: m.id, pos: p, left: ids[p], right: ids[c.pos]})
 			}
 		}
 		if nr := next[c.pos]; nr >= 0 {
-			if m, ok := t.merges[pairKey(ids[c.pos], ids[nr])]; ok {
+			if m, ok := t.merges.get(pairKey(ids[c.pos], ids[nr])); ok {
 				heap.Push(&h, candidate{rank: m.rank, id: m.id, pos: c.pos, left: ids[c.pos], right: ids[nr]})
 			}
 		}

@@ -51,7 +51,7 @@ type Tokenizer struct {
 	pieces []string       // id → token bytes; "" marks an unused id
 	vocab  map[string]int // token bytes → id, ordinary tokens only
 	byteID [256]int32     // id of each single byte
-	merges map[uint64]merge
+	merges *pairTable
 	// order lists the merges by rank as written to tokenizer.json; for
 	// rank-derived merges it is built on first use (see mergeOrder).
 	order     [][2]int32
@@ -116,7 +116,7 @@ func (t *Tokenizer) Token(id int) (string, bool) {
 }
 
 // NumMerges returns the number of merge rules.
-func (t *Tokenizer) NumMerges() int { return len(t.merges) }
+func (t *Tokenizer) NumMerges() int { return t.merges.len() }
 
 // build checks pieces and fills the derived tables. merges may be nil, in
 // which case they are derived from ranks: any two tokens whose bytes join
@@ -143,28 +143,25 @@ func (t *Tokenizer) build(order [][2]int32) error {
 	}
 	if order != nil {
 		t.order = order
-		t.merges = make(map[uint64]merge, len(order))
+		t.merges = newPairTable(len(order))
 		for r, m := range order {
 			joined := t.pieces[m[0]] + t.pieces[m[1]]
 			id, ok := t.vocab[joined]
 			if !ok {
 				return fmt.Errorf("merge %d (%q + %q): the merged token is not in the vocabulary", r, t.pieces[m[0]], t.pieces[m[1]])
 			}
-			k := pairKey(m[0], m[1])
-			if _, dup := t.merges[k]; dup {
-				continue // later duplicates never fire; keep the first rank
-			}
-			t.merges[k] = merge{rank: int32(r), id: int32(id)}
+			// A later duplicate never fires; the first rank stays.
+			t.merges.put(pairKey(m[0], m[1]), merge{rank: int32(r), id: int32(id)})
 		}
 		return nil
 	}
-	t.merges = make(map[uint64]merge, len(t.pieces)*2)
+	t.merges = newPairTable(len(t.pieces) * 2)
 	for id, p := range t.pieces {
 		for k := 1; k < len(p); k++ {
 			a, okA := t.vocab[p[:k]]
 			b, okB := t.vocab[p[k:]]
 			if okA && okB {
-				t.merges[pairKey(int32(a), int32(b))] = merge{rank: int32(id), id: int32(id)}
+				t.merges.put(pairKey(int32(a), int32(b)), merge{rank: int32(id), id: int32(id)})
 			}
 		}
 	}
@@ -181,10 +178,10 @@ func (t *Tokenizer) mergeOrder() [][2]int32 {
 			rank int32
 			pair [2]int32
 		}
-		all := make([]ranked, 0, len(t.merges))
-		for k, m := range t.merges {
+		all := make([]ranked, 0, t.merges.len())
+		t.merges.all(func(k uint64, m merge) {
 			all = append(all, ranked{m.rank, [2]int32{int32(k >> 32), int32(uint32(k))}})
-		}
+		})
 		slices.SortFunc(all, func(a, b ranked) int {
 			if a.rank != b.rank {
 				return int(a.rank - b.rank)
@@ -411,7 +408,7 @@ func (t *Tokenizer) appendPiece(dst []int, piece string) []int {
 	}
 	none := merge{rank: -1}
 	for k := range ranks {
-		if m, ok := t.merges[pairKey(ids[k], ids[k+1])]; ok {
+		if m, ok := t.merges.get(pairKey(ids[k], ids[k+1])); ok {
 			ranks[k] = m
 		} else {
 			ranks[k] = none
@@ -433,14 +430,14 @@ func (t *Tokenizer) appendPiece(dst []int, piece string) []int {
 		copy(ranks[best:], ranks[best+1:])
 		ranks = ranks[:len(ranks)-1]
 		if best > 0 {
-			if m, ok := t.merges[pairKey(ids[best-1], ids[best])]; ok {
+			if m, ok := t.merges.get(pairKey(ids[best-1], ids[best])); ok {
 				ranks[best-1] = m
 			} else {
 				ranks[best-1] = none
 			}
 		}
 		if best < len(ranks) {
-			if m, ok := t.merges[pairKey(ids[best], ids[best+1])]; ok {
+			if m, ok := t.merges.get(pairKey(ids[best], ids[best+1])); ok {
 				ranks[best] = m
 			} else {
 				ranks[best] = none
