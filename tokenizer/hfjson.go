@@ -450,14 +450,20 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 }
 
 // Load opens a tokenizer by name or path: "o200k" and "cl100k" name the
-// built-in tiktoken encodings; a path ending in .tiktoken is read as a
-// rank file with the o200k pattern; any other path as tokenizer.json (a
-// folder is taken to hold one).
+// built-in tiktoken encodings; any other path is read as a tokenizer.json
+// (a folder is taken to hold one), except a .tiktoken rank file, which
+// holds ranks only: a file named cl100k_base.tiktoken or
+// o200k_base.tiktoken (as OpenAI publishes them) gets that encoding's
+// pattern and special tokens, and any other the o200k pattern and none.
 func Load(spec string) (*Tokenizer, error) {
 	if IsNamed(spec) {
 		return Named(spec)
 	}
 	if strings.HasSuffix(spec, ".tiktoken") {
+		base := strings.TrimSuffix(filepath.Base(spec), ".tiktoken")
+		if e, ok := namedEncodings[base]; ok {
+			return LoadTiktoken(spec, e.pattern, e.specials)
+		}
 		return LoadTiktoken(spec, PatternO200K, nil)
 	}
 	if st, err := os.Stat(spec); err == nil && st.IsDir() {

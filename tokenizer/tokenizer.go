@@ -85,6 +85,13 @@ type cacheEntry struct {
 
 const cacheSlots = 1 << 16
 
+// clearCache empties the pre-token cache (for benchmarks).
+func (t *Tokenizer) clearCache() {
+	for i := range t.cache {
+		t.cache[i].Store(nil)
+	}
+}
+
 // VocabSize returns one more than the largest token id.
 func (t *Tokenizer) VocabSize() int { return len(t.pieces) }
 

@@ -34,7 +34,7 @@ func runTokenizer(ctx context.Context, args []string, stdin io.Reader, stdout, s
   encode   turn stdin lines into token ids (or back, with --decode)
   stats    characters per token, tokens per Hangul syllable, throughput
   info     vocabulary size, merges, pattern and added tokens of a tokenizer
-  convert  write a tokenizer as tokenizer.json or a tiktoken rank file
+  convert  write a tokenizer (e.g. o200k) as a Hugging Face tokenizer.json
 
 A tokenizer is named by --tokenizer: a tokenizer.json path (or a folder
 holding one), a .tiktoken rank file, or o200k / cl100k for OpenAI's.
@@ -162,7 +162,9 @@ Example:
 
 func saveTokenizer(tok *tokenizer.Tokenizer, path string, legacy bool) error {
 	if strings.HasSuffix(path, ".tiktoken") {
-		return tok.SaveTiktoken(path)
+		// A rank file would silently lose the split pattern, the added
+		// tokens and Hugging Face's merge order.
+		return fmt.Errorf("--out %s: a .tiktoken rank file keeps neither the split pattern nor the added tokens; write a tokenizer.json instead", path)
 	}
 	return tok.SaveJSONWith(path, tokenizer.JSONOptions{LegacyMerges: legacy})
 }
@@ -195,13 +197,27 @@ Example:
 	}
 	br := bufio.NewReaderSize(stdin, 1<<20)
 	bw := bufio.NewWriterSize(stdout, 1<<20)
-	defer bw.Flush()
+	if err := transcode(ctx, tok, br, bw, *decode, *ordinary, *skipSpecial); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("stdout: %w", err)
+	}
+	return nil
+}
+
+// transcode turns each line of br into ids (or back, with decode).
+// Write errors surface through bw's sticky error, checked now and then.
+func transcode(ctx context.Context, tok *tokenizer.Tokenizer, br *bufio.Reader, bw *bufio.Writer, decode, ordinary, skipSpecial bool) error {
 	const maxLine = 256 << 20
 	var buf []byte
 	for n := 1; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if _, err := bw.Write(nil); err != nil {
+				return fmt.Errorf("stdout: %w", err)
 			}
 		}
 		buf = buf[:0]
@@ -224,7 +240,7 @@ Example:
 			return nil
 		}
 		text := strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r")
-		if *decode {
+		if decode {
 			var ids []int
 			for _, f := range strings.Fields(text) {
 				id, perr := strconv.Atoi(f)
@@ -233,7 +249,7 @@ Example:
 				}
 				ids = append(ids, id)
 			}
-			s, derr := tok.DecodeWith(ids, tokenizer.DecodeOptions{SkipSpecial: *skipSpecial})
+			s, derr := tok.DecodeWith(ids, tokenizer.DecodeOptions{SkipSpecial: skipSpecial})
 			if derr != nil {
 				return fmt.Errorf("stdin line %d: %w", n, derr)
 			}
@@ -242,7 +258,7 @@ Example:
 		} else {
 			var ids []int
 			var eerr error
-			if *ordinary {
+			if ordinary {
 				ids, eerr = tok.EncodeOrdinary(text)
 			} else {
 				ids, eerr = tok.Encode(text)
@@ -403,13 +419,14 @@ func runTokInfo(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 
 func runTokConvert(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("tokenizer convert", "", `
-Write a tokenizer in another format: a Hugging Face tokenizer.json, or a
-tiktoken rank file when --out ends in .tiktoken.
+Write a tokenizer as a Hugging Face tokenizer.json: OpenAI's encodings
+(o200k, cl100k, or a .tiktoken rank file) become files the Hugging Face
+stack loads; a tokenizer.json can be rewritten with --legacy-merges.
 
 Example:
   dokja tokenizer convert --tokenizer o200k --out o200k/tokenizer.json`, stderr)
 	spec := fs.String("tokenizer", "", "tokenizer.json path or folder, .tiktoken file, o200k or cl100k")
-	out := fs.String("out", "", "output `path` (.json or .tiktoken)")
+	out := fs.String("out", "", "output tokenizer.json `path`")
 	legacy := fs.Bool("legacy-merges", false, `write merges as "a b" strings`)
 	if err := parse(fs, args); err != nil {
 		return err
