@@ -24,7 +24,7 @@ vet:
 # goroutines (short mode keeps the race run within minutes on 2 cores).
 test: deps-test build vet
 	$(GO) test ./...
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/
 
 demo: deps-demo build
 	$(BIN) demo --out runs/demo

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/progress"
 	"github.com/dokja/dokja/tokenizer"
@@ -214,7 +215,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(opt.Out, "report.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(opt.Out, "report.json"), append(data, '\n')); err != nil {
 		return nil, err
 	}
 	printReport(opt.Stdout, rep)
@@ -237,24 +238,4 @@ func printReport(w io.Writer, rep *Report) {
 	if rep.KoreanSavings != 0 {
 		fmt.Fprintf(w, "\n  On held-out Korean pages this run's tokenizer needs %.1f%% fewer tokens than o200k.\n", 100*rep.KoreanSavings)
 	}
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

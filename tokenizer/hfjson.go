@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/dokja/dokja/atomicfile"
 )
 
 // Hugging Face's byte-level alphabet stands each byte for a printable
@@ -342,7 +344,7 @@ func (t *Tokenizer) SaveJSON(path string) error {
 
 // SaveJSONWith is SaveJSON with options.
 func (t *Tokenizer) SaveJSONWith(path string, opt JSONOptions) error {
-	return writeAtomic(path, func(w io.Writer) error { return t.WriteJSON(w, opt) })
+	return atomicfile.Write(path, func(w io.Writer) error { return t.WriteJSON(w, opt) })
 }
 
 // JSONOptions adjusts WriteJSON.
@@ -422,31 +424,6 @@ func (t *Tokenizer) WriteJSON(w io.Writer, opt JSONOptions) error {
 	}
 	bw.WriteString("\n    ]\n  }\n}\n")
 	return bw.Flush()
-}
-
-// writeAtomic writes path through a temporary file in the same folder,
-// synced and renamed, so readers never see a half-written file.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Load opens a tokenizer by name or path: "o200k" and "cl100k" name the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,7 +42,7 @@ func TestRealTokenizerJSONMatchesReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !equalInts(got, want[i]) {
+				if !slices.Equal(got, want[i]) {
 					t.Fatalf("text %d %q:\n got %v\nwant %v", i, clip(s), got, want[i])
 				}
 			}
@@ -52,7 +53,7 @@ func TestRealTokenizerJSONMatchesReference(t *testing.T) {
 			}
 			again := hfEncode(t, out, texts)
 			for i := range texts {
-				if !equalInts(again[i], want[i]) {
+				if !slices.Equal(again[i], want[i]) {
 					t.Fatalf("rewritten file, text %d: %v vs %v", i, again[i], want[i])
 				}
 			}
@@ -80,7 +81,7 @@ func TestJSONRoundTripKeepsIDs(t *testing.T) {
 		for _, s := range mixedTexts() {
 			a, _ := tok.Encode(s)
 			b, _ := back.Encode(s)
-			if !equalInts(a, b) {
+			if !slices.Equal(a, b) {
 				t.Fatalf("legacy=%v %q: %v vs %v", legacy, clip(s), a, b)
 			}
 		}
@@ -155,7 +156,7 @@ func FuzzReadJSON(f *testing.F) {
 // pattern, so its split decides the question.
 func TestWhitespaceSplitFollowsBacktracking(t *testing.T) {
 	got := splitPieces(t, PatternCL100K, "a\n \nb")
-	if want := []string{"a", "\n \n", "b"}; !equalStrings(got, want) {
+	if want := []string{"a", "\n \n", "b"}; !slices.Equal(got, want) {
 		t.Fatalf("split %q, want %q", got, want)
 	}
 	path := lenmlJSON(t, "llama3")
@@ -167,7 +168,7 @@ func TestWhitespaceSplitFollowsBacktracking(t *testing.T) {
 	want := hfEncode(t, path, texts)
 	for i, s := range texts {
 		ids, _ := tok.Encode(s)
-		if !equalInts(ids, want[i]) {
+		if !slices.Equal(ids, want[i]) {
 			t.Fatalf("%q: %v, reference %v", s, ids, want[i])
 		}
 	}
@@ -191,7 +192,7 @@ func TestExportedTiktokenMatchesReference(t *testing.T) {
 	mismatch := 0
 	for i, s := range texts {
 		ids, _ := tok.Encode(s)
-		if !equalInts(ids, want[i]) {
+		if !slices.Equal(ids, want[i]) {
 			if mismatch < 3 {
 				t.Errorf("text %d %q:\n ours %v\n  ref %v", i, clip(s), ids, want[i])
 			}

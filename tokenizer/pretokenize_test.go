@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -79,24 +80,12 @@ func TestSplitterMatchesRegex(t *testing.T) {
 				if strings.Join(got, "") != s {
 					t.Fatalf("%q: pieces %q do not cover the text", s, got)
 				}
-				if !equalStrings(got, want) {
+				if !slices.Equal(got, want) {
 					t.Fatalf("%q:\n got %q\nwant %q", s, got, want)
 				}
 			}
 		})
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func FuzzSplitter(f *testing.F) {
@@ -109,7 +98,7 @@ func FuzzSplitter(f *testing.F) {
 		for _, pattern := range []string{PatternCL100K, PatternQwen2, PatternO200K} {
 			want := regexPieces(t, pattern, s)
 			got := splitPieces(t, pattern, s)
-			if !equalStrings(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("%q:\n got %q\nwant %q", s, got, want)
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	tiktoken "github.com/tiktoken-go/tokenizer"
+
+	"github.com/dokja/dokja/atomicfile"
 )
 
 // FromRanks builds a tokenizer in tiktoken's style: pieces[r] holds the
@@ -121,7 +123,7 @@ func (t *Tokenizer) WriteTiktoken(w io.Writer) error {
 
 // SaveTiktoken writes the rank file atomically to path.
 func (t *Tokenizer) SaveTiktoken(path string) error {
-	return writeAtomic(path, t.WriteTiktoken)
+	return atomicfile.Write(path, t.WriteTiktoken)
 }
 
 func clip(s string) string {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,7 +172,7 @@ func TestTiktokenFileRoundTrip(t *testing.T) {
 	for _, s := range mixedTexts()[:20] {
 		a, _ := tok.EncodeOrdinary(s)
 		b, _ := back.EncodeOrdinary(s)
-		if !equalInts(a, b) {
+		if !slices.Equal(a, b) {
 			t.Fatalf("%q: %v vs %v", s, a, b)
 		}
 	}
@@ -194,16 +195,4 @@ func TestReadTiktokenErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

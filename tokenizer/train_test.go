@@ -187,7 +187,7 @@ func TestTrainedTokenizer(t *testing.T) {
 	for i, s := range sample {
 		a, _ := tok.Encode(s)
 		b, _ := back.Encode(s)
-		if !equalInts(a, want[i]) || !equalInts(b, want[i]) {
+		if !slices.Equal(a, want[i]) || !slices.Equal(b, want[i]) {
 			t.Fatalf("text %d %q:\n ours %v\n read %v\n  ref %v", i, clip(s), a, b, want[i])
 		}
 	}

@@ -813,13 +813,16 @@ func TestConvert(t *testing.T) {
 		}
 	})
 	t.Run("errors", func(t *testing.T) {
-		for _, args := range [][]string{
-			{"--tokenizer", tok},
-			{"--out", filepath.Join(t.TempDir(), "x.json")},
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--tokenizer", tok}, "--out is required"},
+			{[]string{"--out", filepath.Join(t.TempDir(), "x.json")}, "--tokenizer is required"},
 		} {
-			r := dokja(t, "", append([]string{"tokenizer", "convert"}, args...)...)
-			if r.code != 1 || !strings.Contains(r.stderr, "--tokenizer and --out are required") {
-				t.Errorf("convert %q: exit %d stderr %q", args, r.code, r.stderr)
+			r := dokja(t, "", append([]string{"tokenizer", "convert"}, tc.args...)...)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("convert %q: exit %d stderr %q, want %q", tc.args, r.code, r.stderr, tc.want)
 			}
 		}
 		r := dokja(t, "", "tokenizer", "convert", "--tokenizer", tok, "--out", filepath.Join(t.TempDir(), "no", "such", "dir.json"))

@@ -160,6 +160,25 @@ Example:
 	return nil
 }
 
+// tokenizerFlag registers --tokenizer; load then opens what it names.
+type tokenizerFlag struct{ spec *string }
+
+func newTokenizerFlag(fs *flag.FlagSet) tokenizerFlag {
+	return tokenizerFlag{fs.String("tokenizer", "", "tokenizer.json path or folder, .tiktoken file, o200k or cl100k")}
+}
+
+func (f tokenizerFlag) load(fs *flag.FlagSet) (*tokenizer.Tokenizer, error) {
+	if *f.spec == "" {
+		fs.Usage()
+		return nil, errors.New("--tokenizer is required")
+	}
+	tok, err := tokenizer.Load(*f.spec)
+	if err != nil {
+		return nil, fmt.Errorf("--tokenizer: %w", err)
+	}
+	return tok, nil
+}
+
 func saveTokenizer(tok *tokenizer.Tokenizer, path string, legacy bool) error {
 	if strings.HasSuffix(path, ".tiktoken") {
 		// A rank file would silently lose the split pattern, the added
@@ -180,20 +199,16 @@ unless --ordinary is set.
 
 Example:
   echo "안녕하세요, 세계!" | dokja tokenizer encode --tokenizer o200k`, stderr)
-	spec := fs.String("tokenizer", "", "tokenizer.json path or folder, .tiktoken file, o200k or cl100k")
+	spec := newTokenizerFlag(fs)
 	decode := fs.Bool("decode", false, "turn lines of ids back into text")
 	ordinary := fs.Bool("ordinary", false, "treat added-token strings in the input as plain text")
 	skipSpecial := fs.Bool("skip-special", false, "with --decode, leave out special tokens")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *spec == "" {
-		fs.Usage()
-		return errors.New("--tokenizer is required")
-	}
-	tok, err := tokenizer.Load(*spec)
+	tok, err := spec.load(fs)
 	if err != nil {
-		return fmt.Errorf("--tokenizer: %w", err)
+		return err
 	}
 	br := bufio.NewReaderSize(stdin, 1<<20)
 	bw := bufio.NewWriterSize(stdout, 1<<20)
@@ -374,18 +389,14 @@ func printStats(w io.Writer, rows []statsRow) {
 
 func runTokInfo(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("tokenizer info", "", "Print a tokenizer's vocabulary size, merges, split pattern and added tokens.", stderr)
-	spec := fs.String("tokenizer", "", "tokenizer.json path or folder, .tiktoken file, o200k or cl100k")
+	spec := newTokenizerFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *spec == "" {
-		fs.Usage()
-		return errors.New("--tokenizer is required")
-	}
-	tok, err := tokenizer.Load(*spec)
+	tok, err := spec.load(fs)
 	if err != nil {
-		return fmt.Errorf("--tokenizer: %w", err)
+		return err
 	}
 	type added struct {
 		ID      int    `json:"id"`
@@ -425,19 +436,19 @@ stack loads; a tokenizer.json can be rewritten with --legacy-merges.
 
 Example:
   dokja tokenizer convert --tokenizer o200k --out o200k/tokenizer.json`, stderr)
-	spec := fs.String("tokenizer", "", "tokenizer.json path or folder, .tiktoken file, o200k or cl100k")
+	spec := newTokenizerFlag(fs)
 	out := fs.String("out", "", "output tokenizer.json `path`")
 	legacy := fs.Bool("legacy-merges", false, `write merges as "a b" strings`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *spec == "" || *out == "" {
+	if *out == "" {
 		fs.Usage()
-		return errors.New("--tokenizer and --out are required")
+		return errors.New("--out is required")
 	}
-	tok, err := tokenizer.Load(*spec)
+	tok, err := spec.load(fs)
 	if err != nil {
-		return fmt.Errorf("--tokenizer: %w", err)
+		return err
 	}
 	if err := saveTokenizer(tok, *out, *legacy); err != nil {
 		return err
