@@ -9,22 +9,29 @@ LOHELP  := .cache/libreoffice-help
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo )
 ROOT    := $(filter 0,$(shell id -u))
 
-.PHONY: all build test demo vet fuzz bench clean deps-test deps-demo
+.PHONY: all build build-openblas test demo vet fuzz bench clean deps-test deps-demo deps-openblas
 
 all: build
 
+# The default build carries the AVX2+FMA kernels (Go's simd/archsimd
+# experiment); `make build-openblas` adds the OpenBLAS path (libopenblas-dev).
 build:
-	$(GO) build -o $(BIN) ./cmd/dokja
+	GOEXPERIMENT=simd $(GO) build -o $(BIN) ./cmd/dokja
 
-vet:
+build-openblas: deps-openblas
+	GOEXPERIMENT=simd $(GO) build -tags openblas -o $(BIN) ./cmd/dokja
+
+vet: deps-openblas
 	$(GO) vet ./...
+	GOEXPERIMENT=simd $(GO) vet -tags openblas ./tensor/
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 # The full suite, then the race detector on the packages that run
 # goroutines (short mode keeps the race run within minutes on 2 cores).
-test: deps-test build vet
+test: deps-test deps-openblas build vet
 	$(GO) test ./...
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/
+	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/
 
 demo: deps-demo build
 	$(BIN) demo --out runs/demo
@@ -38,8 +45,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadTiktoken -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzJSONL -fuzztime=$(FUZZTIME) ./corpus/
 
-bench: build
+bench: build deps-openblas
 	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=5 ./tokenizer/
+	GOEXPERIMENT=simd $(GO) test -tags openblas -run='^$$' -bench=Gemm -benchtime=10x -count=3 ./tensor/
 	bench/tokenizer.sh
 
 # Tests compare our tokenizer.json handling with Tokenizers.js, Hugging
@@ -50,6 +58,12 @@ deps-test:
 	  else echo "missing Node.js: run 'sudo apt-get install nodejs npm', then make test again"; exit 1; fi; }
 	@if [ ! -f $(HFREF)/node_modules/.package-lock.json ] || [ $(HFREF)/package-lock.json -nt $(HFREF)/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix $(HFREF) --no-audit --no-fund; fi
+
+# The OpenBLAS kernel path links libopenblas (Debian: libopenblas-dev).
+deps-openblas:
+	@test -f /usr/include/x86_64-linux-gnu/cblas.h -o -f /usr/include/cblas.h -o -f /usr/include/openblas/cblas.h || { \
+	  if [ -n "$(ROOT)" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libopenblas-dev; \
+	  else echo "missing OpenBLAS: run 'sudo apt-get install libopenblas-dev', then make again"; exit 1; fi; }
 
 # The demo corpus: the Debian packages libreoffice-help-ko and
 # libreoffice-help-en-us. Installing them would pull in LibreOffice itself,

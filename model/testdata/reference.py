@@ -1,0 +1,735 @@
+#!/usr/bin/env python3
+"""Independent reference for the Llama / Qwen2 decoder forward pass (Dokja test goldens).
+
+Plain torch + numpy only: no transformers, no safetensors package. The maths follows
+Hugging Face's LlamaForCausalLM / Qwen2ForCausalLM (eager attention, no rope_scaling,
+no sliding window) but the code is written from scratch.
+
+Modes (run with Debian's /usr/bin/python3, which has python3-torch 1.13 and numpy):
+
+  reference.py all [--outdir DIR]
+      safetensors self-test, then make + golden for every preset (tiny-llama,
+      tiny-qwen2, tiny-llama-mha) into DIR/<preset>/ (DIR defaults to this
+      script's folder).
+  reference.py make PRESET OUTDIR [--seed N]
+      write OUTDIR/config.json and OUTDIR/model.safetensors (F32, random init).
+  reference.py golden CKPTDIR
+      compute golden.json for a checkpoint folder (3 prompts of length 1, 5, 11),
+      with the float64 and per-head-loop cross-checks and a bug-sensitivity table.
+  reference.py logits CKPTDIR --prompt 1,2,3 [--prompt 4,5] [--dtype float32|float64]
+                       [--out FILE.json]
+      print (and optionally write) the full [T, V] logits for each prompt.
+  reference.py selftest
+      safetensors writer/reader round-trip checks only.
+
+Conventions (identical to HF):
+  * RMSNorm: x * rsqrt(mean(x^2) + eps) * weight.
+  * RoPE "rotate_half" (NeoX) layout: pair (i, i + hd/2), NOT interleaved (2i, 2i+1).
+    inv_freq[i] = 1 / theta^(2i/hd), angle = pos * inv_freq[i] (computed in float32,
+    like HF), q' = q*cos + rotate_half(q)*sin, rotate_half(x) = cat(-x[hd/2:], x[:hd/2]).
+  * GQA: query head h reads kv head h // (Hq / Hkv) (repeat_interleave).
+  * Causal softmax attention with scale 1/sqrt(hd).
+  * Llama attention_bias=true puts biases on q, k, v AND o_proj; Qwen2 has q/k/v biases
+    and no o_proj bias. MLP: down(silu(gate(x)) * up(x)), no biases.
+  * Tied embeddings: logits = norm(x) @ embed_tokens.weight^T, no lm_head.weight tensor.
+"""
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# --------------------------------------------------------------------------------------
+# safetensors: hand-written writer and reader
+# --------------------------------------------------------------------------------------
+# Layout: u64 little-endian N | N bytes of UTF-8 JSON header (padded with spaces to a
+# multiple of 8) | raw little-endian data buffer. The header maps tensor name ->
+# {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the data buffer)
+# plus an optional "__metadata__" string->string map.
+
+_ST_DTYPES = {
+    # safetensors name: (numpy little-endian dtype, torch dtype)
+    "F64": ("<f8", torch.float64),
+    "F32": ("<f4", torch.float32),
+    "F16": ("<f2", torch.float16),
+    "BF16": ("<u2", torch.bfloat16),  # raw bits, converted by hand below
+    "I64": ("<i8", torch.int64),
+    "I32": ("<i4", torch.int32),
+    "I16": ("<i2", torch.int16),
+    "I8": ("i1", torch.int8),
+    "U8": ("u1", torch.uint8),
+    "BOOL": ("?", torch.bool),
+}
+_TORCH_TO_ST = {v[1]: k for k, v in _ST_DTYPES.items()}
+
+
+def _tensor_bytes(t):
+    """Little-endian raw bytes of a torch tensor, row-major."""
+    t = t.detach().contiguous().cpu()
+    st = _TORCH_TO_ST[t.dtype]
+    if st == "BF16":
+        bits = t.view(torch.int16).numpy().astype("<i2")
+        return bits.tobytes()
+    return t.numpy().astype(_ST_DTYPES[st][0], copy=False).tobytes()
+
+
+def safetensors_dumps(tensors, metadata=None):
+    """Serialise {name: torch.Tensor} to safetensors bytes.
+
+    Tensors are laid out in name order (all our tensors share one dtype, which is also
+    the order the Rust implementation uses); the header lists "__metadata__" first and
+    then the tensors sorted by name.
+    """
+    if metadata is None:
+        metadata = {"format": "pt"}
+    names = sorted(tensors)
+    header = {"__metadata__": dict(metadata)}
+    chunks = []
+    offset = 0
+    for name in names:
+        if name == "__metadata__":
+            raise ValueError("reserved tensor name")
+        t = tensors[name]
+        raw = _tensor_bytes(t)
+        expected = t.numel() * t.element_size()
+        assert len(raw) == expected, (name, len(raw), expected)
+        header[name] = {
+            "dtype": _TORCH_TO_ST[t.dtype],
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        chunks.append(raw)
+        offset += len(raw)
+    hjson = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
+    pad = (-len(hjson)) % 8
+    hjson += b" " * pad
+    return struct.pack("<Q", len(hjson)) + hjson + b"".join(chunks)
+
+
+def safetensors_save(path, tensors, metadata=None):
+    data = safetensors_dumps(tensors, metadata)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return len(data)
+
+
+def safetensors_loads(data):
+    """Parse safetensors bytes -> (ordered list of names as in header, {name: tensor}, metadata)."""
+    if len(data) < 8:
+        raise ValueError("file too short")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8 or n > 100 * 1024 * 1024:
+        raise ValueError("bad header length %d" % n)
+    raw_header = data[8:8 + n]
+    if not raw_header.startswith(b"{"):
+        raise ValueError("header must start with '{'")
+    header = json.loads(raw_header.decode("utf-8"))  # trailing spaces are valid JSON whitespace
+    buf = memoryview(data)[8 + n:]
+    metadata = header.pop("__metadata__", None)
+    spans = []
+    out = {}
+    for name, info in header.items():
+        st = info["dtype"]
+        if st not in _ST_DTYPES:
+            raise ValueError("unsupported dtype %s for %s" % (st, name))
+        npdt, tdt = _ST_DTYPES[st]
+        shape = [int(s) for s in info["shape"]]
+        begin, end = (int(v) for v in info["data_offsets"])
+        count = 1
+        for s in shape:
+            if s < 0:
+                raise ValueError("negative dim in %s" % name)
+            count *= s
+        if not (0 <= begin <= end <= len(buf)):
+            raise ValueError("offsets out of range for %s" % name)
+        if end - begin != count * np.dtype(npdt).itemsize:
+            raise ValueError("byte size mismatch for %s" % name)
+        spans.append((begin, end, name))
+        arr = np.frombuffer(buf[begin:end], dtype=npdt).reshape(shape).copy()
+        if st == "BF16":
+            t = torch.from_numpy(arr.view("<i2").astype(np.int16)).view(torch.bfloat16)
+        else:
+            t = torch.from_numpy(arr.astype(npdt[1:] if npdt[0] in "<>" else npdt))
+        assert t.dtype == tdt, (t.dtype, tdt)
+        out[name] = t
+    # The format forbids holes and overlaps: spans must tile the data buffer exactly.
+    pos = 0
+    for begin, end, name in sorted(spans):
+        if begin != pos:
+            raise ValueError("hole or overlap before %s" % name)
+        pos = end
+    if pos != len(buf):
+        raise ValueError("trailing bytes after tensor data")
+    return list(header.keys()), out, metadata
+
+
+def safetensors_load(path):
+    with open(path, "rb") as f:
+        return safetensors_loads(f.read())
+
+
+def selftest_safetensors():
+    """Round-trip checks of the writer/reader. Returns a short report string."""
+    g = torch.Generator().manual_seed(1234)
+    ts = {
+        "b.weight": torch.randn(3, 5, generator=g),
+        "a.bias": torch.randn(7, generator=g),
+        "z.scalar": torch.tensor(3.25),
+        "empty": torch.zeros(0, 4),
+        "d64": torch.randn(2, 3, generator=g, dtype=torch.float64),
+        "h16": torch.randn(4, 2, generator=g).half(),
+        "bf": torch.randn(6, generator=g).bfloat16(),
+        "ids": torch.arange(-3, 9, dtype=torch.int64).reshape(3, 4),
+        "i32": torch.arange(5, dtype=torch.int32),
+        "m": torch.tensor([True, False, True]),
+        "special": torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 1e-45, 3.4028235e38]),
+    }
+    data = safetensors_dumps(ts)
+    (n,) = struct.unpack("<Q", data[:8])
+    assert n % 8 == 0, "header not padded to 8"
+    assert data[8:9] == b"{"
+    hdr = json.loads(data[8:8 + n])
+    keys = list(hdr.keys())
+    assert keys[0] == "__metadata__" and hdr["__metadata__"] == {"format": "pt"}
+    assert keys[1:] == sorted(ts), keys
+    order, back, meta = safetensors_loads(data)
+    assert meta == {"format": "pt"}
+    assert set(back) == set(ts)
+    for k, v in ts.items():
+        w = back[k]
+        assert w.dtype == v.dtype and tuple(w.shape) == tuple(v.shape), k
+        # bitwise equality (also distinguishes -0.0 and keeps inf)
+        if v.is_floating_point():
+            assert _tensor_bytes(w) == _tensor_bytes(v), k
+        else:
+            assert torch.equal(w, v), k
+    # Re-serialising what we read gives byte-identical output.
+    assert safetensors_dumps(back, meta) == data
+    # Hand-checked tiny example: one F32 tensor [1.0, 2.0].
+    tiny = safetensors_dumps({"x": torch.tensor([1.0, 2.0])})
+    expect_hdr = b'{"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
+    expect_hdr += b" " * ((-len(expect_hdr)) % 8)
+    expect = struct.pack("<Q", len(expect_hdr)) + expect_hdr + struct.pack("<2f", 1.0, 2.0)
+    assert tiny == expect, (tiny, expect)
+    # Corruptions must be rejected.
+    bad = bytearray(data)
+    bad[0:8] = struct.pack("<Q", len(data))
+    for blob in (bytes(bad), data[:-1], data + b"\0"):
+        try:
+            safetensors_loads(blob)
+        except (ValueError, json.JSONDecodeError):
+            pass
+        else:
+            raise AssertionError("corrupt file accepted")
+    return "safetensors self-test OK (%d tensors, %d bytes, header %d bytes)" % (len(ts), len(data), n)
+
+
+# --------------------------------------------------------------------------------------
+# Presets and random initialisation
+# --------------------------------------------------------------------------------------
+
+PRESETS = {
+    "tiny-llama": dict(
+        arch="LlamaForCausalLM", model_type="llama", vocab_size=97, hidden_size=64,
+        intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=None, rms_norm_eps=1e-5, rope_theta=10000.0,
+        tie_word_embeddings=False, attention_bias=False, seed=1,
+    ),
+    "tiny-qwen2": dict(
+        arch="Qwen2ForCausalLM", model_type="qwen2", vocab_size=101, hidden_size=48,
+        intermediate_size=128, num_hidden_layers=2, num_attention_heads=6,
+        num_key_value_heads=2, head_dim=8, rms_norm_eps=1e-6, rope_theta=1000000.0,
+        tie_word_embeddings=True, attention_bias=True, seed=2,
+    ),
+    "tiny-llama-mha": dict(
+        arch="LlamaForCausalLM", model_type="llama", vocab_size=97, hidden_size=64,
+        intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=4, head_dim=16, rms_norm_eps=1e-5, rope_theta=10000.0,
+        tie_word_embeddings=True, attention_bias=True, seed=3,
+    ),
+}
+
+INIT_STD = 0.02       # linear / embedding weights ~ N(0, 0.02), as HF initializer_range
+QK_STD = 0.12         # q_proj / k_proj weights: wider, so attention is not ~uniform and
+                      # RoPE / position bugs move the logits far beyond 1e-4 (see golden.json
+                      # "bug_sensitivity_max_abs_diff"); with 0.02 everywhere a wrong RoPE
+                      # layout changed the logits by only ~1e-3.
+NORM_NOISE_STD = 0.1  # norm weights = 1 + N(0, 0.1) so that they matter
+BIAS_STD = 0.1        # biases ~ N(0, 0.1): small but clearly visible in the logits
+PROMPT_LENGTHS = (1, 5, 11)
+
+
+def make_config(p):
+    cfg = {
+        "architectures": [p["arch"]],
+        "model_type": p["model_type"],
+        "vocab_size": p["vocab_size"],
+        "hidden_size": p["hidden_size"],
+        "intermediate_size": p["intermediate_size"],
+        "num_hidden_layers": p["num_hidden_layers"],
+        "num_attention_heads": p["num_attention_heads"],
+        "num_key_value_heads": p["num_key_value_heads"],
+    }
+    if p["head_dim"] is not None:
+        cfg["head_dim"] = p["head_dim"]
+    cfg.update({
+        "hidden_act": "silu",
+        "max_position_embeddings": 128,
+        "initializer_range": INIT_STD,
+        "rms_norm_eps": p["rms_norm_eps"],
+        "rope_theta": p["rope_theta"],
+        "rope_scaling": None,
+        "tie_word_embeddings": p["tie_word_embeddings"],
+        "torch_dtype": "float32",
+        "attention_dropout": 0.0,
+        "use_cache": True,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+    })
+    if p["model_type"] == "llama":
+        cfg["attention_bias"] = p["attention_bias"]
+        cfg["mlp_bias"] = False
+        cfg["pretraining_tp"] = 1
+    else:  # qwen2: q/k/v biases are unconditional; no sliding window
+        cfg["use_sliding_window"] = False
+        cfg["sliding_window"] = None
+        cfg["max_window_layers"] = p["num_hidden_layers"]
+    return cfg
+
+
+class Dims:
+    """Derived sizes from a config.json dict, with HF defaults."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.model_type = cfg.get("model_type")
+        arch = (cfg.get("architectures") or [""])[0]
+        if self.model_type not in ("llama", "qwen2") and arch not in ("LlamaForCausalLM", "Qwen2ForCausalLM"):
+            raise ValueError("unsupported model %r / %r" % (self.model_type, arch))
+        if self.model_type is None:
+            self.model_type = "qwen2" if arch.startswith("Qwen2") else "llama"
+        if cfg.get("rope_scaling"):
+            raise ValueError("rope_scaling not supported by this reference")
+        if cfg.get("hidden_act", "silu") != "silu":
+            raise ValueError("only silu supported")
+        if self.model_type == "qwen2" and cfg.get("use_sliding_window"):
+            raise ValueError("sliding window not supported")
+        self.V = cfg["vocab_size"]
+        self.D = cfg["hidden_size"]
+        self.I = cfg["intermediate_size"]
+        self.L = cfg["num_hidden_layers"]
+        self.Hq = cfg["num_attention_heads"]
+        self.Hkv = cfg.get("num_key_value_heads") or self.Hq
+        self.hd = cfg.get("head_dim") or self.D // self.Hq
+        assert self.Hq % self.Hkv == 0
+        self.group = self.Hq // self.Hkv
+        self.eps = float(cfg["rms_norm_eps"])
+        self.theta = float(cfg.get("rope_theta", 10000.0))
+        self.tied = bool(cfg.get("tie_word_embeddings", False))
+        if self.model_type == "qwen2":
+            self.qkv_bias, self.o_bias = True, False
+        else:
+            ab = bool(cfg.get("attention_bias", False))
+            self.qkv_bias, self.o_bias = ab, ab
+        if cfg.get("mlp_bias"):
+            raise ValueError("mlp_bias not supported")
+
+
+def param_specs(d):
+    """(name, shape, kind) in HF module order; kind in {weight, norm, bias}."""
+    specs = [("model.embed_tokens.weight", (d.V, d.D), "weight")]
+    for i in range(d.L):
+        p = "model.layers.%d." % i
+        specs.append((p + "input_layernorm.weight", (d.D,), "norm"))
+        for proj, rows in (("q", d.Hq * d.hd), ("k", d.Hkv * d.hd), ("v", d.Hkv * d.hd)):
+            specs.append((p + "self_attn.%s_proj.weight" % proj, (rows, d.D), "weight"))
+            if d.qkv_bias:
+                specs.append((p + "self_attn.%s_proj.bias" % proj, (rows,), "bias"))
+        specs.append((p + "self_attn.o_proj.weight", (d.D, d.Hq * d.hd), "weight"))
+        if d.o_bias:
+            specs.append((p + "self_attn.o_proj.bias", (d.D,), "bias"))
+        specs.append((p + "post_attention_layernorm.weight", (d.D,), "norm"))
+        specs.append((p + "mlp.gate_proj.weight", (d.I, d.D), "weight"))
+        specs.append((p + "mlp.up_proj.weight", (d.I, d.D), "weight"))
+        specs.append((p + "mlp.down_proj.weight", (d.D, d.I), "weight"))
+    specs.append(("model.norm.weight", (d.D,), "norm"))
+    if not d.tied:
+        specs.append(("lm_head.weight", (d.V, d.D), "weight"))
+    return specs
+
+
+def make_checkpoint(preset, outdir, seed=None):
+    p = dict(PRESETS[preset])
+    if seed is None:
+        seed = p["seed"]
+    cfg = make_config(p)
+    d = Dims(cfg)
+    torch.manual_seed(seed)
+    tensors = {}
+    for name, shape, kind in param_specs(d):
+        t = torch.empty(shape, dtype=torch.float32)
+        if kind == "weight" and (".q_proj." in name or ".k_proj." in name):
+            t.normal_(0.0, QK_STD)
+        elif kind == "weight":
+            t.normal_(0.0, INIT_STD)
+        elif kind == "norm":
+            t.normal_(0.0, NORM_NOISE_STD).add_(1.0)
+        else:
+            t.normal_(0.0, BIAS_STD)
+        tensors[name] = t
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    path = os.path.join(outdir, "model.safetensors")
+    size = safetensors_save(path, tensors)
+    # Read back and compare bit for bit.
+    _, back, meta = safetensors_load(path)
+    assert meta == {"format": "pt"}
+    assert set(back) == set(tensors)
+    for k in tensors:
+        assert back[k].dtype == torch.float32 and _tensor_bytes(back[k]) == _tensor_bytes(tensors[k]), k
+    print("wrote %s (%d bytes, %d tensors, %d params, seed %d); read-back bitwise identical"
+          % (path, size, len(tensors), sum(t.numel() for t in tensors.values()), seed))
+    return cfg, tensors
+
+
+def load_checkpoint(ckdir):
+    with open(os.path.join(ckdir, "config.json")) as f:
+        cfg = json.load(f)
+    _, tensors, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
+    d = Dims(cfg)
+    want = {n: s for n, s, _ in param_specs(d)}
+    missing = set(want) - set(tensors)
+    extra = set(tensors) - set(want)
+    if missing or extra:
+        raise ValueError("tensor set mismatch: missing %s extra %s" % (sorted(missing), sorted(extra)))
+    for n, s in want.items():
+        if tuple(tensors[n].shape) != tuple(s):
+            raise ValueError("%s has shape %s, want %s" % (n, tuple(tensors[n].shape), s))
+    return cfg, d, tensors
+
+
+# --------------------------------------------------------------------------------------
+# Implementation A: batched torch forward (float32 golden; float64 cross-check)
+# --------------------------------------------------------------------------------------
+
+def rms_norm(x, w, eps):
+    var = x.pow(2).mean(dim=-1, keepdim=True)
+    return x * torch.rsqrt(var + eps) * w
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def rope_cos_sin(d, T, dtype):
+    """[T, hd] cos/sin tables. For float32 this mirrors HF: inv_freq and angles in float32."""
+    if dtype == torch.float32:
+        exps = torch.arange(0, d.hd, 2, dtype=torch.int64).float() / d.hd
+        inv_freq = 1.0 / (d.theta ** exps)
+        freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq[None, :]
+    else:
+        exps = torch.arange(0, d.hd, 2, dtype=torch.float64) / d.hd
+        inv_freq = 1.0 / (d.theta ** exps)
+        freqs = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def linear(x, W, name):
+    y = x @ W[name + ".weight"].t()
+    b = W.get(name + ".bias")
+    return y if b is None else y + b
+
+
+@torch.no_grad()
+def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
+    """Full-sequence forward; returns logits [T, V] in `dtype`.
+
+    `bug` injects a deliberate mistake (only for the sensitivity table):
+    'interleaved_rope', 'no_rope', 'gqa_modulo', 'no_causal_mask', 'no_o_bias',
+    'no_qkv_bias', 'norm_without_weight', 'wrong_theta'.
+    """
+    W = {k: v.to(dtype) for k, v in tensors.items()}
+    if bug == "no_o_bias":
+        W = {k: v for k, v in W.items() if not k.endswith("o_proj.bias")}
+    if bug == "no_qkv_bias":
+        W = {k: v for k, v in W.items() if not (k.endswith("_proj.bias") and "o_proj" not in k)}
+    ids_t = torch.tensor(ids, dtype=torch.long)
+    T = len(ids)
+    x = W["model.embed_tokens.weight"][ids_t]                      # [T, D]
+    if bug == "wrong_theta":
+        import copy
+        d = copy.copy(d)
+        d.theta = 500000.0 if d.theta == 10000.0 else 10000.0
+    cos, sin = rope_cos_sin(d, T, dtype)                            # [T, hd]
+    scale = 1.0 / math.sqrt(d.hd)
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+
+    def norm(v, w):
+        return rms_norm(v, 1.0 if bug == "norm_without_weight" else w, d.eps)
+
+    def rope(v):  # v: [H, T, hd]
+        if bug == "no_rope":
+            return v
+        if bug == "interleaved_rope":
+            half = d.hd // 2
+            c, s = cos[:, :half], sin[:, :half]
+            a, b = v[..., 0::2], v[..., 1::2]
+            out = torch.empty_like(v)
+            out[..., 0::2] = a * c - b * s
+            out[..., 1::2] = b * c + a * s
+            return out
+        return v * cos + rotate_half(v) * sin
+
+    for i in range(d.L):
+        p = "model.layers.%d." % i
+        h = norm(x, W[p + "input_layernorm.weight"])
+        q = linear(h, W, p + "self_attn.q_proj").view(T, d.Hq, d.hd).transpose(0, 1)
+        k = linear(h, W, p + "self_attn.k_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
+        v = linear(h, W, p + "self_attn.v_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
+        q, k = rope(q), rope(k)
+        if bug == "gqa_modulo":
+            idx = torch.arange(d.Hq) % d.Hkv
+        else:
+            idx = torch.arange(d.Hq) // d.group       # == repeat_interleave(group, dim=0)
+        k, v = k[idx], v[idx]                          # [Hq, T, hd]
+        scores = (q @ k.transpose(-1, -2)) * scale     # [Hq, T, T]
+        if bug != "no_causal_mask":
+            scores = scores.masked_fill(mask, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        attn = (probs @ v).transpose(0, 1).reshape(T, d.Hq * d.hd)
+        x = x + linear(attn, W, p + "self_attn.o_proj")
+        h = norm(x, W[p + "post_attention_layernorm.weight"])
+        g = linear(h, W, p + "mlp.gate_proj")
+        u = linear(h, W, p + "mlp.up_proj")
+        x = x + linear(torch.nn.functional.silu(g) * u, W, p + "mlp.down_proj")
+    x = norm(x, W["model.norm.weight"])
+    head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
+    return x @ head.t()
+
+
+# --------------------------------------------------------------------------------------
+# Implementation B: token-by-token numpy float64 with a KV cache and explicit per-head
+# loops, written independently of A (own RoPE by index pairs, own softmax).
+# --------------------------------------------------------------------------------------
+
+def forward_incremental_np(d, tensors, ids):
+    W = {k: v.double().numpy() for k, v in tensors.items()}
+    half = d.hd // 2
+    inv = [d.theta ** (-(2.0 * j) / d.hd) for j in range(half)]
+
+    def rms(v, w):
+        return v / math.sqrt(float(np.dot(v, v)) / v.shape[0] + d.eps) * w
+
+    def lin(v, name):
+        y = W[name + ".weight"].dot(v)
+        if name + ".bias" in W:
+            y = y + W[name + ".bias"]
+        return y
+
+    def rot(vec, pos):  # vec [hd]; pair (j, j+half)
+        out = np.empty_like(vec)
+        for j in range(half):
+            a, b = vec[j], vec[j + half]
+            c, s = math.cos(pos * inv[j]), math.sin(pos * inv[j])
+            out[j] = a * c - b * s
+            out[j + half] = b * c + a * s
+        return out
+
+    cache_k = [[] for _ in range(d.L)]  # per layer: list over positions of [Hkv, hd]
+    cache_v = [[] for _ in range(d.L)]
+    head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
+    rows = []
+    for pos, tok in enumerate(ids):
+        x = W["model.embed_tokens.weight"][tok].copy()
+        for i in range(d.L):
+            p = "model.layers.%d." % i
+            h = rms(x, W[p + "input_layernorm.weight"])
+            q = lin(h, p + "self_attn.q_proj").reshape(d.Hq, d.hd)
+            k = lin(h, p + "self_attn.k_proj").reshape(d.Hkv, d.hd)
+            v = lin(h, p + "self_attn.v_proj").reshape(d.Hkv, d.hd)
+            k = np.stack([rot(k[j], pos) for j in range(d.Hkv)])
+            cache_k[i].append(k)
+            cache_v[i].append(v)
+            attn = np.zeros(d.Hq * d.hd)
+            for hq in range(d.Hq):
+                kvh = hq // d.group
+                qh = rot(q[hq], pos)
+                sc = [float(np.dot(qh, cache_k[i][s][kvh])) / math.sqrt(d.hd) for s in range(pos + 1)]
+                m = max(sc)
+                e = [math.exp(z - m) for z in sc]
+                tot = sum(e)
+                o = np.zeros(d.hd)
+                for s in range(pos + 1):
+                    o += (e[s] / tot) * cache_v[i][s][kvh]
+                attn[hq * d.hd:(hq + 1) * d.hd] = o
+            x = x + lin(attn, p + "self_attn.o_proj")
+            h = rms(x, W[p + "post_attention_layernorm.weight"])
+            g = lin(h, p + "mlp.gate_proj")
+            u = lin(h, p + "mlp.up_proj")
+            act = g / (1.0 + np.exp(-g)) * u
+            x = x + lin(act, p + "mlp.down_proj")
+        x = rms(x, W["model.norm.weight"])
+        rows.append(head.dot(x))
+    return np.stack(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Golden generation
+# --------------------------------------------------------------------------------------
+
+def make_prompts(d, seed):
+    g = torch.Generator().manual_seed(seed + 1000)
+    prompts = []
+    for n in PROMPT_LENGTHS:
+        ids = torch.randint(0, d.V, (n,), generator=g).tolist()
+        prompts.append(ids)
+    # make sure the edge ids 0 and V-1 appear in the longest prompt
+    prompts[-1][3] = 0
+    prompts[-1][7] = d.V - 1
+    return prompts
+
+
+def golden(ckdir, seed=None):
+    cfg, d, tensors = load_checkpoint(ckdir)
+    if seed is None:
+        name = os.path.basename(os.path.normpath(ckdir))
+        seed = PRESETS.get(name, {}).get("seed", 0)
+    prompts = make_prompts(d, seed)
+    all32, diff64, diff_np64, diff_np32 = [], 0.0, 0.0, 0.0
+    max_abs_logit = 0.0
+    for ids in prompts:
+        l32 = forward_batched(d, tensors, ids, torch.float32)
+        l64 = forward_batched(d, tensors, ids, torch.float64)
+        lnp = forward_incremental_np(d, tensors, ids)
+        diff64 = max(diff64, (l32.double() - l64).abs().max().item())
+        diff_np64 = max(diff_np64, float(np.abs(lnp - l64.numpy()).max()))
+        diff_np32 = max(diff_np32, float(np.abs(lnp - l32.double().numpy()).max()))
+        max_abs_logit = max(max_abs_logit, l32.abs().max().item())
+        all32.append(l32)
+    # Prefix consistency: logits of a prefix equal the first rows of the full prompt.
+    pre = forward_batched(d, tensors, prompts[-1][:5], torch.float32)
+    diff_prefix = (pre - all32[-1][:5]).abs().max().item()
+
+    bugs = ["interleaved_rope", "no_rope", "wrong_theta", "no_causal_mask", "norm_without_weight"]
+    if d.group > 1:
+        bugs.append("gqa_modulo")
+    if d.qkv_bias:
+        bugs.append("no_qkv_bias")
+    if d.o_bias:
+        bugs.append("no_o_bias")
+    sens = {}
+    for b in bugs:
+        m = 0.0
+        for ids, ref in zip(prompts, all32):
+            m = max(m, (forward_batched(d, tensors, ids, torch.float32, bug=b) - ref).abs().max().item())
+        sens[b] = m
+
+    out = {
+        "prompts": prompts,
+        "logits": [l.tolist() for l in all32],
+        "logits_layout": "logits[p][t][v]: next-token logits after prompts[p][0..t] (full [T, V] per prompt, positions start at 0, no BOS added)",
+        "dtype": "float32",
+        "max_abs_diff_vs_float64": diff64,
+        "max_abs_diff_incremental_loop_f64_vs_batched_f64": diff_np64,
+        "max_abs_diff_incremental_loop_f64_vs_batched_f32": diff_np32,
+        "max_abs_diff_prefix_vs_full": diff_prefix,
+        "max_abs_logit": max_abs_logit,
+        "bug_sensitivity_max_abs_diff": sens,
+        "suggested_atol": 1e-4,
+        "script": "reference.py",
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "seed": seed,
+        "init": {"weights_std": INIT_STD, "q_k_proj_weights_std": QK_STD, "norm": "1 + N(0, %g)" % NORM_NOISE_STD, "bias_std": BIAS_STD},
+    }
+    path = os.path.join(ckdir, "golden.json")
+    with open(path, "w") as f:
+        json.dump(out, f)
+        f.write("\n")
+    print("%s: prompts %s" % (ckdir, [len(p) for p in prompts]))
+    print("  max|f32-f64| = %.3e   max|loop64-f64| = %.3e   max|loop64-f32| = %.3e   prefix %.3e   max|logit| = %.4f"
+          % (diff64, diff_np64, diff_np32, diff_prefix, max_abs_logit))
+    print("  bug sensitivity: " + ", ".join("%s=%.2e" % kv for kv in sens.items()))
+    assert diff64 < 1e-5, diff64
+    assert diff_np64 < 1e-10, diff_np64
+    assert diff_prefix < 1e-5, diff_prefix
+    for b, m in sens.items():
+        if m < 1e-3:
+            print("  WARNING: golden barely detects bug %s (%.2e)" % (b, m))
+    print("  wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    return out
+
+
+def cmd_logits(args):
+    cfg, d, tensors = load_checkpoint(args.ckpt)
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    prompts = [[int(t) for t in s.split(",") if t.strip()] for s in args.prompt]
+    res = []
+    for ids in prompts:
+        if not ids or min(ids) < 0 or max(ids) >= d.V:
+            raise SystemExit("prompt ids must be non-empty and in [0, %d)" % d.V)
+        lg = forward_batched(d, tensors, ids, dtype)
+        res.append(lg.tolist())
+        torch.set_printoptions(precision=6, linewidth=140)
+        print("prompt %s -> logits [%d, %d], argmax per position %s" % (ids, lg.shape[0], lg.shape[1], lg.argmax(-1).tolist()))
+        print(lg)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"prompts": prompts, "logits": res, "dtype": args.dtype, "torch_version": torch.__version__}, f)
+            f.write("\n")
+        print("wrote", args.out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    a = sub.add_parser("all")
+    a.add_argument("--outdir", default=HERE)
+    m = sub.add_parser("make")
+    m.add_argument("preset", choices=sorted(PRESETS))
+    m.add_argument("outdir")
+    m.add_argument("--seed", type=int)
+    g = sub.add_parser("golden")
+    g.add_argument("ckpt")
+    g.add_argument("--seed", type=int)
+    lg = sub.add_parser("logits")
+    lg.add_argument("ckpt")
+    lg.add_argument("--prompt", action="append", required=True, help="comma-separated token ids")
+    lg.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    lg.add_argument("--out")
+    sub.add_parser("selftest")
+    args = ap.parse_args(argv)
+
+    if args.mode == "selftest":
+        print(selftest_safetensors())
+    elif args.mode == "make":
+        make_checkpoint(args.preset, args.outdir, args.seed)
+    elif args.mode == "golden":
+        golden(args.ckpt, args.seed)
+    elif args.mode == "logits":
+        cmd_logits(args)
+    elif args.mode == "all":
+        print(selftest_safetensors())
+        for name in PRESETS:
+            out = os.path.join(args.outdir, name)
+            make_checkpoint(name, out)
+            golden(out)
+
+
+if __name__ == "__main__":
+    main()
