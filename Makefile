@@ -30,7 +30,7 @@ vet: deps-openblas
 # goroutines (short mode keeps the race run within minutes on 2 cores).
 test: deps-test deps-openblas build vet
 	$(GO) test ./...
-	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/
+	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/
 	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/
 
 demo: deps-demo build

@@ -31,6 +31,7 @@ func init() {
 	commands = []command{
 		{"tokenizer", "train, inspect and apply byte-level BPE tokenizers", runTokenizer},
 		{"demo", "run the main demo: train a tokenizer on the demo corpus and report", runDemo},
+		{"init", "write a Llama/Qwen2 checkpoint with seeded random weights", runInit},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -887,3 +887,36 @@ func TestDemoCommand(t *testing.T) {
 		t.Errorf("empty corpus: exit %d stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestInitCommand(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "tok.json")
+	mustRun(t, "", "tokenizer", "convert", "--tokenizer", "../../tokenizer/testdata/tiny.json", "--out", tok)
+	cfg, err := os.ReadFile("../../model/testdata/tiny-qwen2/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), `"vocab_size": 101`, `"vocab_size": 300`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "ckpt")
+	r := mustRun(t, "", "init", "--config", cfgPath, "--tokenizer", tok, "--out", out, "--seed", "7", "--dtype", "bf16")
+	if !strings.Contains(r.stdout, "Qwen2ForCausalLM") {
+		t.Errorf("init printed %q", r.stdout)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "generation_config.json", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// A tokenizer larger than the model's vocabulary is refused.
+	r = dokja(t, "", "init", "--config", cfgPath, "--tokenizer", "cl100k", "--out", filepath.Join(dir, "x"))
+	if r.code != 1 || !strings.Contains(r.stderr, "vocab_size 300") {
+		t.Errorf("oversized tokenizer: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = dokja(t, "", "init", "--config", filepath.Join(dir, "missing.json"), "--out", filepath.Join(dir, "y"))
+	if r.code != 1 || !strings.Contains(r.stderr, "missing.json") {
+		t.Errorf("missing config: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

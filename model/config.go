@@ -1,0 +1,153 @@
+// Package model defines Dokja's decoder-only transformer, the Llama /
+// Qwen2 / A.X family: token embedding, RMSNorm, rotary position
+// embeddings, grouped-query attention with optional q/k/v biases, a SwiGLU
+// MLP, and a tied or separate output head. Its configuration is Hugging
+// Face's config.json and its weights use Hugging Face's tensor names.
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Config is the subset of a Hugging Face config.json that defines a Llama
+// or Qwen2 model.
+type Config struct {
+	Architectures         []string `json:"architectures"`
+	ModelType             string   `json:"model_type"`
+	VocabSize             int      `json:"vocab_size"`
+	HiddenSize            int      `json:"hidden_size"`
+	IntermediateSize      int      `json:"intermediate_size"`
+	NumHiddenLayers       int      `json:"num_hidden_layers"`
+	NumAttentionHeads     int      `json:"num_attention_heads"`
+	NumKeyValueHeads      int      `json:"num_key_value_heads"`
+	HeadDim               int      `json:"head_dim"`
+	HiddenAct             string   `json:"hidden_act"`
+	MaxPositionEmbeddings int      `json:"max_position_embeddings"`
+	RMSNormEps            float64  `json:"rms_norm_eps"`
+	RopeTheta             float64  `json:"rope_theta"`
+	RopeScaling           any      `json:"rope_scaling"`
+	TieWordEmbeddings     bool     `json:"tie_word_embeddings"`
+	AttentionBias         bool     `json:"attention_bias"`
+	MLPBias               bool     `json:"mlp_bias"`
+	TorchDtype            string   `json:"torch_dtype"`
+	BOSTokenID            any      `json:"bos_token_id,omitempty"`
+	EOSTokenID            any      `json:"eos_token_id,omitempty"`
+}
+
+// maxDim bounds every size read from a config, so that products of sizes
+// cannot overflow and absurd files fail early.
+const maxDim = 1 << 24
+
+// ReadConfig parses and validates a config.json.
+func ReadConfig(r io.Reader) (*Config, error) {
+	var c Config
+	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	if c.NumKeyValueHeads == 0 {
+		c.NumKeyValueHeads = c.NumAttentionHeads
+	}
+	if c.HeadDim == 0 && c.NumAttentionHeads > 0 {
+		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+	}
+	if c.RopeTheta == 0 {
+		c.RopeTheta = 10000
+	}
+	if c.RMSNormEps == 0 {
+		c.RMSNormEps = 1e-6
+	}
+	if c.HiddenAct == "" {
+		c.HiddenAct = "silu"
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// LoadConfig reads path/config.json, or path itself if it is a file.
+func LoadConfig(path string) (*Config, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path += "/config.json"
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := ReadConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Qwen2 reports whether the configuration is Qwen2's, whose q/k/v
+// projections always carry biases.
+func (c *Config) Qwen2() bool {
+	if c.ModelType == "qwen2" {
+		return true
+	}
+	for _, a := range c.Architectures {
+		if a == "Qwen2ForCausalLM" {
+			return true
+		}
+	}
+	return false
+}
+
+// QKVBias reports whether q, k and v projections have biases.
+func (c *Config) QKVBias() bool { return c.Qwen2() || c.AttentionBias }
+
+// OBias reports whether the output projection has a bias (Llama's
+// attention_bias; never in Qwen2).
+func (c *Config) OBias() bool { return !c.Qwen2() && c.AttentionBias }
+
+// Validate checks that the sizes describe a model Dokja can build.
+func (c *Config) Validate() error {
+	arch := "LlamaForCausalLM"
+	if len(c.Architectures) > 0 {
+		arch = c.Architectures[0]
+	}
+	switch arch {
+	case "LlamaForCausalLM", "Qwen2ForCausalLM":
+	default:
+		return fmt.Errorf("config.json: architectures: %q is not supported (want LlamaForCausalLM or Qwen2ForCausalLM)", arch)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
+		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
+		{"num_key_value_heads", c.NumKeyValueHeads}, {"head_dim", c.HeadDim},
+	} {
+		if f.v <= 0 || f.v > maxDim {
+			return fmt.Errorf("config.json: %s: %d is not in [1, %d]", f.name, f.v, maxDim)
+		}
+	}
+	if c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
+		return fmt.Errorf("config.json: num_attention_heads %d is not a multiple of num_key_value_heads %d", c.NumAttentionHeads, c.NumKeyValueHeads)
+	}
+	if c.HeadDim%2 != 0 {
+		return fmt.Errorf("config.json: head_dim %d must be even for rotary embeddings", c.HeadDim)
+	}
+	if c.HiddenAct != "silu" {
+		return fmt.Errorf("config.json: hidden_act: %q is not supported (want silu)", c.HiddenAct)
+	}
+	if c.MLPBias {
+		return errors.New("config.json: mlp_bias: true is not supported")
+	}
+	if c.RopeScaling != nil {
+		return errors.New("config.json: rope_scaling is not supported yet")
+	}
+	if c.RMSNormEps < 0 || c.RopeTheta <= 0 {
+		return fmt.Errorf("config.json: rms_norm_eps %g and rope_theta %g must be positive", c.RMSNormEps, c.RopeTheta)
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+
+	"github.com/dokja/dokja/safetensors"
+	"github.com/dokja/dokja/tensor"
+)
+
+// Layer holds one decoder block's weights, each stored [out, in] as in
+// Hugging Face checkpoints. Biases are nil when the model has none.
+type Layer struct {
+	AttnNorm, MLPNorm          []float32
+	Q, K, V, O                 []float32
+	QBias, KBias, VBias, OBias []float32
+	Gate, Up, Down             []float32
+}
+
+// Model is a decoder-only transformer with its weights in float32.
+type Model struct {
+	Config *Config
+	Embed  []float32 // [vocab, hidden]
+	Layers []Layer
+	Norm   []float32
+	Head   []float32 // [vocab, hidden]; the embedding when tied
+	K      tensor.Kernels
+}
+
+// tensorSpec names one weight and its expected shape.
+type tensorSpec struct {
+	name  string
+	shape []int
+	dst   *[]float32
+}
+
+// specs lists every tensor of the configuration under its Hugging Face
+// name, pointing at the field that receives it.
+func (m *Model) specs() []tensorSpec {
+	c := m.Config
+	d, ff, hd := c.HiddenSize, c.IntermediateSize, c.HeadDim
+	qd, kvd := c.NumAttentionHeads*hd, c.NumKeyValueHeads*hd
+	s := []tensorSpec{{"model.embed_tokens.weight", []int{c.VocabSize, d}, &m.Embed}, {"model.norm.weight", []int{d}, &m.Norm}}
+	if !c.TieWordEmbeddings {
+		s = append(s, tensorSpec{"lm_head.weight", []int{c.VocabSize, d}, &m.Head})
+	}
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		p := fmt.Sprintf("model.layers.%d.", i)
+		s = append(s,
+			tensorSpec{p + "input_layernorm.weight", []int{d}, &l.AttnNorm},
+			tensorSpec{p + "post_attention_layernorm.weight", []int{d}, &l.MLPNorm},
+			tensorSpec{p + "self_attn.q_proj.weight", []int{qd, d}, &l.Q},
+			tensorSpec{p + "self_attn.k_proj.weight", []int{kvd, d}, &l.K},
+			tensorSpec{p + "self_attn.v_proj.weight", []int{kvd, d}, &l.V},
+			tensorSpec{p + "self_attn.o_proj.weight", []int{d, qd}, &l.O},
+			tensorSpec{p + "mlp.gate_proj.weight", []int{ff, d}, &l.Gate},
+			tensorSpec{p + "mlp.up_proj.weight", []int{ff, d}, &l.Up},
+			tensorSpec{p + "mlp.down_proj.weight", []int{d, ff}, &l.Down},
+		)
+		if c.QKVBias() {
+			s = append(s,
+				tensorSpec{p + "self_attn.q_proj.bias", []int{qd}, &l.QBias},
+				tensorSpec{p + "self_attn.k_proj.bias", []int{kvd}, &l.KBias},
+				tensorSpec{p + "self_attn.v_proj.bias", []int{kvd}, &l.VBias})
+		}
+		if c.OBias() {
+			s = append(s, tensorSpec{p + "self_attn.o_proj.bias", []int{d}, &l.OBias})
+		}
+	}
+	return s
+}
+
+// Load reads a Hugging Face checkpoint folder: config.json and
+// model.safetensors (or sharded files with model.safetensors.index.json),
+// in F32, F16 or BF16. Every expected tensor must be present with its
+// exact shape; tensors of other kinds (e.g. rotary caches) are ignored.
+func Load(dir string) (*Model, error) {
+	c, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	set, err := safetensors.OpenSharded(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer set.Close()
+	m := &Model{Config: c, Layers: make([]Layer, c.NumHiddenLayers), K: tensor.Default()}
+	for _, s := range m.specs() {
+		info, ok := set.Info(s.name)
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %q is missing (expected shape %v for %s)", dir, s.name, s.shape, c.Architectures)
+		}
+		if !slices.Equal(info.Shape, s.shape) {
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", dir, s.name, info.Shape, s.shape)
+		}
+		data, err := set.Float32(s.name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		*s.dst = data
+	}
+	if c.TieWordEmbeddings {
+		m.Head = m.Embed
+	}
+	return m, nil
+}
+
+// Forward returns the logits [len(ids)][vocab] of a token sequence, each
+// position attending to itself and the positions before it.
+func (m *Model) Forward(ids []int) ([][]float32, error) {
+	c := m.Config
+	T, d, V := len(ids), c.HiddenSize, c.VocabSize
+	if T == 0 {
+		return nil, nil
+	}
+	for i, id := range ids {
+		if id < 0 || id >= V {
+			return nil, fmt.Errorf("token %d at position %d is outside the vocabulary of %d", id, i, V)
+		}
+	}
+	hq, hkv, hd, ff := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.IntermediateSize
+	qd, kvd := hq*hd, hkv*hd
+	eps := float32(c.RMSNormEps)
+	k := m.K
+
+	x := make([]float32, T*d)
+	for t, id := range ids {
+		copy(x[t*d:(t+1)*d], m.Embed[id*d:(id+1)*d])
+	}
+	h := make([]float32, T*d)
+	q := make([]float32, T*qd)
+	kk := make([]float32, T*kvd)
+	v := make([]float32, T*kvd)
+	att := make([]float32, T*qd)
+	gate := make([]float32, T*ff)
+	up := make([]float32, T*ff)
+	scores := make([]float32, T)
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	// linear computes out = in·Wᵀ (+ bias) for rows of in.
+	linear := func(out, in, w, bias []float32, nOut, nIn int) {
+		k.Gemm(false, true, T, nOut, nIn, 1, in, nIn, w, nIn, 0, out, nOut)
+		if bias != nil {
+			tensor.AddBias(out, bias)
+		}
+	}
+	for li := range m.Layers {
+		l := &m.Layers[li]
+		tensor.RMSNorm(h, x, l.AttnNorm, eps)
+		linear(q, h, l.Q, l.QBias, qd, d)
+		linear(kk, h, l.K, l.KBias, kvd, d)
+		linear(v, h, l.V, l.VBias, kvd, d)
+		tensor.RoPE(q, hq, hd, 0, c.RopeTheta)
+		tensor.RoPE(kk, hkv, hd, 0, c.RopeTheta)
+		group := hq / hkv
+		for head := range hq {
+			kvh := head / group
+			for t := range T {
+				qv := q[t*qd+head*hd : t*qd+(head+1)*hd]
+				s := scores[:t+1]
+				for u := range s {
+					s[u] = k.Dot(qv, kk[u*kvd+kvh*hd:u*kvd+(kvh+1)*hd]) * scale
+				}
+				tensor.Softmax(s)
+				out := att[t*qd+head*hd : t*qd+(head+1)*hd]
+				clear(out)
+				for u, p := range s {
+					vv := v[u*kvd+kvh*hd : u*kvd+(kvh+1)*hd]
+					for i := range out {
+						out[i] += p * vv[i]
+					}
+				}
+			}
+		}
+		linear(h, att, l.O, l.OBias, d, qd)
+		tensor.Add(x, h)
+		tensor.RMSNorm(h, x, l.MLPNorm, eps)
+		linear(gate, h, l.Gate, nil, ff, d)
+		linear(up, h, l.Up, nil, ff, d)
+		tensor.SwiGLU(gate, gate, up)
+		linear(h, gate, l.Down, nil, d, ff)
+		tensor.Add(x, h)
+	}
+	tensor.RMSNorm(h, x, m.Norm, eps)
+	logits := make([]float32, T*V)
+	k.Gemm(false, true, T, V, d, 1, h, d, m.Head, d, 0, logits, V)
+	out := make([][]float32, T)
+	for t := range T {
+		out[t] = logits[t*V : (t+1)*V]
+	}
+	return out, nil
+}

@@ -1,0 +1,97 @@
+package tensor
+
+import "math"
+
+// RMSNorm writes x·w/√(mean(x²)+eps) into dst, row by row over rows of
+// width len(w). The mean is accumulated in float64.
+func RMSNorm(dst, x, w []float32, eps float32) {
+	d := len(w)
+	for r := 0; r+d <= len(x); r += d {
+		row := x[r : r+d]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
+		}
+		scale := float32(1 / math.Sqrt(ss/float64(d)+float64(eps)))
+		out := dst[r : r+d]
+		for i, v := range row {
+			out[i] = v * scale * w[i]
+		}
+	}
+}
+
+// RoPE rotates each head of x (rows of heads×headDim values, row t at
+// position pos0+t) by position, in the "rotate half" layout of Hugging
+// Face's Llama and Qwen2: element i pairs with element i+headDim/2, and
+// their angle is position·theta^(-2i/headDim).
+func RoPE(x []float32, heads, headDim, pos0 int, theta float64) {
+	half := headDim / 2
+	width := heads * headDim
+	invFreq := make([]float64, half)
+	for i := range half {
+		invFreq[i] = math.Pow(theta, -float64(2*i)/float64(headDim))
+	}
+	cos := make([]float32, half)
+	sin := make([]float32, half)
+	for t := 0; (t+1)*width <= len(x); t++ {
+		pos := float64(pos0 + t)
+		for i := range half {
+			s, c := math.Sincos(pos * invFreq[i])
+			cos[i], sin[i] = float32(c), float32(s)
+		}
+		row := x[t*width : (t+1)*width]
+		for h := range heads {
+			v := row[h*headDim : (h+1)*headDim]
+			for i := range half {
+				x1, x2 := v[i], v[i+half]
+				v[i] = x1*cos[i] - x2*sin[i]
+				v[i+half] = x2*cos[i] + x1*sin[i]
+			}
+		}
+	}
+}
+
+// Softmax turns x into probabilities in place, subtracting the maximum
+// first for stability.
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - m))
+		x[i] = float32(e)
+		sum += e
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// SwiGLU writes silu(gate)·up into dst: SiLU(g) = g·σ(g).
+func SwiGLU(dst, gate, up []float32) {
+	for i, g := range gate {
+		dst[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
+	}
+}
+
+// Add adds src into dst elementwise.
+func Add(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// AddBias adds bias to every row of x (rows of len(bias)).
+func AddBias(x, bias []float32) {
+	n := len(bias)
+	for r := 0; r+n <= len(x); r += n {
+		Add(x[r:r+n], bias)
+	}
+}
