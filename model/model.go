@@ -137,7 +137,6 @@ func (m *Model) Forward(ids []int) ([][]float32, error) {
 	att := make([]float32, T*qd)
 	gate := make([]float32, T*ff)
 	up := make([]float32, T*ff)
-	scores := make([]float32, T)
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	// linear computes out = in·Wᵀ (+ bias) for rows of in.
 	linear := func(out, in, w, bias []float32, nOut, nIn int) {
@@ -155,25 +154,28 @@ func (m *Model) Forward(ids []int) ([][]float32, error) {
 		tensor.RoPE(q, hq, hd, 0, c.RopeTheta)
 		tensor.RoPE(kk, hkv, hd, 0, c.RopeTheta)
 		group := hq / hkv
-		for head := range hq {
-			kvh := head / group
-			for t := range T {
-				qv := q[t*qd+head*hd : t*qd+(head+1)*hd]
-				s := scores[:t+1]
-				for u := range s {
-					s[u] = k.Dot(qv, kk[u*kvd+kvh*hd:u*kvd+(kvh+1)*hd]) * scale
-				}
-				tensor.Softmax(s)
-				out := att[t*qd+head*hd : t*qd+(head+1)*hd]
-				clear(out)
-				for u, p := range s {
-					vv := v[u*kvd+kvh*hd : u*kvd+(kvh+1)*hd]
-					for i := range out {
-						out[i] += p * vv[i]
+		tensor.ParallelFor(hq, 1, func(lo, hi int) {
+			scores := make([]float32, T)
+			for head := lo; head < hi; head++ {
+				kvh := head / group
+				for t := range T {
+					qv := q[t*qd+head*hd : t*qd+(head+1)*hd]
+					s := scores[:t+1]
+					for u := range s {
+						s[u] = k.Dot(qv, kk[u*kvd+kvh*hd:u*kvd+(kvh+1)*hd]) * scale
+					}
+					tensor.Softmax(s)
+					out := att[t*qd+head*hd : t*qd+(head+1)*hd]
+					clear(out)
+					for u, p := range s {
+						vv := v[u*kvd+kvh*hd : u*kvd+(kvh+1)*hd]
+						for i := range out {
+							out[i] += p * vv[i]
+						}
 					}
 				}
 			}
-		}
+		})
 		linear(h, att, l.O, l.OBias, d, qd)
 		tensor.Add(x, h)
 		tensor.RMSNorm(h, x, l.MLPNorm, eps)

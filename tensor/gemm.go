@@ -44,7 +44,7 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 	// Few rows against a weight matrix stored n×k (decoding one token):
 	// packing would cost as much as the product, so take dot products.
 	if !transA && transB && m < mk.mr {
-		parallelFor(n, 64, func(lo, hi int) {
+		ParallelFor(n, 64, func(lo, hi int) {
 			for i := range m {
 				arow := a[i*lda : i*lda+k]
 				crow := c[i*ldc : i*ldc+n]
@@ -64,7 +64,7 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 	for pc := 0; pc < k; pc += blockK {
 		kc := min(blockK, k-pc)
 		bp := (*bufB)[:panels*nr*kc]
-		parallelFor(panels, 8, func(lo, hi int) {
+		ParallelFor(panels, 8, func(lo, hi int) {
 			for jp := lo; jp < hi; jp++ {
 				packB(bp[jp*nr*kc:(jp+1)*nr*kc], transB, b, ldb, pc, kc, jp*nr, min(nr, n-jp*nr), nr)
 			}
@@ -76,7 +76,7 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 			for ip := range aPanels {
 				packA(ap[ip*mr*kc:(ip+1)*mr*kc], transA, a, lda, ic+ip*mr, min(mr, mc-ip*mr), pc, kc, mr)
 			}
-			parallelFor(panels, 4, func(lo, hi int) {
+			ParallelFor(panels, 4, func(lo, hi int) {
 				for jp := lo; jp < hi; jp++ {
 					cols := min(nr, n-jp*nr)
 					for ip := range aPanels {

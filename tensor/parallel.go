@@ -5,10 +5,10 @@ import (
 	"sync"
 )
 
-// parallelFor splits [0, n) into contiguous chunks of at least grain items
+// ParallelFor splits [0, n) into contiguous chunks of at least grain items
 // and runs body on them on up to GOMAXPROCS goroutines. Small loops run
 // inline: a goroutine costs about a microsecond.
-func parallelFor(n, grain int, body func(lo, hi int)) {
+func ParallelFor(n, grain int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}

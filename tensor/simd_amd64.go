@@ -45,6 +45,10 @@ func dotSIMD(a, b []float32) float32 {
 	}
 	var lanes [8]float32
 	s0.Add(s1).Add(s2.Add(s3)).Store(&lanes)
+	// Leaving YMM upper halves dirty makes the SSE code that follows
+	// (math.Exp in softmax, scalar loops) pay a transition penalty on
+	// every instruction: measured 20x slower exp.
+	archsimd.ClearAVXUpperBits()
 	sum := (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
 	for ; i < n; i++ {
 		sum += a[i] * b[i]
@@ -82,6 +86,7 @@ func kernel4x16(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, r
 		r3 := c[3*ldc : 3*ldc+16 : 3*ldc+16]
 		c30.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r3[0:]))).Store((*[8]float32)(r3[0:]))
 		c31.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r3[8:]))).Store((*[8]float32)(r3[8:]))
+		archsimd.ClearAVXUpperBits()
 		return
 	}
 	// A partial tile at the matrix edge goes through a buffer.
@@ -94,6 +99,7 @@ func kernel4x16(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, r
 	c21.Store((*[8]float32)(tile[2][8:]))
 	c30.Store((*[8]float32)(tile[3][0:]))
 	c31.Store((*[8]float32)(tile[3][8:]))
+	archsimd.ClearAVXUpperBits()
 	for r := range rows {
 		crow := c[r*ldc : r*ldc+cols]
 		for j := range crow {
