@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -62,6 +63,54 @@ func TestInitSaveLoad(t *testing.T) {
 				for v := range want[p] {
 					if d := math.Abs(float64(got[p][v] - want[p][v])); d > tol {
 						t.Fatalf("%s %s: logit [%d][%d] changed by %g", name, dtype, p, v, d)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Checkpoints written by Dokja were read by the PyTorch reference (see
+// testdata/dokja-init/README.md); the same seed must rebuild files whose
+// logits match what the reference computed from them.
+func TestInitCheckpointsLoadInReference(t *testing.T) {
+	for _, tc := range []struct{ config, dtype, golden string }{
+		{"tiny-qwen2", "BF16", "qwen2-bf16.json"},
+		{"tiny-llama", "F32", "llama-f32.json"},
+	} {
+		c, err := LoadConfig(filepath.Join("testdata", tc.config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewRandom(c, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := m.Save(dir, tc.dtype); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join("testdata", "dokja-init", tc.golden))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g golden
+		if err := json.Unmarshal(data, &g); err != nil {
+			t.Fatal(err)
+		}
+		for pi, prompt := range g.Prompts {
+			logits, err := back.Forward(prompt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for pos := range prompt {
+				for v, want := range g.Logits[pi][pos] {
+					if d := math.Abs(float64(logits[pos][v] - want)); d > 1e-5 {
+						t.Fatalf("%s prompt %d [%d][%d]: %g, reference read %g", tc.golden, pi, pos, v, logits[pos][v], want)
 					}
 				}
 			}
