@@ -2,7 +2,11 @@
 
 package tensor
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+
+	"github.com/dokja/dokja/tensor/internal/avx"
+)
 
 // SIMD is the AVX2+FMA kernel path, written with Go's simd/archsimd.
 type SIMD struct{}
@@ -24,10 +28,20 @@ func (SIMD) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 // Dot implements Kernels.
 func (SIMD) Dot(a, b []float32) float32 { return dotSIMD(a, b) }
 
-// A 4×16 tile: 8 accumulators, two B loads and one broadcast. Go's
-// register allocator spills with the 6×16 tile usual in assembly kernels,
-// which measured 3x slower here.
-var simdKernel = microKernel{mr: 4, nr: 16, run: kernel4x16, dot: dotSIMD}
+// A 6×16 tile: full tiles go to the assembly kernel (internal/avx);
+// partial tiles at the matrix edges to the archsimd one below.
+var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD}
+
+func kernel6x16(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, rows, cols int) {
+	if rows == 6 && cols == 16 && kc > 0 {
+		_ = ap[kc*6-1]
+		_ = bp[kc*16-1]
+		_ = c[5*ldc+15]
+		avx.Kernel6x16(kc, &ap[0], &bp[0], &c[0], ldc, alpha)
+		return
+	}
+	edgeTile(kc, ap, bp, c, ldc, alpha, rows, cols)
+}
 
 func dotSIMD(a, b []float32) float32 {
 	n := len(a)
@@ -56,49 +70,26 @@ func dotSIMD(a, b []float32) float32 {
 	return sum
 }
 
-func kernel4x16(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, rows, cols int) {
-	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8
-	ap, bp = ap[:kc*4], bp[:kc*16]
+// edgeTile handles a partial tile: accumulate the full 6×16 product in
+// vectors, then add only the rows×cols corner that lies inside C.
+func edgeTile(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, rows, cols int) {
+	var acc [6][2]archsimd.Float32x8
+	ap, bp = ap[:kc*6], bp[:kc*16]
 	for p := 0; p < kc; p++ {
 		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp[p*16:]))
 		b1 := archsimd.LoadFloat32x8((*[8]float32)(bp[p*16+8:]))
-		av := (*[4]float32)(ap[p*4:])
-		c00 = archsimd.BroadcastFloat32x8(av[0]).MulAdd(b0, c00)
-		c01 = archsimd.BroadcastFloat32x8(av[0]).MulAdd(b1, c01)
-		c10 = archsimd.BroadcastFloat32x8(av[1]).MulAdd(b0, c10)
-		c11 = archsimd.BroadcastFloat32x8(av[1]).MulAdd(b1, c11)
-		c20 = archsimd.BroadcastFloat32x8(av[2]).MulAdd(b0, c20)
-		c21 = archsimd.BroadcastFloat32x8(av[2]).MulAdd(b1, c21)
-		c30 = archsimd.BroadcastFloat32x8(av[3]).MulAdd(b0, c30)
-		c31 = archsimd.BroadcastFloat32x8(av[3]).MulAdd(b1, c31)
+		for r := range 6 {
+			x := archsimd.BroadcastFloat32x8(ap[p*6+r])
+			acc[r][0] = x.MulAdd(b0, acc[r][0])
+			x = archsimd.BroadcastFloat32x8(ap[p*6+r])
+			acc[r][1] = x.MulAdd(b1, acc[r][1])
+		}
 	}
-	al := archsimd.BroadcastFloat32x8(alpha)
-	if rows == 4 && cols == 16 {
-		r0 := c[0:16:16]
-		c00.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r0[0:]))).Store((*[8]float32)(r0[0:]))
-		c01.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r0[8:]))).Store((*[8]float32)(r0[8:]))
-		r1 := c[ldc : ldc+16 : ldc+16]
-		c10.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r1[0:]))).Store((*[8]float32)(r1[0:]))
-		c11.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r1[8:]))).Store((*[8]float32)(r1[8:]))
-		r2 := c[2*ldc : 2*ldc+16 : 2*ldc+16]
-		c20.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r2[0:]))).Store((*[8]float32)(r2[0:]))
-		c21.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r2[8:]))).Store((*[8]float32)(r2[8:]))
-		r3 := c[3*ldc : 3*ldc+16 : 3*ldc+16]
-		c30.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r3[0:]))).Store((*[8]float32)(r3[0:]))
-		c31.MulAdd(al, archsimd.LoadFloat32x8((*[8]float32)(r3[8:]))).Store((*[8]float32)(r3[8:]))
-		archsimd.ClearAVXUpperBits()
-		return
+	var tile [6][16]float32
+	for r := range 6 {
+		acc[r][0].Store((*[8]float32)(tile[r][0:]))
+		acc[r][1].Store((*[8]float32)(tile[r][8:]))
 	}
-	// A partial tile at the matrix edge goes through a buffer.
-	var tile [4][16]float32
-	c00.Store((*[8]float32)(tile[0][0:]))
-	c01.Store((*[8]float32)(tile[0][8:]))
-	c10.Store((*[8]float32)(tile[1][0:]))
-	c11.Store((*[8]float32)(tile[1][8:]))
-	c20.Store((*[8]float32)(tile[2][0:]))
-	c21.Store((*[8]float32)(tile[2][8:]))
-	c30.Store((*[8]float32)(tile[3][0:]))
-	c31.Store((*[8]float32)(tile[3][8:]))
 	archsimd.ClearAVXUpperBits()
 	for r := range rows {
 		crow := c[r*ldc : r*ldc+cols]

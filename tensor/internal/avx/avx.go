@@ -1,0 +1,16 @@
+//go:build amd64
+
+// Package avx holds Dokja's assembly kernels for amd64 with AVX2 and FMA.
+// They live in their own package because a package that uses cgo (the
+// tensor package, for OpenBLAS) may not contain Go assembly.
+package avx
+
+// Kernel6x16 adds alpha·Ap·Bp into a full 6×16 tile of C (row stride ldc),
+// where ap holds kc steps of 6 floats and bp kc steps of 16. It is
+// assembly because Go's register allocator spills the twelve accumulators
+// of this tile when it is written with simd/archsimd (3 GFLOP/s there,
+// over 20 per core here). The caller checks for AVX2 and FMA and that all
+// pointers cover their extents.
+//
+//go:noescape
+func Kernel6x16(kc int, ap, bp, c *float32, ldc int, alpha float32)

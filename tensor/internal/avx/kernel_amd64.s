@@ -1,0 +1,102 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// func Kernel6x16(kc int, ap, bp, c *float32, ldc int, alpha float32)
+//
+// C[0:6, 0:16] += alpha · Ap·Bp for Ap packed as kc steps of 6 floats and
+// Bp as kc steps of 16: twelve YMM accumulators (Y4-Y15), two B vectors
+// (Y0, Y1) and two broadcast registers (Y2, Y3). Needs AVX2 and FMA.
+TEXT ·Kernel6x16(SB), NOSPLIT, $0-44
+	MOVQ kc+0(FP), CX
+	MOVQ ap+8(FP), SI
+	MOVQ bp+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	TESTQ CX, CX
+	JE    done
+
+loop:
+	VMOVUPS      (DI), Y0
+	VMOVUPS      32(DI), Y1
+	VBROADCASTSS (SI), Y2
+	VFMADD231PS  Y0, Y2, Y4
+	VFMADD231PS  Y1, Y2, Y5
+	VBROADCASTSS 4(SI), Y3
+	VFMADD231PS  Y0, Y3, Y6
+	VFMADD231PS  Y1, Y3, Y7
+	VBROADCASTSS 8(SI), Y2
+	VFMADD231PS  Y0, Y2, Y8
+	VFMADD231PS  Y1, Y2, Y9
+	VBROADCASTSS 12(SI), Y3
+	VFMADD231PS  Y0, Y3, Y10
+	VFMADD231PS  Y1, Y3, Y11
+	VBROADCASTSS 16(SI), Y2
+	VFMADD231PS  Y0, Y2, Y12
+	VFMADD231PS  Y1, Y2, Y13
+	VBROADCASTSS 20(SI), Y3
+	VFMADD231PS  Y0, Y3, Y14
+	VFMADD231PS  Y1, Y3, Y15
+	ADDQ         $24, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNE          loop
+
+done:
+	VBROADCASTSS alpha+40(FP), Y0
+	VMOVUPS      (DX), Y1
+	VFMADD231PS  Y4, Y0, Y1
+	VMOVUPS      Y1, (DX)
+	VMOVUPS      32(DX), Y1
+	VFMADD231PS  Y5, Y0, Y1
+	VMOVUPS      Y1, 32(DX)
+	ADDQ         R8, DX
+	VMOVUPS      (DX), Y1
+	VFMADD231PS  Y6, Y0, Y1
+	VMOVUPS      Y1, (DX)
+	VMOVUPS      32(DX), Y1
+	VFMADD231PS  Y7, Y0, Y1
+	VMOVUPS      Y1, 32(DX)
+	ADDQ         R8, DX
+	VMOVUPS      (DX), Y1
+	VFMADD231PS  Y8, Y0, Y1
+	VMOVUPS      Y1, (DX)
+	VMOVUPS      32(DX), Y1
+	VFMADD231PS  Y9, Y0, Y1
+	VMOVUPS      Y1, 32(DX)
+	ADDQ         R8, DX
+	VMOVUPS      (DX), Y1
+	VFMADD231PS  Y10, Y0, Y1
+	VMOVUPS      Y1, (DX)
+	VMOVUPS      32(DX), Y1
+	VFMADD231PS  Y11, Y0, Y1
+	VMOVUPS      Y1, 32(DX)
+	ADDQ         R8, DX
+	VMOVUPS      (DX), Y1
+	VFMADD231PS  Y12, Y0, Y1
+	VMOVUPS      Y1, (DX)
+	VMOVUPS      32(DX), Y1
+	VFMADD231PS  Y13, Y0, Y1
+	VMOVUPS      Y1, 32(DX)
+	ADDQ         R8, DX
+	VMOVUPS      (DX), Y1
+	VFMADD231PS  Y14, Y0, Y1
+	VMOVUPS      Y1, (DX)
+	VMOVUPS      32(DX), Y1
+	VFMADD231PS  Y15, Y0, Y1
+	VMOVUPS      Y1, 32(DX)
+	VZEROUPPER
+	RET
