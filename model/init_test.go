@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -116,4 +117,24 @@ func TestInitCheckpointsLoadInReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzReadConfig: any bytes give a validated config or an error, never a
+// panic, and an accepted config has sizes a model can be built from.
+func FuzzReadConfig(f *testing.F) {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
+		if data, err := os.ReadFile(filepath.Join("testdata", name, "config.json")); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"vocab_size": 1e30}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ReadConfig(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if c.NumAttentionHeads%c.NumKeyValueHeads != 0 || c.HeadDim <= 0 || c.VocabSize <= 0 {
+			t.Fatalf("accepted an impossible config: %+v", c)
+		}
+	})
 }

@@ -6,49 +6,56 @@ import "math"
 // width len(w). The mean is accumulated in float64.
 func RMSNorm(dst, x, w []float32, eps float32) {
 	d := len(w)
-	for r := 0; r+d <= len(x); r += d {
-		row := x[r : r+d]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
+	ParallelFor(len(x)/d, max(1, 4096/d), func(lo, hi int) {
+		for r := lo * d; r < hi*d; r += d {
+			rmsNormRow(dst[r:r+d], x[r:r+d], w, eps)
 		}
-		scale := float32(1 / math.Sqrt(ss/float64(d)+float64(eps)))
-		out := dst[r : r+d]
-		for i, v := range row {
-			out[i] = v * scale * w[i]
-		}
+	})
+}
+
+func rmsNormRow(out, row, w []float32, eps float32) {
+	var ss float64
+	for _, v := range row {
+		ss += float64(v) * float64(v)
+	}
+	scale := float32(1 / math.Sqrt(ss/float64(len(w))+float64(eps)))
+	for i, v := range row {
+		out[i] = v * scale * w[i]
 	}
 }
 
 // RoPE rotates each head of x (rows of heads×headDim values, row t at
 // position pos0+t) by position, in the "rotate half" layout of Hugging
 // Face's Llama and Qwen2: element i pairs with element i+headDim/2, and
-// their angle is position·theta^(-2i/headDim).
+// their angle is position·theta^(-2i/headDim), computed in float64.
 func RoPE(x []float32, heads, headDim, pos0 int, theta float64) {
 	half := headDim / 2
 	width := heads * headDim
+	rows := len(x) / width
 	invFreq := make([]float64, half)
 	for i := range half {
 		invFreq[i] = math.Pow(theta, -float64(2*i)/float64(headDim))
 	}
-	cos := make([]float32, half)
-	sin := make([]float32, half)
-	for t := 0; (t+1)*width <= len(x); t++ {
-		pos := float64(pos0 + t)
-		for i := range half {
-			s, c := math.Sincos(pos * invFreq[i])
-			cos[i], sin[i] = float32(c), float32(s)
-		}
-		row := x[t*width : (t+1)*width]
-		for h := range heads {
-			v := row[h*headDim : (h+1)*headDim]
+	ParallelFor(rows, max(1, 8192/width), func(lo, hi int) {
+		cos := make([]float32, half)
+		sin := make([]float32, half)
+		for t := lo; t < hi; t++ {
+			pos := float64(pos0 + t)
 			for i := range half {
-				x1, x2 := v[i], v[i+half]
-				v[i] = x1*cos[i] - x2*sin[i]
-				v[i+half] = x2*cos[i] + x1*sin[i]
+				s, c := math.Sincos(pos * invFreq[i])
+				cos[i], sin[i] = float32(c), float32(s)
+			}
+			row := x[t*width : (t+1)*width]
+			for h := range heads {
+				v := row[h*headDim : (h+1)*headDim]
+				for i := range half {
+					x1, x2 := v[i], v[i+half]
+					v[i] = x1*cos[i] - x2*sin[i]
+					v[i+half] = x2*cos[i] + x1*sin[i]
+				}
 			}
 		}
-	}
+	})
 }
 
 // Softmax turns x into probabilities in place, subtracting the maximum
@@ -75,9 +82,12 @@ func Softmax(x []float32) {
 
 // SwiGLU writes silu(gate)·up into dst: SiLU(g) = g·σ(g).
 func SwiGLU(dst, gate, up []float32) {
-	for i, g := range gate {
-		dst[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
-	}
+	ParallelFor(len(gate), 16384, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g := gate[i]
+			dst[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
+		}
+	})
 }
 
 // Add adds src into dst elementwise.

@@ -65,6 +65,20 @@ func (c *corpusFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.format, "format", "auto", "input format: auto (by file name), text, jsonl or html")
 }
 
+// parse parses args, takes positional arguments as more inputs, and
+// returns the reader options (printing usage on a missing input).
+func (c *corpusFlags) parse(fs *flag.FlagSet, args []string) (corpus.Options, error) {
+	if err := parse(fs, args); err != nil {
+		return corpus.Options{}, err
+	}
+	c.inputs = append(c.inputs, fs.Args()...)
+	opt, err := c.options()
+	if err != nil {
+		fs.Usage()
+	}
+	return opt, err
+}
+
 func (c *corpusFlags) options() (corpus.Options, error) {
 	opt := corpus.Options{Field: c.field}
 	switch c.format {
@@ -105,13 +119,8 @@ Example:
 	maxWords := fs.Int("max-words", 8_000_000, "most distinct pre-tokens kept while counting; the rarest are dropped beyond it")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines that split and count text")
 	legacy := fs.Bool("legacy-merges", false, `write merges as "a b" strings, for tokenizers releases before 0.20`)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	in.inputs = append(in.inputs, fs.Args()...)
-	opt, err := in.options()
+	opt, err := in.parse(fs, args)
 	if err != nil {
-		fs.Usage()
 		return err
 	}
 	if len(special) == 0 {
@@ -323,13 +332,8 @@ Example:
 	limit := fs.Int("limit", 0, "read at most this many texts (0: all)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines encoding in parallel")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	in.inputs = append(in.inputs, fs.Args()...)
-	opt, err := in.options()
+	opt, err := in.parse(fs, args)
 	if err != nil {
-		fs.Usage()
 		return err
 	}
 	if len(specs) == 0 {

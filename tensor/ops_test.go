@@ -1,0 +1,64 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The row-parallel operations must give the same result as a plain
+// sequential computation of their definition, for any row count.
+func TestOpsMatchDefinitions(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, rows := range []int{1, 3, 17, 200} {
+		const d = 48
+		x := randSlice(r, rows*d)
+		w := randSlice(r, d)
+		got := make([]float32, len(x))
+		RMSNorm(got, x, w, 1e-5)
+		for i := range rows {
+			var ss float64
+			for _, v := range x[i*d : (i+1)*d] {
+				ss += float64(v) * float64(v)
+			}
+			for j := range d {
+				want := float64(x[i*d+j]) / math.Sqrt(ss/d+1e-5) * float64(w[j])
+				if math.Abs(float64(got[i*d+j])-want) > 1e-5*(1+math.Abs(want)) {
+					t.Fatalf("RMSNorm rows=%d [%d,%d]: %g want %g", rows, i, j, got[i*d+j], want)
+				}
+			}
+		}
+		const heads, hd = 3, 16
+		q := randSlice(r, rows*heads*hd)
+		rot := append([]float32(nil), q...)
+		RoPE(rot, heads, hd, 5, 10000)
+		for tk := range rows {
+			for h := range heads {
+				for i := range hd / 2 {
+					ang := float64(5+tk) * math.Pow(10000, -float64(2*i)/hd)
+					base := tk*heads*hd + h*hd
+					x1, x2 := float64(q[base+i]), float64(q[base+i+hd/2])
+					w1 := x1*math.Cos(ang) - x2*math.Sin(ang)
+					w2 := x2*math.Cos(ang) + x1*math.Sin(ang)
+					if math.Abs(float64(rot[base+i])-w1) > 1e-5 || math.Abs(float64(rot[base+i+hd/2])-w2) > 1e-5 {
+						t.Fatalf("RoPE rows=%d t=%d h=%d i=%d", rows, tk, h, i)
+					}
+				}
+			}
+		}
+		g, u := randSlice(r, rows*40000/rows), randSlice(r, rows*40000/rows)
+		out := make([]float32, len(g))
+		SwiGLU(out, g, u)
+		for i := range g {
+			want := float64(g[i]) / (1 + math.Exp(-float64(g[i]))) * float64(u[i])
+			if math.Abs(float64(out[i])-want) > 1e-5*(1+math.Abs(want)) {
+				t.Fatalf("SwiGLU [%d]: %g want %g", i, out[i], want)
+			}
+		}
+	}
+	p := []float32{1, 2, 3, 1000}
+	Softmax(p)
+	if math.Abs(float64(p[3])-1) > 1e-6 || p[0] < 0 {
+		t.Fatalf("Softmax with a large logit: %v", p)
+	}
+}
