@@ -30,8 +30,8 @@ vet: deps-openblas
 # goroutines (short mode keeps the race run within minutes on 2 cores).
 test: deps-test deps-openblas build vet
 	$(GO) test ./...
-	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/
+	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/
 
 demo: deps-demo build
 	$(BIN) demo --out runs/demo

@@ -108,9 +108,42 @@ func Load(dir string) (*Model, error) {
 	return m, nil
 }
 
+// Cache holds the keys and values of the positions a model has seen, per
+// layer, so that decoding a new token costs one position's work.
+type Cache struct {
+	k, v [][]float32 // per layer: Len rows of kv_heads×head_dim
+	Len  int
+}
+
+// NewCache returns an empty cache for m.
+func (m *Model) NewCache() *Cache {
+	return &Cache{k: make([][]float32, len(m.Layers)), v: make([][]float32, len(m.Layers))}
+}
+
+// Truncate forgets the positions from n on (n ≤ Len), to reuse a prefix.
+func (c *Cache) Truncate(n int) {
+	if n < 0 || n > c.Len {
+		return
+	}
+	for i := range c.k {
+		w := len(c.k[i]) / max(c.Len, 1)
+		c.k[i] = c.k[i][:n*w]
+		c.v[i] = c.v[i][:n*w]
+	}
+	c.Len = n
+}
+
 // Forward returns the logits [len(ids)][vocab] of a token sequence, each
 // position attending to itself and the positions before it.
 func (m *Model) Forward(ids []int) ([][]float32, error) {
+	return m.Step(m.NewCache(), ids, true)
+}
+
+// Step runs ids at the positions after those in the cache, appends their
+// keys and values to it, and returns the logits of every new position
+// (all true) or of the last one only. It is the model's one definition of
+// the forward pass: Forward is Step on an empty cache.
+func (m *Model) Step(cache *Cache, ids []int, all bool) ([][]float32, error) {
 	c := m.Config
 	T, d, V := len(ids), c.HiddenSize, c.VocabSize
 	if T == 0 {
@@ -125,6 +158,8 @@ func (m *Model) Forward(ids []int) ([][]float32, error) {
 	qd, kvd := hq*hd, hkv*hd
 	eps := float32(c.RMSNormEps)
 	k := m.K
+	pos0 := cache.Len
+	total := pos0 + T
 
 	x := make([]float32, T*d)
 	for t, id := range ids {
@@ -132,8 +167,8 @@ func (m *Model) Forward(ids []int) ([][]float32, error) {
 	}
 	h := make([]float32, T*d)
 	q := make([]float32, T*qd)
-	kk := make([]float32, T*kvd)
-	v := make([]float32, T*kvd)
+	kNew := make([]float32, T*kvd)
+	vNew := make([]float32, T*kvd)
 	att := make([]float32, T*qd)
 	gate := make([]float32, T*ff)
 	up := make([]float32, T*ff)
@@ -149,18 +184,21 @@ func (m *Model) Forward(ids []int) ([][]float32, error) {
 		l := &m.Layers[li]
 		tensor.RMSNorm(h, x, l.AttnNorm, eps)
 		linear(q, h, l.Q, l.QBias, qd, d)
-		linear(kk, h, l.K, l.KBias, kvd, d)
-		linear(v, h, l.V, l.VBias, kvd, d)
-		tensor.RoPE(q, hq, hd, 0, c.RopeTheta)
-		tensor.RoPE(kk, hkv, hd, 0, c.RopeTheta)
+		linear(kNew, h, l.K, l.KBias, kvd, d)
+		linear(vNew, h, l.V, l.VBias, kvd, d)
+		tensor.RoPE(q, hq, hd, pos0, c.RopeTheta)
+		tensor.RoPE(kNew, hkv, hd, pos0, c.RopeTheta)
+		cache.k[li] = append(cache.k[li], kNew...)
+		cache.v[li] = append(cache.v[li], vNew...)
+		kk, v := cache.k[li], cache.v[li]
 		group := hq / hkv
 		tensor.ParallelFor(hq, 1, func(lo, hi int) {
-			scores := make([]float32, T)
+			scores := make([]float32, total)
 			for head := lo; head < hi; head++ {
 				kvh := head / group
 				for t := range T {
 					qv := q[t*qd+head*hd : t*qd+(head+1)*hd]
-					s := scores[:t+1]
+					s := scores[:pos0+t+1]
 					for u := range s {
 						s[u] = k.Dot(qv, kk[u*kvd+kvh*hd:u*kvd+(kvh+1)*hd]) * scale
 					}
@@ -185,11 +223,16 @@ func (m *Model) Forward(ids []int) ([][]float32, error) {
 		linear(h, gate, l.Down, nil, d, ff)
 		tensor.Add(x, h)
 	}
-	tensor.RMSNorm(h, x, m.Norm, eps)
-	logits := make([]float32, T*V)
-	k.Gemm(false, true, T, V, d, 1, h, d, m.Head, d, 0, logits, V)
-	out := make([][]float32, T)
-	for t := range T {
+	cache.Len = total
+	rows, first := T, 0
+	if !all {
+		rows, first = 1, T-1
+	}
+	tensor.RMSNorm(h[:rows*d], x[first*d:], m.Norm, eps)
+	logits := make([]float32, rows*V)
+	k.Gemm(false, true, rows, V, d, 1, h, d, m.Head, d, 0, logits, V)
+	out := make([][]float32, rows)
+	for t := range rows {
 		out[t] = logits[t*V : (t+1)*V]
 	}
 	return out, nil

@@ -98,3 +98,55 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatalf("out-of-vocabulary token: %v", err)
 	}
 }
+
+// Decoding token by token through the cache must give the reference's
+// logits at every position, as the whole-sequence pass does; so must a
+// prefix followed by the rest, and a cache truncated and refilled.
+func TestCacheMatchesReference(t *testing.T) {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
+		dir := filepath.Join("testdata", name)
+		data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g golden
+		if err := json.Unmarshal(data, &g); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompt, want := g.Prompts[2], g.Logits[2]
+		check := func(how string, pos int, got []float32) {
+			t.Helper()
+			for v := range got {
+				if d := math.Abs(float64(got[v] - want[pos][v])); d > 1e-4 {
+					t.Fatalf("%s %s position %d: logit %d off by %g", name, how, pos, v, d)
+				}
+			}
+		}
+		c := m.NewCache()
+		for pos, id := range prompt {
+			out, err := m.Step(c, []int{id}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("one by one", pos, out[0])
+		}
+		c = m.NewCache()
+		if _, err := m.Step(c, prompt[:4], true); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := m.Step(c, prompt[4:], true)
+		for i, row := range out {
+			check("prefix then rest", 4+i, row)
+		}
+		c.Truncate(6)
+		out, _ = m.Step(c, prompt[6:], false)
+		check("truncated and refilled", len(prompt)-1, out[0])
+		if c.Len != len(prompt) {
+			t.Fatalf("cache length %d, want %d", c.Len, len(prompt))
+		}
+	}
+}

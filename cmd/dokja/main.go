@@ -32,6 +32,7 @@ func init() {
 		{"tokenizer", "train, inspect and apply byte-level BPE tokenizers", runTokenizer},
 		{"demo", "run the main demo: train a tokenizer on the demo corpus and report", runDemo},
 		{"init", "write a Llama/Qwen2 checkpoint with seeded random weights", runInit},
+		{"generate", "continue a prompt with a model, streaming the text", runGenerate},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -920,3 +920,33 @@ func TestInitCommand(t *testing.T) {
 		t.Errorf("missing config: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestGenerateCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := os.ReadFile("../../model/testdata/tiny-qwen2/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), `"vocab_size": 101`, `"vocab_size": 300`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "ckpt")
+	mustRun(t, "", "init", "--config", cfgPath, "--tokenizer", "../../tokenizer/testdata/tiny.json", "--out", out)
+	a := mustRun(t, "", "generate", "--model", out, "--prompt", "hello", "--max-tokens", "8", "--temperature", "0")
+	b := mustRun(t, "", "generate", "--model", out, "--prompt", "hello", "--max-tokens", "8", "--temperature", "0")
+	if a.stdout != b.stdout || !strings.HasSuffix(a.stdout, "\n") {
+		t.Fatalf("greedy generation is not repeatable: %q vs %q", a.stdout, b.stdout)
+	}
+	if !strings.Contains(a.stderr, "tokens=") {
+		t.Errorf("no generation summary on stderr: %q", a.stderr)
+	}
+	r := dokja(t, "", "generate", "--model", out)
+	if r.code != 1 || !strings.Contains(r.stderr, "--prompt") {
+		t.Errorf("missing prompt: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = dokja(t, "", "generate", "--model", out, "--prompt", "x", "--temperature", "hot")
+	if r.code != 2 || !strings.Contains(r.stderr, "temperature") {
+		t.Errorf("bad temperature: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
