@@ -2,7 +2,6 @@ package model
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -95,14 +94,7 @@ func TestInitCheckpointsLoadInReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := os.ReadFile(filepath.Join("testdata", "dokja-init", tc.golden))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g golden
-		if err := json.Unmarshal(data, &g); err != nil {
-			t.Fatal(err)
-		}
+		g := readGolden(t, filepath.Join("testdata", "dokja-init", tc.golden))
 		for pi, prompt := range g.Prompts {
 			logits, err := back.Forward(prompt)
 			if err != nil {

@@ -18,17 +18,23 @@ type golden struct {
 	Logits  [][][]float32 `json:"logits"`
 }
 
+func readGolden(t *testing.T, path string) golden {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return g
+}
+
 func TestForwardMatchesPyTorchReference(t *testing.T) {
 	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
 		dir := filepath.Join("testdata", name)
-		data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g golden
-		if err := json.Unmarshal(data, &g); err != nil {
-			t.Fatal(err)
-		}
+		g := readGolden(t, filepath.Join(dir, "golden.json"))
 		m, err := Load(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -105,14 +111,7 @@ func TestLoadErrors(t *testing.T) {
 func TestCacheMatchesReference(t *testing.T) {
 	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
 		dir := filepath.Join("testdata", name)
-		data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g golden
-		if err := json.Unmarshal(data, &g); err != nil {
-			t.Fatal(err)
-		}
+		g := readGolden(t, filepath.Join(dir, "golden.json"))
 		m, err := Load(dir)
 		if err != nil {
 			t.Fatal(err)

@@ -892,14 +892,7 @@ func TestInitCommand(t *testing.T) {
 	dir := t.TempDir()
 	tok := filepath.Join(dir, "tok.json")
 	mustRun(t, "", "tokenizer", "convert", "--tokenizer", "../../tokenizer/testdata/tiny.json", "--out", tok)
-	cfg, err := os.ReadFile("../../model/testdata/tiny-qwen2/config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), `"vocab_size": 101`, `"vocab_size": 300`, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := tinyConfig(t, dir)
 	out := filepath.Join(dir, "ckpt")
 	r := mustRun(t, "", "init", "--config", cfgPath, "--tokenizer", tok, "--out", out, "--seed", "7", "--dtype", "bf16")
 	if !strings.Contains(r.stdout, "Qwen2ForCausalLM") {
@@ -923,14 +916,7 @@ func TestInitCommand(t *testing.T) {
 
 func TestGenerateCommand(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := os.ReadFile("../../model/testdata/tiny-qwen2/config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), `"vocab_size": 101`, `"vocab_size": 300`, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := tinyConfig(t, dir)
 	out := filepath.Join(dir, "ckpt")
 	mustRun(t, "", "init", "--config", cfgPath, "--tokenizer", "../../tokenizer/testdata/tiny.json", "--out", out)
 	a := mustRun(t, "", "generate", "--model", out, "--prompt", "hello", "--max-tokens", "8", "--temperature", "0")
@@ -949,4 +935,19 @@ func TestGenerateCommand(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "temperature") {
 		t.Errorf("bad temperature: exit %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// tinyConfig writes the tiny Qwen2 test config with a vocabulary large
+// enough for the 259-id test tokenizer, and returns its path.
+func tinyConfig(t *testing.T, dir string) string {
+	t.Helper()
+	cfg, err := os.ReadFile("../../model/testdata/tiny-qwen2/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, []byte(strings.Replace(string(cfg), `"vocab_size": 101`, `"vocab_size": 300`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
