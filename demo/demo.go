@@ -166,6 +166,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, err
 	}
 	rep.TrainSeconds = time.Since(start).Seconds()
+	rep.VocabSize = tok.VocabSize() // a small corpus may support fewer merges than asked
 	rep.Tokenizer = filepath.Join(opt.Out, "tokenizer.json")
 	if err := tok.SaveJSON(rep.Tokenizer); err != nil {
 		return nil, err

@@ -160,7 +160,8 @@ type TrainOptions struct {
 	// Special lists added tokens (e.g. <|endoftext|>, <|im_start|>),
 	// given the ids after the learned tokens.
 	Special []string
-	// Progress, when set, is called now and then with merges done.
+	// Progress, when set, is called now and then with merges done; first
+	// with 0 before the pair statistics are built.
 	Progress func(done, total int)
 }
 
@@ -238,6 +239,9 @@ func Train(ctx context.Context, wc *WordCounts, opt TrainOptions) (*Tokenizer, e
 		byteToID[b] = int32(id)
 	}
 
+	if opt.Progress != nil {
+		opt.Progress(0, numMerges) // the set-up below takes seconds on big corpora
+	}
 	// Sorting makes word indices, and so the where lists, independent of
 	// map order.
 	keys := make([]string, 0, len(wc.Words))

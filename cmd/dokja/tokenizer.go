@@ -152,7 +152,13 @@ Example:
 	}
 	tok, err := tokenizer.Train(ctx, wc, tokenizer.TrainOptions{
 		VocabSize: *vocab, MinFrequency: *minFreq, Special: special,
-		Progress: func(done, total int) { line.Printf("merging: %d / %d", done, total) },
+		Progress: func(done, total int) {
+			if done == 0 {
+				line.Printf("counting pairs of %d distinct pre-tokens", len(wc.Words))
+				return
+			}
+			line.Printf("merging: %d / %d", done, total)
+		},
 	})
 	line.Done()
 	if err != nil {
