@@ -30,8 +30,8 @@ vet: deps-openblas
 # goroutines (short mode keeps the race run within minutes on 2 cores).
 test: deps-test deps-openblas build vet
 	$(GO) test ./...
-	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/
+	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/
 
 demo: deps-demo build
 	$(BIN) demo --out runs/demo
@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzJSONL -fuzztime=$(FUZZTIME) ./corpus/
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./safetensors/
 	$(GO) test -run='^$$' -fuzz=FuzzReadConfig -fuzztime=$(FUZZTIME) ./model/
+	$(GO) test -run='^$$' -fuzz=FuzzRedact -fuzztime=$(FUZZTIME) ./pii/
 
 bench: build deps-openblas
 	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=5 ./tokenizer/
