@@ -25,11 +25,12 @@ package pii
 var accountLayouts = []int{326, 336, 363, 365, 3243, 3442, 3623, 427, 436, 444, 4441, 626}
 
 // accountNotContext are words for other numbers of the same shapes; one
-// within accountNotRunes before the number rules it out even when a bank
-// word is near ("송장번호 6012-3456-7890, 입금 확인 후 발송").
+// within accountNotRunes before the number, with no bank word between,
+// rules it out ("송장번호 6012-3456-7890, 입금 확인 후 발송", but not
+// "주문 후 국민은행 123-12-123456").
 var accountNotContext = newContextWords(
 	"송장", "운송장", "주문", "사업자", "전화", "휴대폰", "연락처", "팩스", "우편", "isbn",
-	"tracking", "order", "invoice", "tel", "fax", "phone",
+	"tracking", "order", "invoice", "tel.", "tel:", "fax", "phone",
 )
 
 const accountNotRunes = 10
@@ -67,10 +68,11 @@ func accountAt(s string, i int) int {
 	if !found {
 		return -1
 	}
-	if !accountContext.before(s, i, accountContextRunes) && !accountContext.after(s, end, accountContextRunes) {
+	cue := accountContext.lastBefore(s, i, accountContextRunes)
+	if cue < 0 && !accountContext.after(s, end, accountContextRunes) {
 		return -1
 	}
-	if accountNotContext.before(s, i, accountNotRunes) {
+	if accountNotContext.lastBefore(s, i, accountNotRunes) > cue {
 		return -1
 	}
 	return end

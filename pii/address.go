@@ -52,8 +52,8 @@ func findAddresses(s string, dst []Match) []Match {
 		if i == 0 || s[i] == '0' || s[i-1] != ' ' {
 			continue
 		}
-		start, end := addressAt(s, i)
-		if end > 0 && start >= last {
+		start, end := addressAt(s, i, last)
+		if end > 0 {
 			dst = append(dst, Match{Address, start, end})
 			last = end
 			i = end - 1
@@ -63,7 +63,10 @@ func findAddresses(s string, dst []Match) []Match {
 }
 
 // addressAt returns the address whose number starts at i, or end -1.
-func addressAt(s string, i int) (int, int) {
+// Nothing before floor (the end of the previous address) is read: that
+// text becomes a placeholder when redacted, and the decision must be the
+// one a second pass would make.
+func addressAt(s string, i, floor int) (int, int) {
 	end, ok := digitRun(s, i, 4)
 	if !ok {
 		return 0, -1
@@ -89,7 +92,7 @@ func addressAt(s string, i int) (int, int) {
 	if wEnd > 0 && s[wEnd-1] == ' ' {
 		wEnd--
 	}
-	wStart, ok := wordBefore(s, wEnd)
+	wStart, ok := wordBefore(s, wEnd, floor)
 	if !ok {
 		return 0, -1
 	}
@@ -102,7 +105,7 @@ func addressAt(s string, i int) (int, int) {
 		if !sideStreet(w) || wStart < 2 || s[wStart-1] != ' ' {
 			return 0, -1
 		}
-		rs, ok := wordBefore(s, wStart-1)
+		rs, ok := wordBefore(s, wStart-1, floor)
 		if !ok {
 			return 0, -1
 		}
@@ -147,23 +150,23 @@ func addressAt(s string, i int) (int, int) {
 	default:
 		return 0, -1
 	}
-	if !strong && !adminBefore(s, wStart) {
+	if !strong && !adminBefore(s, wStart, floor) {
 		return 0, -1
 	}
 	return wStart, unitDetails(s, end)
 }
 
 // wordBefore returns the start of the run of Hangul syllables and digits
-// ending at end; ok is false if there is none or it is longer than 12
-// runes from its first syllable. Digits before that syllable are not part
-// of the word
-// ("0000세종대로" is 세종대로), unless the word is a numbered side street
-// ("12번길"): they may be the end of another match, and the word must be
-// the same whether or not that match has been redacted.
-func wordBefore(s string, end int) (int, bool) {
+// ending at end and starting at or after floor; ok is false if there is
+// none or it is longer than 12 runes from its first syllable. Digits
+// before that syllable are not part of the word ("0000세종대로" is
+// 세종대로), unless the word is a numbered side street ("12번길"): they may
+// be the end of another match, and the word must be the same whether or
+// not that match has been redacted.
+func wordBefore(s string, end, floor int) (int, bool) {
 	i := end
 	first := -1 // start of the leftmost syllable
-	for n := 1; i > 0; n++ {
+	for n := 1; i > floor; n++ {
 		r, size := utf8.DecodeLastRuneInString(s[:i])
 		if isSyllable(r) {
 			if n > 12 {
@@ -272,7 +275,7 @@ func unitDetails(s string, end int) int {
 
 // adminBefore reports whether an administrative word stands before the
 // name word starting at i, with at most two 읍/면/동/리/가 words between.
-func adminBefore(s string, i int) bool {
+func adminBefore(s string, i, floor int) bool {
 	for n := 0; n < 3; n++ {
 		if i < 2 || s[i-1] != ' ' {
 			return false
@@ -281,7 +284,10 @@ func adminBefore(s string, i int) bool {
 		if s[end-1] == ' ' {
 			end--
 		}
-		start, ok := wordBefore(s, end)
+		if end <= floor {
+			return false
+		}
+		start, ok := wordBefore(s, end, floor)
 		if !ok {
 			return false
 		}

@@ -260,18 +260,23 @@ func clearGap(gap string) bool {
 }
 
 // before reports whether a cue word ends within n runes before i.
-func (c contextWords) before(s string, i, n int) bool {
+func (c contextWords) before(s string, i, n int) bool { return c.lastBefore(s, i, n) >= 0 }
+
+// lastBefore returns the end of the nearest cue word that ends within n
+// runes before i, or -1.
+func (c contextWords) lastBefore(s string, i, n int) int {
 	near := backRunes(s, i, n)
 	lo := backRunes(s, near, c.maxRunes)
 	var buf [512]byte
 	win := string(lowerASCII(buf[:0], s[lo:i]))
 	cut := near - lo
+	best := -1
 	for _, w := range c.words {
 		if k := strings.LastIndex(win, w); k >= 0 && k+len(w) > cut && clearGap(win[k+len(w):]) {
-			return true
+			best = max(best, lo+k+len(w))
 		}
 	}
-	return false
+	return best
 }
 
 // after reports whether a cue word begins within n runes after j.
