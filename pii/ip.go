@@ -150,9 +150,9 @@ func ipv6Run(s string, lo, hi int) (int, int, bool) {
 		lo++
 	}
 	// A letter or digit just outside makes it part of a word ("std::map",
-	// "Foo::Bar::1234"). Only an address (ending in Hangul) or an IPv4
-	// address (inside the run) can follow an IPv6 match in precedence, so
-	// this cannot change when a neighbour is redacted.
+	// "Foo::Bar::1234"). The kinds searched after IPv6 cannot end or begin
+	// with that letter (addresses end in Hangul, IPv4 digits are inside the
+	// run), so redacting a neighbour cannot change this.
 	if lo > 0 && isWordByte(s[lo-1]) || hi < len(s) && isWordByte(s[hi]) ||
 		gluedLeft(s, lo, "-.") || gluedRight(s, hi, "-.") {
 		return 0, 0, false
