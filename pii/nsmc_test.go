@@ -1,9 +1,7 @@
 package pii
 
 import (
-	"bufio"
-	"compress/gzip"
-	"encoding/json"
+	"github.com/dokja/dokja/corpus"
 	"os"
 	"testing"
 )
@@ -15,30 +13,23 @@ const nsmcPath = "../../shared/data/nsmc/reviews.jsonl.gz"
 // except under CI=true, where that is a failure.
 func nsmcTexts(t testing.TB, n int) []string {
 	t.Helper()
-	f, err := os.Open(nsmcPath)
+	r, err := corpus.Open(nsmcPath, corpus.Options{})
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("NSMC corpus missing in CI: %v", err)
 		}
 		t.Skipf("NSMC corpus not available: %v", err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	defer r.Close()
 	var out []string
-	for sc.Scan() && len(out) < n {
-		var rec struct{ Text string }
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+	for rec, err := range r.All() {
+		if err != nil {
 			t.Fatal(err)
 		}
+		if len(out) == n {
+			break
+		}
 		out = append(out, rec.Text)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
