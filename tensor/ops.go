@@ -25,10 +25,20 @@ func rmsNormRow(out, row, w []float32, eps float32) {
 }
 
 // RoPE rotates each head of x (rows of heads×headDim values, row t at
-// position pos0+t) by position, in the "rotate half" layout of Hugging
+// position pos[t]) by position, in the "rotate half" layout of Hugging
 // Face's Llama and Qwen2: element i pairs with element i+headDim/2, and
 // their angle is position·theta^(-2i/headDim), computed in float64.
-func RoPE(x []float32, heads, headDim, pos0 int, theta float64) {
+func RoPE(x []float32, heads, headDim int, pos []int, theta float64) {
+	rope(x, heads, headDim, pos, theta, 1)
+}
+
+// RoPEInverse undoes RoPE: it rotates by the negative angles. Rotations
+// are orthogonal, so this is also the backward pass of RoPE.
+func RoPEInverse(x []float32, heads, headDim int, pos []int, theta float64) {
+	rope(x, heads, headDim, pos, theta, -1)
+}
+
+func rope(x []float32, heads, headDim int, pos []int, theta, sign float64) {
 	half := headDim / 2
 	width := heads * headDim
 	rows := len(x) / width
@@ -40,10 +50,10 @@ func RoPE(x []float32, heads, headDim, pos0 int, theta float64) {
 		cos := make([]float32, half)
 		sin := make([]float32, half)
 		for t := lo; t < hi; t++ {
-			pos := float64(pos0 + t)
+			p := float64(pos[t])
 			for i := range half {
-				s, c := math.Sincos(pos * invFreq[i])
-				cos[i], sin[i] = float32(c), float32(s)
+				s, c := math.Sincos(p * invFreq[i])
+				cos[i], sin[i] = float32(c), float32(sign*s)
 			}
 			row := x[t*width : (t+1)*width]
 			for h := range heads {

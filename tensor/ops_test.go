@@ -31,7 +31,11 @@ func TestOpsMatchDefinitions(t *testing.T) {
 		const heads, hd = 3, 16
 		q := randSlice(r, rows*heads*hd)
 		rot := append([]float32(nil), q...)
-		RoPE(rot, heads, hd, 5, 10000)
+		pos := make([]int, rows)
+		for i := range pos {
+			pos[i] = 5 + i
+		}
+		RoPE(rot, heads, hd, pos, 10000)
 		for tk := range rows {
 			for h := range heads {
 				for i := range hd / 2 {

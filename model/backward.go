@@ -1,0 +1,241 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/dokja/dokja/tensor"
+)
+
+// Batch is a training batch: Seqs sequences of equal length, concatenated,
+// with the next-token target of every input. A Sep token starts a new
+// document: from it on, positions restart at 0 and tokens attend only to
+// their own document, so packed documents do not see each other. Sep < 0
+// means no document boundaries.
+type Batch struct {
+	Inputs, Targets []int
+	Seqs            int
+	Sep             int
+}
+
+// pass turns the batch into rows with per-document positions and windows.
+func (b *Batch) pass(m *Model) (*pass, error) {
+	n := len(b.Inputs)
+	if b.Seqs <= 0 || n == 0 || n%b.Seqs != 0 {
+		return nil, fmt.Errorf("batch: %d inputs do not split into %d sequences", n, b.Seqs)
+	}
+	if len(b.Targets) != n {
+		return nil, fmt.Errorf("batch: %d targets for %d inputs", len(b.Targets), n)
+	}
+	if err := m.checkIDs(b.Inputs, "input"); err != nil {
+		return nil, err
+	}
+	if err := m.checkIDs(b.Targets, "target"); err != nil {
+		return nil, err
+	}
+	T := n / b.Seqs
+	ps := &pass{ids: b.Inputs, seqs: b.Seqs, pos: make([]int, n), lo: make([]int, n)}
+	for s := range b.Seqs {
+		start := 0
+		for t := range T {
+			i := s*T + t
+			if b.Inputs[i] == b.Sep {
+				start = t
+			}
+			ps.pos[i], ps.lo[i] = t-start, start
+		}
+	}
+	return ps, nil
+}
+
+// NewGrads returns a model-shaped set of zero gradients for m (tied
+// embeddings stay tied, so both uses add into one tensor).
+func (m *Model) NewGrads() *Model {
+	g := &Model{Config: m.Config, Layers: make([]Layer, len(m.Layers)), K: m.K}
+	src := m.specs()
+	for i, s := range g.specs() {
+		*s.dst = make([]float32, len(*src[i].dst))
+	}
+	if m.Config.TieWordEmbeddings {
+		g.Head = g.Embed
+	}
+	return g
+}
+
+// lossRows is how many rows of logits the loss computes at a time, to
+// bound memory (rows × vocab floats) on large vocabularies.
+const lossRows = 128
+
+// Loss returns the summed cross-entropy of the batch's targets (natural
+// log) without computing gradients, for validation.
+func (m *Model) Loss(b *Batch) (float64, error) {
+	ps, err := b.pass(m)
+	if err != nil {
+		return 0, err
+	}
+	h := m.forward(ps, nil, nil)
+	return m.crossEntropy(h, b.Targets, nil, nil, 0), nil
+}
+
+// LossAndGrad runs the batch forward and backward, adds scale times the
+// gradient of the summed cross-entropy into g (from NewGrads), and
+// returns the summed loss. With scale 1/tokens over all micro-batches of
+// a step, g ends as the gradient of the mean loss: accumulation equals
+// one large batch.
+func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) {
+	ps, err := b.pass(m)
+	if err != nil {
+		return 0, err
+	}
+	tp := &tape{}
+	h := m.forward(ps, nil, tp)
+	dh := make([]float32, len(h))
+	loss := m.crossEntropy(h, b.Targets, dh, g.Head, scale)
+	m.backward(ps, tp, dh, g)
+	return loss, nil
+}
+
+// crossEntropy sums −log softmax(h·Headᵀ)[target] over rows. With dh not
+// nil it also writes scale·∂loss/∂h into dh and adds scale·∂loss/∂Head
+// into dHead.
+func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, scale float32) float64 {
+	d, V := m.Config.HiddenSize, m.Config.VocabSize
+	rows := len(targets)
+	logits := make([]float32, min(rows, lossRows)*V)
+	losses := make([]float64, rows)
+	for r0 := 0; r0 < rows; r0 += lossRows {
+		n := min(lossRows, rows-r0)
+		hc := h[r0*d : (r0+n)*d]
+		m.K.Gemm(false, true, n, V, d, 1, hc, d, m.Head, d, 0, logits, V)
+		tensor.ParallelFor(n, 8, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				row := logits[r*V : (r+1)*V]
+				mx := row[0]
+				for _, v := range row {
+					mx = max(mx, v)
+				}
+				var sum float64
+				for _, v := range row {
+					sum += math.Exp(float64(v - mx))
+				}
+				lse := float64(mx) + math.Log(sum)
+				tgt := targets[r0+r]
+				losses[r0+r] = lse - float64(row[tgt])
+				if dh == nil {
+					continue
+				}
+				for i, v := range row {
+					row[i] = scale * float32(math.Exp(float64(v)-lse))
+				}
+				row[tgt] -= scale
+			}
+		})
+		if dh != nil {
+			m.K.Gemm(true, false, V, d, n, 1, logits, V, hc, d, 1, dHead, d)
+			m.K.Gemm(false, false, n, d, V, 1, logits, V, m.Head, d, 0, dh[r0*d:], d)
+		}
+	}
+	var total float64
+	for _, l := range losses {
+		total += l
+	}
+	return total
+}
+
+// backward propagates dh, the gradient of the final normalised hidden
+// states, through the layers recorded in tp and adds the parameter
+// gradients into g.
+func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
+	c := m.Config
+	rows, d := len(ps.ids), c.HiddenSize
+	hq, hkv, hd, ff := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.IntermediateSize
+	qd, kvd := hq*hd, hkv*hd
+	eps := float32(c.RMSNormEps)
+	k := m.K
+
+	// dx is the gradient of the residual stream.
+	dx := make([]float32, rows*d)
+	tensor.RMSNormBackward(dx, g.Norm, dh, tp.xF, m.Norm, eps)
+	dIn := make([]float32, rows*d)
+	dq, dk, dv, datt := make([]float32, rows*qd), make([]float32, rows*kvd), make([]float32, rows*kvd), make([]float32, rows*qd)
+	dgate, dup, dact := make([]float32, rows*ff), make([]float32, rows*ff), make([]float32, rows*ff)
+	// linearBack adds ∂/∂W and ∂/∂bias of out = in·Wᵀ + bias into dW and
+	// dBias, and writes (beta 0) or adds (beta 1) ∂/∂in into dIn.
+	linearBack := func(dOut, in, w, dW, dBias, dIn []float32, nOut, nIn int, beta float32) {
+		k.Gemm(true, false, nOut, nIn, rows, 1, dOut, nOut, in, nIn, 1, dW, nIn)
+		if dBias != nil {
+			tensor.AddColumnSums(dBias, dOut)
+		}
+		k.Gemm(false, false, rows, nIn, nOut, 1, dOut, nOut, w, nIn, beta, dIn, nIn)
+	}
+	for li := len(m.Layers) - 1; li >= 0; li-- {
+		l, gl, lt := &m.Layers[li], &g.Layers[li], &tp.layers[li]
+		// MLP: x += down(silu(gate(h2))·up(h2)), h2 = norm(x2).
+		linearBack(dx, lt.act, l.Down, gl.Down, nil, dact, d, ff, 0)
+		tensor.SwiGLUBackward(dgate, dup, dact, lt.gate, lt.up)
+		linearBack(dgate, lt.h2, l.Gate, gl.Gate, nil, dIn, ff, d, 0)
+		linearBack(dup, lt.h2, l.Up, gl.Up, nil, dIn, ff, d, 1)
+		tensor.RMSNormBackward(dx, gl.MLPNorm, dIn, lt.x2, l.MLPNorm, eps)
+		// Attention: x2 = x + o(attention(rope(q(h1)), rope(k(h1)), v(h1))).
+		linearBack(dx, lt.att, l.O, gl.O, gl.OBias, datt, d, qd, 0)
+		m.attentionBackward(ps, lt, datt, dq, dk, dv)
+		tensor.RoPEInverse(dq, hq, hd, ps.pos, c.RopeTheta)
+		tensor.RoPEInverse(dk, hkv, hd, ps.pos, c.RopeTheta)
+		linearBack(dq, lt.h1, l.Q, gl.Q, gl.QBias, dIn, qd, d, 0)
+		linearBack(dk, lt.h1, l.K, gl.K, gl.KBias, dIn, kvd, d, 1)
+		linearBack(dv, lt.h1, l.V, gl.V, gl.VBias, dIn, kvd, d, 1)
+		tensor.RMSNormBackward(dx, gl.AttnNorm, dIn, lt.x, l.AttnNorm, eps)
+	}
+	// Rows are added in order, so a token seen twice sums deterministically.
+	for t, id := range ps.ids {
+		tensor.Add(g.Embed[id*d:(id+1)*d], dx[t*d:(t+1)*d])
+	}
+}
+
+// attentionBackward writes the gradients of the (post-RoPE) queries, keys
+// and values given datt, the gradient of the attention output. Per
+// sequence and key-value head, so that the heads of a group add into
+// their shared dk and dv without races. With S = q·kᵀ·scale, P =
+// softmax(S) and O = P·v: dP = dO·vᵀ, dv = Pᵀ·dO, dS = P ⊙ (dP − Σ dP⊙P),
+// dq = dS·k·scale, dk = dSᵀ·q·scale.
+func (m *Model) attentionBackward(ps *pass, lt *layerTape, datt, dq, dk, dv []float32) {
+	c := m.Config
+	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
+	qd, kvd := hq*hd, hkv*hd
+	T := len(ps.ids) / ps.seqs
+	group := hq / hkv
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	k := m.K
+	tensor.ParallelFor(ps.seqs*hkv, 1, func(lo, hi int) {
+		ds := make([]float32, T*T)
+		for job := lo; job < hi; job++ {
+			b, kvh := job/hkv, job%hkv
+			kb, vb := lt.k[b*T*kvd+kvh*hd:], lt.v[b*T*kvd+kvh*hd:]
+			dkb, dvb := dk[b*T*kvd+kvh*hd:], dv[b*T*kvd+kvh*hd:]
+			for head := kvh * group; head < (kvh+1)*group; head++ {
+				beta := float32(1)
+				if head == kvh*group {
+					beta = 0
+				}
+				p := lt.p[(b*hq+head)*T*T : (b*hq+head+1)*T*T]
+				do := datt[b*T*qd+head*hd:]
+				qb := lt.q[b*T*qd+head*hd:]
+				k.Gemm(false, true, T, T, hd, 1, do, qd, vb, kvd, 0, ds, T)
+				k.Gemm(true, false, T, hd, T, 1, p, T, do, qd, beta, dvb, kvd)
+				for t := range T {
+					pr, dr := p[t*T:(t+1)*T], ds[t*T:(t+1)*T]
+					from, to := ps.lo[b*T+t], t+1
+					var dot float32
+					for u := from; u < to; u++ {
+						dot += pr[u] * dr[u]
+					}
+					for u := range dr {
+						dr[u] = pr[u] * (dr[u] - dot)
+					}
+				}
+				k.Gemm(false, false, T, hd, T, scale, ds, T, kb, kvd, 0, dq[b*T*qd+head*hd:], qd)
+				k.Gemm(true, false, T, hd, T, scale, ds, T, qb, qd, beta, dkb, kvd)
+			}
+		}
+	})
+}

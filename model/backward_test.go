@@ -1,0 +1,231 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/dokja/dokja/tensor"
+)
+
+var presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"}
+
+func loadPreset(t *testing.T, name string) *Model {
+	t.Helper()
+	m, err := Load(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// randomBatch draws seqs windows of T+1 tokens with sep planted at a few
+// places, so batches hold several documents.
+func randomBatch(r *rand.Rand, V, seqs, T, sep int) *Batch {
+	b := &Batch{Seqs: seqs, Sep: sep}
+	for range seqs {
+		w := make([]int, T+1)
+		for i := range w {
+			w[i] = r.IntN(V)
+			if sep >= 0 && r.IntN(5) == 0 {
+				w[i] = sep
+			}
+		}
+		b.Inputs = append(b.Inputs, w[:T]...)
+		b.Targets = append(b.Targets, w[1:]...)
+	}
+	return b
+}
+
+// The gradient of every tensor must agree with central finite differences
+// of the loss along a direction: the gradient's own (where the change is
+// largest, so float32 noise matters least) and a random one.
+func TestGradientsMatchFiniteDifferences(t *testing.T) {
+	for _, name := range presets {
+		m := loadPreset(t, name)
+		// Larger weights than the checkpoints' 0.02 put SiLU and softmax
+		// in their non-linear ranges, where wrong derivatives show.
+		for _, s := range m.specs() {
+			if len(s.shape) == 2 {
+				for j := range *s.dst {
+					(*s.dst)[j] *= 3
+				}
+			}
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		b := randomBatch(r, m.Config.VocabSize, 2, 9, 3)
+		n := float32(len(b.Targets))
+		g := m.NewGrads()
+		if _, err := m.LossAndGrad(b, g, 1/n); err != nil {
+			t.Fatal(err)
+		}
+		loss := func() float64 {
+			l, err := m.Loss(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l / float64(n)
+		}
+		gs := g.specs()
+		for i, s := range m.specs() {
+			if s.name == "lm_head.weight" && m.Config.TieWordEmbeddings {
+				continue
+			}
+			w, dw := *s.dst, *gs[i].dst
+			var norm float64
+			for _, v := range dw {
+				norm += float64(v) * float64(v)
+			}
+			norm = math.Sqrt(norm)
+			if norm == 0 {
+				t.Errorf("%s %s: gradient is all zeros", name, s.name)
+				continue
+			}
+			random := make([]float32, len(w))
+			var rn float64
+			for j := range random {
+				random[j] = float32(r.NormFloat64())
+				rn += float64(random[j]) * float64(random[j])
+			}
+			for _, dir := range []struct {
+				kind string
+				v    []float32
+				vn   float64
+			}{{"gradient", dw, norm}, {"random", random, math.Sqrt(rn)}} {
+				// A step of 1e-3 in weight space along the unit direction.
+				const eps = 1e-3
+				orig := append([]float32(nil), w...)
+				step := func(sign float64) float64 {
+					for j := range w {
+						w[j] = orig[j] + float32(sign*eps*float64(dir.v[j])/dir.vn)
+					}
+					return loss()
+				}
+				fd := (step(1) - step(-1)) / (2 * eps)
+				copy(w, orig)
+				var an float64
+				for j := range w {
+					an += float64(dw[j]) * float64(dir.v[j]) / dir.vn
+				}
+				tol := 2e-2*math.Abs(an) + 2e-4
+				if math.Abs(fd-an) > tol {
+					t.Errorf("%s %s along the %s direction: analytic %.6g, finite difference %.6g", name, s.name, dir.kind, an, fd)
+				}
+			}
+		}
+	}
+}
+
+// Packed documents must not see each other: the loss of a batch with
+// separators equals the sum of the losses of each document run alone.
+func TestDocumentsAreIsolated(t *testing.T) {
+	for _, name := range presets {
+		m := loadPreset(t, name)
+		const sep = 3
+		window := []int{5, 9, 11, sep, 7, 7, 20, 1, sep, 40, 2, 8, 6}
+		b := &Batch{Inputs: window[:12], Targets: window[1:], Seqs: 1, Sep: sep}
+		packed, err := m.Loss(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var alone float64
+		for _, span := range [][2]int{{0, 3}, {3, 8}, {8, 12}} {
+			l, err := m.Loss(&Batch{Inputs: window[span[0]:span[1]], Targets: window[span[0]+1 : span[1]+1], Seqs: 1, Sep: sep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			alone += l
+		}
+		if math.Abs(packed-alone) > 1e-4 {
+			t.Errorf("%s: packed loss %.6f, documents alone %.6f", name, packed, alone)
+		}
+		plain, _ := m.Loss(&Batch{Inputs: window[:12], Targets: window[1:], Seqs: 1, Sep: -1})
+		if math.Abs(plain-packed) < 1e-3 {
+			t.Errorf("%s: the separator made no difference (%.6f)", name, plain)
+		}
+		// Without separators the loss is the cross-entropy of Forward's logits.
+		logits, _ := m.Forward(window[:12])
+		var want float64
+		for i, row := range logits {
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(float64(v))
+			}
+			want += math.Log(sum) - float64(row[window[i+1]])
+		}
+		if math.Abs(plain-want) > 1e-4 {
+			t.Errorf("%s: loss %.6f, from Forward's logits %.6f", name, plain, want)
+		}
+	}
+}
+
+// Gradient accumulation over micro-batches equals one batch of them all,
+// and every kernel path gives the same gradients.
+func TestAccumulationAndKernelPaths(t *testing.T) {
+	for _, name := range presets {
+		m := loadPreset(t, name)
+		r := rand.New(rand.NewPCG(7, 7))
+		b := randomBatch(r, m.Config.VocabSize, 4, 8, 3)
+		n := float32(len(b.Targets))
+		whole := m.NewGrads()
+		lw, err := m.LossAndGrad(b, whole, 1/n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := m.NewGrads()
+		var lp float64
+		half := len(b.Inputs) / 2
+		for _, h := range []*Batch{
+			{Inputs: b.Inputs[:half], Targets: b.Targets[:half], Seqs: 2, Sep: 3},
+			{Inputs: b.Inputs[half:], Targets: b.Targets[half:], Seqs: 2, Sep: 3},
+		} {
+			l, err := m.LossAndGrad(h, parts, 1/n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lp += l
+		}
+		if math.Abs(lw-lp) > 1e-4 {
+			t.Errorf("%s: loss %.6f in one batch, %.6f in two", name, lw, lp)
+		}
+		compareGrads(t, name+" accumulated", whole, parts, 1e-6)
+		for _, kname := range tensor.Available() {
+			m.K, _ = tensor.ByName(kname)
+			other := m.NewGrads()
+			if _, err := m.LossAndGrad(b, other, 1/n); err != nil {
+				t.Fatal(err)
+			}
+			compareGrads(t, name+" "+kname, whole, other, 1e-6)
+		}
+	}
+}
+
+func compareGrads(t *testing.T, what string, want, got *Model, tol float64) {
+	t.Helper()
+	gs := got.specs()
+	for i, s := range want.specs() {
+		for j, v := range *s.dst {
+			if d := math.Abs(float64(v - (*gs[i].dst)[j])); d > tol*(1+math.Abs(float64(v))) {
+				t.Errorf("%s: %s[%d] = %g, want %g", what, s.name, j, (*gs[i].dst)[j], v)
+				break
+			}
+		}
+	}
+}
+
+func TestBatchErrors(t *testing.T) {
+	m := loadPreset(t, "tiny-qwen2")
+	g := m.NewGrads()
+	for _, b := range []*Batch{
+		{Inputs: []int{1, 2, 3}, Targets: []int{2, 3, 4}, Seqs: 2},
+		{Inputs: []int{1, 2}, Targets: []int{2}, Seqs: 1},
+		{Inputs: []int{1, 200}, Targets: []int{2, 3}, Seqs: 1},
+		{Inputs: []int{1, 2}, Targets: []int{2, -1}, Seqs: 1},
+		{Seqs: 1},
+	} {
+		if _, err := m.LossAndGrad(b, g, 1); err == nil {
+			t.Errorf("batch %+v: no error", b)
+		}
+	}
+}
