@@ -131,4 +131,3 @@ func (c *Cache) Truncate(n int) {
 	}
 	c.Len = n
 }
-
