@@ -114,18 +114,28 @@ func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, sc
 				for _, v := range row {
 					mx = max(mx, v)
 				}
-				var sum float64
-				for _, v := range row {
-					sum += math.Exp(float64(v - mx))
-				}
-				lse := float64(mx) + math.Log(sum)
 				tgt := targets[r0+r]
-				losses[r0+r] = lse - float64(row[tgt])
+				logit := row[tgt]
+				var sum float64
+				if dh == nil {
+					for _, v := range row {
+						sum += float64(tensor.Exp32(v - mx))
+					}
+				} else {
+					// One exponential per entry: keep e^(v−max) for the gradient.
+					for i, v := range row {
+						e := tensor.Exp32(v - mx)
+						row[i] = e
+						sum += float64(e)
+					}
+				}
+				losses[r0+r] = float64(mx) + math.Log(sum) - float64(logit)
 				if dh == nil {
 					continue
 				}
-				for i, v := range row {
-					row[i] = scale * float32(math.Exp(float64(v)-lse))
+				f := scale / float32(sum)
+				for i := range row {
+					row[i] *= f
 				}
 				row[tgt] -= scale
 			}

@@ -1,8 +1,10 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -227,5 +229,82 @@ func TestBatchErrors(t *testing.T) {
 		if _, err := m.LossAndGrad(b, g, 1); err == nil {
 			t.Errorf("batch %+v: no error", b)
 		}
+	}
+}
+
+// trainGolden is the part of testdata/*/train_golden.json, written by
+// testdata/train_reference.py (PyTorch autograd), that this package checks.
+type trainGolden struct {
+	Batch struct {
+		Sep      int                  `json:"sep"`
+		Windows  [][]int              `json:"windows"`
+		Loss     float64              `json:"loss"`
+		GradNorm float64              `json:"grad_norm"`
+		Grads    map[string][]float64 `json:"grads"`
+		NoSep    struct {
+			Loss float64 `json:"loss"`
+		} `json:"no_sep"`
+	} `json:"batch"`
+}
+
+// BatchFromWindows turns windows of T+1 tokens into a training batch.
+func batchFromWindows(windows [][]int, sep int) *Batch {
+	b := &Batch{Seqs: len(windows), Sep: sep}
+	for _, w := range windows {
+		b.Inputs = append(b.Inputs, w[:len(w)-1]...)
+		b.Targets = append(b.Targets, w[1:]...)
+	}
+	return b
+}
+
+func TestGradientsMatchPyTorch(t *testing.T) {
+	for _, name := range presets {
+		m := loadPreset(t, name)
+		var gold trainGolden
+		readJSON(t, filepath.Join("testdata", name, "train_golden.json"), &gold)
+		b := batchFromWindows(gold.Batch.Windows, gold.Batch.Sep)
+		n := float32(len(b.Targets))
+		for _, kname := range tensor.Available() {
+			m.K, _ = tensor.ByName(kname)
+			g := m.NewGrads()
+			loss, err := m.LossAndGrad(b, g, 1/n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := math.Abs(loss/float64(n) - gold.Batch.Loss); d > 1e-5 {
+				t.Errorf("%s/%s: loss %.7f, PyTorch %.7f", name, kname, loss/float64(n), gold.Batch.Loss)
+			}
+			var worst float64
+			for _, p := range g.Params() {
+				want, ok := gold.Batch.Grads[p.Name]
+				if !ok || len(want) != len(p.Data) {
+					t.Fatalf("%s: golden gradient of %s missing or of another size", name, p.Name)
+				}
+				for j, v := range p.Data {
+					worst = max(worst, math.Abs(float64(v)-want[j]))
+				}
+			}
+			t.Logf("%s/%s: max |grad - PyTorch| = %.2g", name, kname, worst)
+			if worst > 1e-6 {
+				t.Errorf("%s/%s: gradients differ from PyTorch's by up to %.3g", name, kname, worst)
+			}
+			plain := *b
+			plain.Sep = -1
+			l, _ := m.Loss(&plain)
+			if d := math.Abs(l/float64(n) - gold.Batch.NoSep.Loss); d > 1e-5 {
+				t.Errorf("%s/%s: loss without separators %.7f, PyTorch %.7f", name, kname, l/float64(n), gold.Batch.NoSep.Loss)
+			}
+		}
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }

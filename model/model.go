@@ -131,3 +131,21 @@ func (c *Cache) Truncate(n int) {
 	}
 	c.Len = n
 }
+
+// Param is one weight tensor under its Hugging Face name.
+type Param struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// Params lists the model's weight tensors in a fixed order (a tied output
+// head is not listed twice). Data aliases the model's own slices.
+func (m *Model) Params() []Param {
+	specs := m.specs()
+	out := make([]Param, len(specs))
+	for i, s := range specs {
+		out[i] = Param{Name: s.name, Shape: s.shape, Data: *s.dst}
+	}
+	return out
+}

@@ -69,6 +69,37 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 				packB(bp[jp*nr*kc:(jp+1)*nr*kc], transB, b, ldb, pc, kc, jp*nr, min(nr, n-jp*nr), nr)
 			}
 		})
+		// Tall products (the output head's gradient: vocabulary × hidden)
+		// have many row blocks and few B panels: split the row blocks
+		// across cores, each packing its own A. Otherwise split the B
+		// panels of each row block. Either way every element of C is summed
+		// by one goroutine in the same order, so results do not depend on
+		// the number of cores.
+		mBlocks := (m + blockM - 1) / blockM
+		if mBlocks >= 2*panels {
+			ParallelFor(mBlocks, 1, func(lo, hi int) {
+				buf := getBuf(blockM * kc)
+				defer packPool.Put(buf)
+				for blk := lo; blk < hi; blk++ {
+					ic := blk * blockM
+					mc := min(blockM, m-ic)
+					aPanels := (mc + mr - 1) / mr
+					ap := (*buf)[:aPanels*mr*kc]
+					for ip := range aPanels {
+						packA(ap[ip*mr*kc:(ip+1)*mr*kc], transA, a, lda, ic+ip*mr, min(mr, mc-ip*mr), pc, kc, mr)
+					}
+					for jp := range panels {
+						cols := min(nr, n-jp*nr)
+						for ip := range aPanels {
+							rows := min(mr, mc-ip*mr)
+							off := (ic+ip*mr)*ldc + jp*nr
+							mk.run(kc, ap[ip*mr*kc:(ip+1)*mr*kc], bp[jp*nr*kc:(jp+1)*nr*kc], c[off:], ldc, alpha, rows, cols)
+						}
+					}
+				}
+			})
+			continue
+		}
 		for ic := 0; ic < m; ic += blockM {
 			mc := min(blockM, m-ic)
 			aPanels := (mc + mr - 1) / mr
@@ -91,22 +122,25 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 }
 
 // packA writes rows [i0, i0+rows) and columns [p0, p0+kc) of op(A) as kc
-// steps of mr values, zero-padding missing rows.
+// steps of mr values, zero-padding missing rows. Both layouts read A
+// along its stored rows, so the source streams through the cache.
 func packA(dst []float32, transA bool, a []float32, lda, i0, rows, p0, kc, mr int) {
 	if rows < mr {
 		clear(dst)
 	}
+	if transA {
+		for p := range kc {
+			src := a[(p0+p)*lda+i0 : (p0+p)*lda+i0+rows]
+			d := dst[p*mr : p*mr+rows]
+			copy(d, src)
+		}
+		return
+	}
 	for r := range rows {
 		i := i0 + r
-		if transA {
-			for p := range kc {
-				dst[p*mr+r] = a[(p0+p)*lda+i]
-			}
-		} else {
-			src := a[i*lda+p0 : i*lda+p0+kc]
-			for p, v := range src {
-				dst[p*mr+r] = v
-			}
+		src := a[i*lda+p0 : i*lda+p0+kc]
+		for p, v := range src {
+			dst[p*mr+r] = v
 		}
 	}
 }

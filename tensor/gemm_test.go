@@ -60,7 +60,7 @@ func allPaths(t testing.TB) []Kernels {
 func TestGemmMatchesDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	sizes := [][3]int{{1, 1, 1}, {1, 7, 3}, {3, 1, 5}, {5, 17, 1}, {6, 16, 8}, {7, 33, 19}, {13, 9, 300},
-		{1, 100, 257}, {2, 65, 64}, {97, 31, 45}, {100, 130, 513}, {0, 5, 5}, {5, 0, 5}, {4, 4, 0}}
+		{1, 100, 257}, {2, 65, 64}, {97, 31, 45}, {100, 130, 513}, {1000, 20, 300}, {0, 5, 5}, {5, 0, 5}, {4, 4, 0}}
 	for _, kern := range allPaths(t) {
 		for _, sz := range sizes {
 			m, n, k := sz[0], sz[1], sz[2]

@@ -66,3 +66,17 @@ func TestOpsMatchDefinitions(t *testing.T) {
 		t.Fatalf("Softmax with a large logit: %v", p)
 	}
 }
+
+func TestExp32(t *testing.T) {
+	worst := 0.0
+	for x := float32(-87); x < 88.5; x += 0.0137 {
+		got, want := float64(Exp32(x)), math.Exp(float64(x))
+		worst = max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 3e-7 {
+		t.Errorf("Exp32: relative error up to %.3g", worst)
+	}
+	if Exp32(-100) != 0 || !math.IsInf(float64(Exp32(100)), 1) || Exp32(0) != 1 {
+		t.Errorf("Exp32 edges: %g %g %g", Exp32(-100), Exp32(100), Exp32(0))
+	}
+}

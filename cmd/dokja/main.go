@@ -32,7 +32,9 @@ func init() {
 		{"tokenizer", "train, inspect and apply byte-level BPE tokenizers", runTokenizer},
 		{"demo", "run the main demo: train a tokenizer on the demo corpus and report", runDemo},
 		{"init", "write a Llama/Qwen2 checkpoint with seeded random weights", runInit},
+		{"train", "pretrain or continue pretraining a model on token shards", runTrain},
 		{"generate", "continue a prompt with a model, streaming the text", runGenerate},
+		{"tokenize", "encode a corpus into token shards for training", runTokenize},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -42,6 +42,15 @@ ADAMW = dict(
     beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, max_grad_norm=1.0, clip_eps=1e-6,
 )
 
+# Absolute tolerances for a float32 implementation: about 5-10x the measured torch
+# float32-vs-float64 differences and well below the smallest injected bug (see README).
+SUGGESTED_ATOL = {
+    "batch.loss": 1e-5, "batch.token_losses": 1e-5, "batch.logits": 1e-5, "batch.grads": 1e-6,
+    "batch.grad_norm": 1e-5, "batch.no_sep.loss": 1e-5, "batch.no_sep.grad_norm": 1e-5,
+    "adamw.loss": 1e-5, "adamw.grad_norm": 1e-5, "adamw.final_weights": 1e-4,
+    "adamw.final_sum": 2e-3, "adamw.final_sumsq": 3e-4,
+}
+
 CONVENTIONS = """\
 Batch: B rows of T+1 token ids ("windows"); inputs = window[:T], targets = window[1:].
 Segments: in each row a new document (segment) starts at t=0 and at every t with inputs[t] == sep \
@@ -68,9 +77,15 @@ multiplied, as torch.nn.utils.clip_grad_norm_); then torch.optim.AdamW (foreach=
 with k = s+1: p *= (1 - lr*wd_p); m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; \
 p -= (lr/(1-b1^k)) * m / (sqrt(v)/sqrt(1-b2^k) + eps). wd_p = weight_decay for tensors with ndim >= 2 \
 (embedding, lm_head, all projection matrices), 0 for norms and biases. m, v start at 0.
-Numbers: float32 computation (the golden); float values are written with 9 significant digits. \
-The same computations in float64 (weights converted from the float32 checkpoint; RoPE tables in float64) \
-are stored under "float64" keys with the f32-vs-f64 differences, to size the tolerances."""
+Note: with RoPE and this mask, resetting the positions is mathematically a no-op (scores depend only on \
+t - u inside a document); it changes results only by float rounding (~1e-7), so no golden can detect a \
+missing reset. The mask itself and the sep-starts-a-document rule are clearly detected.
+Numbers: float32 computation (the golden). Float32 results (logits, token_losses, loss, grads, grad_norm, \
+final_weights) are written as the shortest decimal that rounds back to the same float32 (<= 9 significant \
+digits), so parsing and rounding to float32 gives torch's exact bits. final_sum / final_sumsq are float64 \
+sums of the float32 final tensors (12 significant digits); lr and clip_coef are float64. The same \
+computations in float64 (weights converted from the float32 checkpoint; RoPE tables in float64) are \
+stored under "float64" keys with the f32-vs-f64 differences, to size the tolerances."""
 
 
 def f32(x):
@@ -111,24 +126,34 @@ def dump_json(obj, path):
 # Segments and the batched, segment-masked forward
 # --------------------------------------------------------------------------------------
 
-def segments(inputs, sep):
+def segments(inputs, sep, bug=None):
     """inputs [B, T] long -> (segment_starts [B, T], position_ids [B, T]) as long tensors."""
     Bn, Tn = inputs.shape
     starts = torch.zeros(Bn, Tn, dtype=torch.long)
     for b in range(Bn):
         s = 0
         for t in range(Tn):
-            if t > 0 and int(inputs[b, t]) == sep:
+            if bug == "sep_ends_document":  # wrong convention: the separator closes a document
+                if t > 0 and int(inputs[b, t - 1]) == sep:
+                    s = t
+            elif t > 0 and int(inputs[b, t]) == sep:
                 s = t
             starts[b, t] = s
     pos = torch.arange(Tn).unsqueeze(0) - starts
     return starts, pos
 
 
-def train_forward(d, W, inputs, sep, dtype):
-    """Segment-masked forward. W: {hf name: tensor of `dtype`}; returns logits [B, T, V]."""
+def train_forward(d, W, inputs, sep, dtype, bug=None):
+    """Segment-masked forward. W: {hf name: tensor of `dtype`}; returns logits [B, T, V].
+
+    `bug` injects a mistake for the sensitivity table: 'no_position_reset',
+    'no_segment_mask', 'sep_ends_document', 'tied_head_grad_missing'."""
     Bn, Tn = inputs.shape
-    starts, pos = segments(inputs, sep)
+    starts, pos = segments(inputs, sep, bug)
+    if bug == "no_position_reset":
+        pos = torch.arange(Tn).unsqueeze(0).expand(Bn, Tn)
+    if bug == "no_segment_mask":
+        starts = torch.zeros_like(starts)
     cos_t, sin_t = ref.rope_cos_sin(d, Tn, dtype)           # [T, hd] for positions 0..T-1
     cos, sin = cos_t[pos].unsqueeze(1), sin_t[pos].unsqueeze(1)  # [B, 1, T, hd]
     u = torch.arange(Tn)
@@ -158,6 +183,8 @@ def train_forward(d, W, inputs, sep, dtype):
         x = x + ref.linear(torch.nn.functional.silu(g) * up, W, p + "mlp.down_proj")
     x = ref.rms_norm(x, W["model.norm.weight"], d.eps)
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
+    if bug == "tied_head_grad_missing":
+        head = head.detach()
     return x @ head.t()
 
 
@@ -170,10 +197,10 @@ def global_norm(grads):
     return torch.norm(torch.stack([torch.norm(g.detach(), 2.0) for g in grads]), 2.0)
 
 
-def loss_and_grads(d, tensors, windows, sep, dtype):
+def loss_and_grads(d, tensors, windows, sep, dtype, bug=None):
     W = leaf_params(tensors, dtype)
     inputs, targets = windows[:, :-1], windows[:, 1:]
-    logits = train_forward(d, W, inputs, sep, dtype)
+    logits = train_forward(d, W, inputs, sep, dtype, bug)
     tok = torch.nn.functional.cross_entropy(logits.reshape(-1, d.V), targets.reshape(-1), reduction="none")
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, d.V), targets.reshape(-1))
     loss.backward()
@@ -261,30 +288,51 @@ def run_adamw(d, tensors, batches, dtype):
     return rec, {n: w.detach().clone() for n, w in W.items()}, decay, no_decay
 
 
-def run_adamw_by_hand(d, tensors, batches):
-    """float64 AdamW written out from the CONVENTIONS formula (no torch.optim), to check them."""
+ADAMW_BUGS = ("decay_all_params", "no_bias_correction", "eps_inside_sqrt", "no_clipping",
+              "lr_schedule_off_by_one", "decay_not_scaled_by_lr", "decay_after_update")
+
+
+def run_adamw_by_hand(d, tensors, batches, bug=None):
+    """float64 AdamW written out from the CONVENTIONS formula (no torch.optim), to check
+    them; `bug` (one of ADAMW_BUGS) injects a mistake for the sensitivity table.
+    Returns (final weights, per-step losses)."""
     a = ADAMW
     W = leaf_params(tensors, torch.float64)
     m = {n: torch.zeros_like(w) for n, w in W.items()}
     v = {n: torch.zeros_like(w) for n, w in W.items()}
+    losses = []
     for s, win in enumerate(batches):
-        lr, k = lr_at(s), s + 1
+        lr, k = lr_at(s + 1 if bug == "lr_schedule_off_by_one" else s), s + 1
         for w in W.values():
             w.grad = None
         logits = train_forward(d, W, win[:, :-1], SEP, torch.float64)
-        torch.nn.functional.cross_entropy(logits.reshape(-1, d.V), win[:, 1:].reshape(-1)).backward()
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, d.V), win[:, 1:].reshape(-1))
+        loss.backward()
+        losses.append(loss.item())
         gn = math.sqrt(sum(float((w.grad ** 2).sum()) for w in W.values()))
         coef = min(1.0, a["max_grad_norm"] / (gn + a["clip_eps"]))
+        if bug == "no_clipping":
+            coef = 1.0
+        bc1, bc2 = 1 - a["beta1"] ** k, 1 - a["beta2"] ** k
+        if bug == "no_bias_correction":
+            bc1 = bc2 = 1.0
         with torch.no_grad():
             for n, w in W.items():
                 g = w.grad * coef
-                wd = a["weight_decay"] if w.dim() >= 2 else 0.0
-                w.mul_(1.0 - lr * wd)
+                wd = a["weight_decay"] if (w.dim() >= 2 or bug == "decay_all_params") else 0.0
+                decay = 1.0 - (wd if bug == "decay_not_scaled_by_lr" else lr * wd)
+                if bug != "decay_after_update":
+                    w.mul_(decay)
                 m[n] = a["beta1"] * m[n] + (1 - a["beta1"]) * g
                 v[n] = a["beta2"] * v[n] + (1 - a["beta2"]) * g * g
-                w.sub_((lr / (1 - a["beta1"] ** k)) * m[n] /
-                       (v[n].sqrt() / math.sqrt(1 - a["beta2"] ** k) + a["eps"]))
-    return {n: w.detach() for n, w in W.items()}
+                if bug == "eps_inside_sqrt":
+                    denom = (v[n] / bc2 + a["eps"]).sqrt()
+                else:
+                    denom = v[n].sqrt() / math.sqrt(bc2) + a["eps"]
+                w.sub_((lr / bc1) * m[n] / denom)
+                if bug == "decay_after_update":
+                    w.mul_(decay)
+    return {n: w.detach() for n, w in W.items()}, losses
 
 
 # --------------------------------------------------------------------------------------
@@ -365,7 +413,7 @@ def make_train_golden(name):
     batches = adamw_batches(d, seed)
     rec32, fin32, decay, no_decay = run_adamw(d, tensors, batches, torch.float32)
     rec64, fin64, _, _ = run_adamw(d, tensors, batches, torch.float64)
-    hand64 = run_adamw_by_hand(d, tensors, batches)
+    hand64, _ = run_adamw_by_hand(d, tensors, batches)
     hand_diff = max((hand64[n] - fin64[n]).abs().max().item() for n in names)
     fin_diff = {n: (fin32[n].double() - fin64[n]).abs().max().item() for n in names}
     moved = {n: (fin64[n] - tensors[n].double()).abs().max().item() for n in names}
@@ -379,6 +427,33 @@ def make_train_golden(name):
         sum64[n], sumsq64[n] = (r12(x) for x in sum_sq(fin64[n]))
     sum_diff = max(abs(final_sum[n] - sum64[n]) for n in names)
     sumsq_diff = max(abs(final_sumsq[n] - sumsq64[n]) for n in names)
+
+    # Bug sensitivity: how far each injected mistake moves the goldens (float32 batch;
+    # float64 AdamW by hand vs torch.optim float64), to compare with the f32-vs-f64 noise.
+    fwd_bugs = ["no_position_reset", "no_segment_mask", "sep_ends_document"]
+    if d.tied:
+        fwd_bugs.append("tied_head_grad_missing")
+    sens_batch = {}
+    for bug in fwd_bugs:
+        rb = loss_and_grads(d, tensors, win, SEP, torch.float32, bug)
+        sens_batch[bug] = {
+            "abs_diff_loss": abs(rb["loss"] - r32["loss"]),
+            "max_abs_diff_grads": max((rb["grads"][n] - r32["grads"][n]).abs().max().item() for n in names),
+            "abs_diff_grad_norm": abs(rb["grad_norm"] - r32["grad_norm"]),
+        }
+    sens_batch["no_sep"] = {
+        "abs_diff_loss": abs(n32["loss"] - r32["loss"]),
+        "max_abs_diff_grads": max((n32["grads"][n] - r32["grads"][n]).abs().max().item() for n in names),
+        "abs_diff_grad_norm": abs(n32["grad_norm"] - r32["grad_norm"]),
+    }
+    sens_adamw = {}
+    for bug in ADAMW_BUGS:
+        fb, lb = run_adamw_by_hand(d, tensors, batches, bug)
+        sens_adamw[bug] = {
+            "max_abs_diff_loss": max(abs(x - y) for x, y in zip(lb, rec64["loss"])),
+            "max_abs_diff_final_weights": max((fb[n] - fin64[n]).abs().max().item() for n in names),
+            "max_abs_diff_final_sum": max(abs(sum_sq(fb[n])[0] - sum64[n]) for n in names),
+        }
 
     # Checks
     golden_diff = check_vs_golden_logits(d, tensors, ckdir)
@@ -470,6 +545,11 @@ def make_train_golden(name):
             "documents_one_by_one_through_reference_forward_f64": docs,
             "max_abs_diff_adamw_by_hand_vs_torch_optim_f64": hand_diff,
         },
+        "suggested_atol": SUGGESTED_ATOL,
+        "bug_sensitivity": {
+            "batch_f32": sens_batch,
+            "adamw_f64": sens_adamw,
+        },
         "script": "train_reference.py",
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
@@ -504,6 +584,10 @@ def make_train_golden(name):
              sum_diff, sumsq_diff))
     print("  checks: vs golden.json %.2e, docs one by one (f64) grads %.2e, AdamW by hand vs torch %.2e"
           % (golden_diff, docs["max_abs_diff_grads"], hand_diff))
+    print("  bug sensitivity (batch: max|grad diff|): " +
+          ", ".join("%s=%.1e" % (k, v["max_abs_diff_grads"]) for k, v in sens_batch.items()))
+    print("  bug sensitivity (adamw: max|final w diff|): " +
+          ", ".join("%s=%.1e" % (k, v["max_abs_diff_final_weights"]) for k, v in sens_adamw.items()))
     return out
 
 
