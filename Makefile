@@ -30,8 +30,8 @@ vet: deps-openblas
 # goroutines (short mode keeps the race run within minutes on 2 cores).
 test: deps-test deps-openblas build vet
 	$(GO) test ./...
-	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/
+	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/
 
 demo: deps-demo build
 	$(BIN) demo --out runs/demo
@@ -47,11 +47,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./safetensors/
 	$(GO) test -run='^$$' -fuzz=FuzzReadConfig -fuzztime=$(FUZZTIME) ./model/
 	$(GO) test -run='^$$' -fuzz=FuzzRedact -fuzztime=$(FUZZTIME) ./pii/
+	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./shards/
 
 bench: build deps-openblas
 	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=5 ./tokenizer/
 	GOEXPERIMENT=simd $(GO) test -tags openblas -run='^$$' -bench=Gemm -benchtime=10x -count=3 ./tensor/
 	bench/tokenizer.sh
+	GOEXPERIMENT=simd $(GO) test -tags openblas -run='^$$' -bench=TrainStep -benchtime=3x -count=3 ./train/
 
 # Tests compare our tokenizer.json handling with Tokenizers.js, Hugging
 # Face's JavaScript implementation, run by Node.js.

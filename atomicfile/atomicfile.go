@@ -5,14 +5,36 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
+// CreateTemp creates a new file beside path, named after it, for writing
+// and renaming over it. Unlike os.CreateTemp (always mode 0600) it asks
+// for 0666 and lets the umask decide, as os.Create does, so that
+// checkpoints and shards are readable by whoever may read the folder.
+func CreateTemp(path string) (*os.File, error) {
+	for range 100 {
+		var b [6]byte
+		rand.Read(b[:])
+		name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp"+hex.EncodeToString(b[:]))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: path, Err: fs.ErrExist}
+}
+
 // Write creates or replaces path with what write produces.
 func Write(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	tmp, err := CreateTemp(path)
 	if err != nil {
 		return err
 	}

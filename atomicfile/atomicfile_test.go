@@ -40,3 +40,23 @@ func TestWrite(t *testing.T) {
 		t.Fatal("writing into a missing folder succeeded")
 	}
 }
+
+// Files get the mode os.Create would give (0666 less the umask), not
+// os.CreateTemp's 0600: checkpoints and shards are shared.
+func TestModeFollowsUmask(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := WriteFile(path, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.Create(filepath.Join(dir, "ref"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.Close()
+	a, _ := os.Stat(path)
+	b, _ := os.Stat(filepath.Join(dir, "ref"))
+	if a.Mode().Perm() != b.Mode().Perm() {
+		t.Errorf("mode %v, os.Create gives %v", a.Mode().Perm(), b.Mode().Perm())
+	}
+}

@@ -74,7 +74,7 @@ func (m *Model) Loss(b *Batch) (float64, error) {
 		return 0, err
 	}
 	h := m.forward(ps, nil, nil)
-	return m.crossEntropy(h, b.Targets, nil, nil, 0), nil
+	return m.crossEntropy(h, b.Targets, nil, nil, 0, nil), nil
 }
 
 // LossAndGrad runs the batch forward and backward, adds scale times the
@@ -87,10 +87,15 @@ func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	tp := &tape{}
+	mem := new(arena)
+	if m.mem.mu.TryLock() {
+		mem = &m.mem.a
+		defer func() { mem.next = 0; m.mem.mu.Unlock() }()
+	}
+	tp := &tape{mem: mem}
 	h := m.forward(ps, nil, tp)
-	dh := make([]float32, len(h))
-	loss := m.crossEntropy(h, b.Targets, dh, g.Head, scale)
+	dh := mem.get(len(h))
+	loss := m.crossEntropy(h, b.Targets, dh, g.Head, scale, mem)
 	m.backward(ps, tp, dh, g)
 	return loss, nil
 }
@@ -98,10 +103,15 @@ func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) 
 // crossEntropy sums −log softmax(h·Headᵀ)[target] over rows. With dh not
 // nil it also writes scale·∂loss/∂h into dh and adds scale·∂loss/∂Head
 // into dHead.
-func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, scale float32) float64 {
+func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, scale float32, mem *arena) float64 {
 	d, V := m.Config.HiddenSize, m.Config.VocabSize
 	rows := len(targets)
-	logits := make([]float32, min(rows, lossRows)*V)
+	var logits []float32
+	if mem != nil {
+		logits = mem.get(min(rows, lossRows) * V)
+	} else {
+		logits = make([]float32, min(rows, lossRows)*V)
+	}
 	losses := make([]float64, rows)
 	for r0 := 0; r0 < rows; r0 += lossRows {
 		n := min(lossRows, rows-r0)
@@ -164,11 +174,12 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 	k := m.K
 
 	// dx is the gradient of the residual stream.
-	dx := make([]float32, rows*d)
+	mem := tp.mem
+	dx := mem.zeros(rows * d)
 	tensor.RMSNormBackward(dx, g.Norm, dh, tp.xF, m.Norm, eps)
-	dIn := make([]float32, rows*d)
-	dq, dk, dv, datt := make([]float32, rows*qd), make([]float32, rows*kvd), make([]float32, rows*kvd), make([]float32, rows*qd)
-	dgate, dup, dact := make([]float32, rows*ff), make([]float32, rows*ff), make([]float32, rows*ff)
+	dIn := mem.get(rows * d)
+	dq, dk, dv, datt := mem.get(rows*qd), mem.get(rows*kvd), mem.get(rows*kvd), mem.get(rows*qd)
+	dgate, dup, dact := mem.get(rows*ff), mem.get(rows*ff), mem.get(rows*ff)
 	// linearBack adds ∂/∂W and ∂/∂bias of out = in·Wᵀ + bias into dW and
 	// dBias, and writes (beta 0) or adds (beta 1) ∂/∂in into dIn.
 	linearBack := func(dOut, in, w, dW, dBias, dIn []float32, nOut, nIn int, beta float32) {

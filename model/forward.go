@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/dokja/dokja/tensor"
 )
@@ -30,6 +31,45 @@ type layerTape struct {
 type tape struct {
 	layers []layerTape
 	xF, hF []float32 // final residual stream and its normalisation
+	mem    *arena
+}
+
+// arena hands out float32 buffers and takes them all back at once, so
+// that training steps reuse the previous step's gigabytes instead of
+// allocating (and zeroing, and collecting) them again.
+type arena struct {
+	bufs [][]float32
+	next int
+}
+
+// trainMem is the model's arena for LossAndGrad. It is held by the
+// model rather than a sync.Pool, which empties at every garbage
+// collection: giving back and re-faulting the pages cost a tenth of a
+// training step. Concurrent calls find it locked and use a fresh one.
+type trainMem struct {
+	mu sync.Mutex
+	a  arena
+}
+
+// get returns a buffer of n floats with unspecified contents.
+func (a *arena) get(n int) []float32 {
+	if a.next == len(a.bufs) {
+		a.bufs = append(a.bufs, nil)
+	}
+	b := a.bufs[a.next]
+	if cap(b) < n {
+		b = make([]float32, n)
+		a.bufs[a.next] = b
+	}
+	a.next++
+	return b[:n]
+}
+
+// zeros returns a zeroed buffer of n floats.
+func (a *arena) zeros(n int) []float32 {
+	b := a.get(n)
+	clear(b)
+	return b
 }
 
 // forward runs the decoder over the rows of ps and returns the final
@@ -45,7 +85,11 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 	eps := float32(c.RMSNormEps)
 	k := m.K
 
-	x := make([]float32, rows*d)
+	alloc := func(n int) []float32 { return make([]float32, n) }
+	if tp != nil {
+		alloc = tp.mem.get
+	}
+	x := alloc(rows * d)
 	for t, id := range ps.ids {
 		copy(x[t*d:(t+1)*d], m.Embed[id*d:(id+1)*d])
 	}
@@ -61,7 +105,7 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 	} else {
 		tp.layers = make([]layerTape, len(m.Layers))
 	}
-	out := make([]float32, rows*d)
+	out := alloc(rows * d)
 	linear := func(out, in, w, bias []float32, nOut, nIn int) {
 		k.Gemm(false, true, rows, nOut, nIn, 1, in, nIn, w, nIn, 0, out, nOut)
 		if bias != nil {
@@ -72,12 +116,11 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 		l := &m.Layers[li]
 		if tp != nil {
 			lt = layerTape{
-				x: append([]float32(nil), x...), h1: make([]float32, rows*d),
-				q: make([]float32, rows*qd), k: make([]float32, rows*kvd), v: make([]float32, rows*kvd),
-				p: make([]float32, ps.seqs*hq*T*T), att: make([]float32, rows*qd),
-				h2: make([]float32, rows*d), gate: make([]float32, rows*ff),
-				up: make([]float32, rows*ff), act: make([]float32, rows*ff),
+				x: alloc(rows * d), h1: alloc(rows * d), q: alloc(rows * qd), k: alloc(rows * kvd), v: alloc(rows * kvd),
+				p: alloc(ps.seqs * hq * T * T), att: alloc(rows * qd), x2: alloc(rows * d), h2: alloc(rows * d),
+				gate: alloc(rows * ff), up: alloc(rows * ff), act: alloc(rows * ff),
 			}
+			copy(lt.x, x)
 		}
 		tensor.RMSNorm(lt.h1, x, l.AttnNorm, eps)
 		linear(lt.q, lt.h1, l.Q, l.QBias, qd, d)
@@ -95,7 +138,7 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 		linear(out, lt.att, l.O, l.OBias, d, qd)
 		tensor.Add(x, out)
 		if tp != nil {
-			lt.x2 = append([]float32(nil), x...)
+			copy(lt.x2, x)
 		}
 		tensor.RMSNorm(lt.h2, x, l.MLPNorm, eps)
 		linear(lt.gate, lt.h2, l.Gate, nil, ff, d)

@@ -26,6 +26,8 @@ type Model struct {
 	Norm   []float32
 	Head   []float32 // [vocab, hidden]; the embedding when tied
 	K      tensor.Kernels
+
+	mem trainMem // activations of LossAndGrad, reused across steps
 }
 
 // tensorSpec names one weight and its expected shape.

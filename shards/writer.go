@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/dokja/dokja/atomicfile"
 )
 
 // ErrClosed is returned (wrapped) when a closed Writer, Shard or Set is
@@ -41,7 +42,7 @@ func Create(path string, vocab, sep int) (*Writer, error) {
 	if sep < 0 || sep >= vocab {
 		return nil, fmt.Errorf("shards: %s: separator %d is outside [0, %d)", path, sep, vocab)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	tmp, err := atomicfile.CreateTemp(path)
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}

@@ -61,10 +61,10 @@ func RMSNormBackward(dx, dw, dy, x, w []float32, eps float32) {
 func SwiGLUBackward(dGate, dUp, dOut, gate, up []float32) {
 	ParallelFor(len(gate), 16384, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			g := float64(gate[i])
-			s := 1 / (1 + math.Exp(-g))
-			dUp[i] = dOut[i] * float32(g*s)
-			dGate[i] = dOut[i] * up[i] * float32(s*(1+g*(1-s)))
+			g := gate[i]
+			s := 1 / (1 + Exp32(-g))
+			dUp[i] = dOut[i] * g * s
+			dGate[i] = dOut[i] * up[i] * (s * (1 + g*(1-s)))
 		}
 	})
 }

@@ -80,9 +80,9 @@ func Softmax(x []float32) {
 	}
 	var sum float64
 	for i, v := range x {
-		e := math.Exp(float64(v - m))
-		x[i] = float32(e)
-		sum += e
+		e := Exp32(v - m)
+		x[i] = e
+		sum += float64(e)
 	}
 	inv := float32(1 / sum)
 	for i := range x {
@@ -95,7 +95,7 @@ func SwiGLU(dst, gate, up []float32) {
 	ParallelFor(len(gate), 16384, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g := gate[i]
-			dst[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
+			dst[i] = g / (1 + Exp32(-g)) * up[i]
 		}
 	})
 }
@@ -133,11 +133,17 @@ func Exp32(x float32) float32 {
 	if x < -87.33654 {
 		return 0
 	}
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	// Round to nearest: conversion truncates towards zero.
+	t := x*log2e + 0.5
+	ni := int32(t)
+	if t < float32(ni) {
+		ni--
+	}
+	n := float32(ni)
 	r := x - n*ln2hi - n*ln2lo
 	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	if n > 127 { // 2^128 is not a float32; e^x still is
-		p, n = p*2, n-1
+	if ni > 127 { // 2^128 is not a float32; e^x still is
+		p, ni = p*2, ni-1
 	}
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+	return p * math.Float32frombits(uint32(ni+127)<<23)
 }

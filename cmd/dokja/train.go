@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 
 	"github.com/dokja/dokja/train"
 )
 
-func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "plot" {
+		return runTrainPlot(args[1:], stdout, stderr)
+	}
 	fs := newFlags("train", "", `
 Pretrain a Llama/Qwen2 decoder from scratch, or continue pretraining a
 checkpoint, on token shards written by "dokja tokenize". The run is
@@ -39,6 +44,9 @@ model/ (a Hugging Face folder for "dokja generate"). Ctrl-C saves a
 checkpoint; --resume continues bit-identically. Documents start with the
 shards' separator token, so prompts for a model trained from scratch should
 begin with it too (e.g. "<|endoftext|>안녕하세요").
+
+"dokja train plot --out compare.png RUN..." draws several runs' losses
+against training tokens in one chart.
 
 Example:
   dokja train --config run.yaml`, stderr)
@@ -71,4 +79,40 @@ Example:
 		}
 	}
 	return err
+}
+
+func runTrainPlot(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train plot", "RUN...", `
+Draw the validation and smoothed training losses of run folders (their
+metrics.jsonl) against training tokens, in one PNG. A run is named by its
+folder, or LABEL=FOLDER.
+
+Example:
+  dokja train plot --out compare.png swap=runs/cpt scratch=runs/scratch`, stderr)
+	out := fs.String("out", "compare.png", "output PNG `path`")
+	title := fs.String("title", "loss by training tokens", "chart title")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("name at least one run folder")
+	}
+	var runs []train.RunHistory
+	for _, arg := range fs.Args() {
+		label, dir, ok := strings.Cut(arg, "=")
+		if !ok {
+			label, dir = filepath.Base(arg), arg
+		}
+		ms, err := train.ReadMetrics(dir)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, train.RunHistory{Label: label, Metrics: ms})
+	}
+	if err := train.PlotRuns(*out, *title, runs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	return nil
 }
