@@ -34,7 +34,10 @@ func (b *Batch) pass(m *Model) (*pass, error) {
 		return nil, err
 	}
 	T := n / b.Seqs
-	ps := &pass{ids: b.Inputs, seqs: b.Seqs, pos: make([]int, n), lo: make([]int, n)}
+	ps := &pass{ids: b.Inputs, pos: make([]int, n), lo: make([]int, n), start: make([]int, b.Seqs+1)}
+	for s := range ps.start {
+		ps.start[s] = s * T
+	}
 	for s := range b.Seqs {
 		start := 0
 		for t := range T {
@@ -73,7 +76,7 @@ func (m *Model) Loss(b *Batch) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	h := m.forward(ps, nil, nil)
+	h := m.forward(ps, nil)
 	return m.crossEntropy(h, b.Targets, nil, nil, 0, nil), nil
 }
 
@@ -93,7 +96,7 @@ func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) 
 		defer func() { mem.next = 0; m.mem.mu.Unlock() }()
 	}
 	tp := &tape{mem: mem}
-	h := m.forward(ps, nil, tp)
+	h := m.forward(ps, tp)
 	dh := mem.get(len(h))
 	loss := m.crossEntropy(h, b.Targets, dh, g.Head, scale, mem)
 	m.backward(ps, tp, dh, g)
@@ -223,11 +226,11 @@ func (m *Model) attentionBackward(ps *pass, lt *layerTape, datt, dq, dk, dv []fl
 	c := m.Config
 	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
 	qd, kvd := hq*hd, hkv*hd
-	T := len(ps.ids) / ps.seqs
+	T := len(ps.ids) / ps.seqs()
 	group := hq / hkv
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	k := m.K
-	tensor.ParallelFor(ps.seqs*hkv, 1, func(lo, hi int) {
+	tensor.ParallelFor(ps.seqs()*hkv, 1, func(lo, hi int) {
 		ds := make([]float32, T*T)
 		for job := lo; job < hi; job++ {
 			b, kvh := job/hkv, job%hkv

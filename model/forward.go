@@ -8,18 +8,33 @@ import (
 	"github.com/dokja/dokja/tensor"
 )
 
-// pass describes the rows one forward pass computes: seqs sequences of
-// equal length, concatenated. Inference runs one sequence after the
-// positions already in a cache; training runs a batch of packed sequences
-// in which every document attends only to itself.
+// pass describes the rows one forward pass computes: sequences of rows,
+// concatenated. Inference runs sequences after the positions already in
+// their caches (several at once when a server batches requests); training
+// runs a batch of packed sequences of equal length, in which every
+// document attends only to itself.
 type pass struct {
-	ids  []int
-	seqs int
-	pos  []int // RoPE position of each row
+	ids []int
+	pos []int // RoPE position of each row
 	// lo is the first key each row attends to, as an index into its
-	// sequence's keys; a row's own key is at past + its index in the sequence.
-	lo   []int
-	past int
+	// sequence's keys; a row's own key is at its sequence's past plus its
+	// index in the sequence.
+	lo []int
+	// start[s] is the first row of sequence s; start[len-1] is the row count.
+	start []int
+	// caches, at inference, hold each sequence's earlier keys and values
+	// and receive the new ones; nil in training.
+	caches []*Cache
+}
+
+func (ps *pass) seqs() int { return len(ps.start) - 1 }
+
+// past is the number of positions sequence s has before this pass.
+func (ps *pass) past(s int) int {
+	if ps.caches == nil {
+		return 0
+	}
+	return ps.caches[s].Len
 }
 
 // layerTape records the activations of one layer that backward needs.
@@ -73,13 +88,13 @@ func (a *arena) zeros(n int) []float32 {
 }
 
 // forward runs the decoder over the rows of ps and returns the final
-// normalised hidden states (rows × hidden). With a cache (inference, one
-// sequence) keys and values are appended to it; with a tape (training)
+// normalised hidden states (rows × hidden). At inference the sequences'
+// keys and values are appended to their caches; with a tape (training)
 // every activation that backward needs is kept in it.
-func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
+func (m *Model) forward(ps *pass, tp *tape) []float32 {
 	c := m.Config
 	rows, d := len(ps.ids), c.HiddenSize
-	T := rows / ps.seqs
+	T := rows / ps.seqs()
 	hq, hkv, hd, ff := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.IntermediateSize
 	qd, kvd := hq*hd, hkv*hd
 	eps := float32(c.RMSNormEps)
@@ -117,7 +132,7 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 		if tp != nil {
 			lt = layerTape{
 				x: alloc(rows * d), h1: alloc(rows * d), q: alloc(rows * qd), k: alloc(rows * kvd), v: alloc(rows * kvd),
-				p: alloc(ps.seqs * hq * T * T), att: alloc(rows * qd), x2: alloc(rows * d), h2: alloc(rows * d),
+				p: alloc(ps.seqs() * hq * T * T), att: alloc(rows * qd), x2: alloc(rows * d), h2: alloc(rows * d),
 				gate: alloc(rows * ff), up: alloc(rows * ff), act: alloc(rows * ff),
 			}
 			copy(lt.x, x)
@@ -128,13 +143,12 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 		linear(lt.v, lt.h1, l.V, l.VBias, kvd, d)
 		tensor.RoPE(lt.q, hq, hd, ps.pos, c.RopeTheta)
 		tensor.RoPE(lt.k, hkv, hd, ps.pos, c.RopeTheta)
-		keys, values := lt.k, lt.v
-		if cache != nil {
-			cache.k[li] = append(cache.k[li], lt.k...)
-			cache.v[li] = append(cache.v[li], lt.v...)
-			keys, values = cache.k[li], cache.v[li]
+		for s, cache := range ps.caches {
+			a, b := ps.start[s]*kvd, ps.start[s+1]*kvd
+			cache.k[li] = append(cache.k[li], lt.k[a:b]...)
+			cache.v[li] = append(cache.v[li], lt.v[a:b]...)
 		}
-		m.attention(ps, lt.q, keys, values, lt.p, lt.att)
+		m.attention(ps, li, lt.q, lt.k, lt.v, lt.p, lt.att)
 		linear(out, lt.att, l.O, l.OBias, d, qd)
 		tensor.Add(x, out)
 		if tp != nil {
@@ -150,8 +164,8 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 			tp.layers[li] = lt
 		}
 	}
-	if cache != nil {
-		cache.Len += rows
+	for s, cache := range ps.caches {
+		cache.Len += ps.start[s+1] - ps.start[s]
 	}
 	tensor.RMSNorm(out, x, m.Norm, eps)
 	if tp != nil {
@@ -163,43 +177,52 @@ func (m *Model) forward(ps *pass, cache *Cache, tp *tape) []float32 {
 // attention computes softmax(q·kᵀ/√hd)·v per sequence and query head over
 // each row's window of keys [lo, past+t], with matrix products: the
 // scores of masked keys are computed and discarded, which costs less than
-// scalar loops. probs, when not nil, receives the probabilities
-// (seqs × heads × T × keys) for backward.
-func (m *Model) attention(ps *pass, q, keys, values, probs, att []float32) {
+// scalar loops. Keys and values come from the sequence's cache at
+// inference (layer li) and from this pass's rows in training. probs, when
+// not nil (training: sequences of equal length T), receives the
+// probabilities (sequences × heads × T × T) for backward.
+func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 	c := m.Config
 	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
 	qd, kvd := hq*hd, hkv*hd
-	T := len(ps.ids) / ps.seqs
-	total := ps.past + T
 	group := hq / hkv
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	k := m.K
-	tensor.ParallelFor(ps.seqs*hq, 1, func(lo, hi int) {
+	kern := m.K
+	tensor.ParallelFor(ps.seqs()*hq, 1, func(lo, hi int) {
 		var scratch []float32
-		if probs == nil {
-			scratch = make([]float32, T*total)
-		}
 		for job := lo; job < hi; job++ {
-			b, head := job/hq, job%hq
+			s, head := job/hq, job%hq
 			kvh := head / group
-			p := scratch
+			r0, T := ps.start[s], ps.start[s+1]-ps.start[s]
+			if T == 0 {
+				continue
+			}
+			// Caches already hold this pass's keys; their Len moves on after
+			// the last layer.
+			past := ps.past(s)
+			keys, values := k[r0*kvd:], v[r0*kvd:]
+			if ps.caches != nil {
+				keys, values = ps.caches[s].k[li], ps.caches[s].v[li]
+			}
+			total := past + T
+			var p []float32
 			if probs != nil {
 				p = probs[job*T*total : (job+1)*T*total]
+			} else {
+				if cap(scratch) < T*total {
+					scratch = make([]float32, T*total)
+				}
+				p = scratch[:T*total]
 			}
-			qb := q[b*T*qd+head*hd:]
-			kb, vb := keys[kvh*hd:], values[kvh*hd:]
-			if ps.past == 0 {
-				kb, vb = keys[b*T*kvd+kvh*hd:], values[b*T*kvd+kvh*hd:]
-			}
-			k.Gemm(false, true, T, total, hd, scale, qb, qd, kb, kvd, 0, p, total)
+			kern.Gemm(false, true, T, total, hd, scale, q[r0*qd+head*hd:], qd, keys[kvh*hd:], kvd, 0, p, total)
 			for t := range T {
 				row := p[t*total : (t+1)*total]
-				from, to := ps.lo[b*T+t], ps.past+t+1
+				from, to := ps.lo[r0+t], past+t+1
 				clear(row[:from])
 				tensor.Softmax(row[from:to])
 				clear(row[to:])
 			}
-			k.Gemm(false, false, T, hd, total, 1, p, total, vb, kvd, 0, att[b*T*qd+head*hd:], qd)
+			kern.Gemm(false, false, T, hd, total, 1, p, total, values[kvh*hd:], kvd, 0, att[r0*qd+head*hd:], qd)
 		}
 	})
 }
@@ -212,31 +235,75 @@ func (m *Model) Forward(ids []int) ([][]float32, error) {
 
 // Step runs ids at the positions after those in the cache, appends their
 // keys and values to it, and returns the logits of every new position
-// (all true) or of the last one only. Step and training share forward,
-// the model's one definition of the forward pass.
+// (all true) or of the last one only. Step, StepBatch and training share
+// forward, the model's one definition of the forward pass.
 func (m *Model) Step(cache *Cache, ids []int, all bool) ([][]float32, error) {
-	c := m.Config
-	T, d, V := len(ids), c.HiddenSize, c.VocabSize
-	if T == 0 {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	if err := m.checkIDs(ids, "token"); err != nil {
+	out, err := m.StepBatch([]*Cache{cache}, [][]int{ids}, []bool{all})
+	if err != nil {
 		return nil, err
 	}
-	ps := &pass{ids: ids, seqs: 1, pos: make([]int, T), lo: make([]int, T), past: cache.Len}
-	for t := range ps.pos {
-		ps.pos[t] = cache.Len + t
+	return out[0], nil
+}
+
+// StepBatch runs several sequences in one pass, each after the positions
+// in its own cache: the weights are read once for all of them, which is
+// what makes serving concurrent requests cheaper than serving them in
+// turn. For each sequence it returns the logits of all its new positions
+// (all[s]) or of the last one. A sequence may have no new ids (nil logits).
+func (m *Model) StepBatch(caches []*Cache, ids [][]int, all []bool) ([][][]float32, error) {
+	if len(caches) != len(ids) || len(all) != len(ids) {
+		return nil, fmt.Errorf("step: %d caches, %d id lists and %d flags", len(caches), len(ids), len(all))
 	}
-	h := m.forward(ps, cache, nil)
-	rows, first := T, 0
-	if !all {
-		rows, first = 1, T-1
+	d, V := m.Config.HiddenSize, m.Config.VocabSize
+	ps := &pass{start: []int{0}}
+	for s, seq := range ids {
+		if err := m.checkIDs(seq, "token"); err != nil {
+			return nil, fmt.Errorf("sequence %d: %w", s, err)
+		}
+		past := caches[s].Len
+		for t, id := range seq {
+			ps.ids = append(ps.ids, id)
+			ps.pos = append(ps.pos, past+t)
+			ps.lo = append(ps.lo, 0)
+		}
+		ps.start = append(ps.start, len(ps.ids))
 	}
-	logits := make([]float32, rows*V)
-	m.K.Gemm(false, true, rows, V, d, 1, h[first*d:], d, m.Head, d, 0, logits, V)
-	out := make([][]float32, rows)
-	for t := range rows {
-		out[t] = logits[t*V : (t+1)*V]
+	ps.caches = caches
+	if len(ps.ids) == 0 {
+		return make([][][]float32, len(ids)), nil
+	}
+	h := m.forward(ps, nil)
+	// Gather the rows whose logits are wanted, for one product with the head.
+	var rows []int
+	for s := range ids {
+		from, to := ps.start[s], ps.start[s+1]
+		if to > from && !all[s] {
+			from = to - 1
+		}
+		for r := from; r < to; r++ {
+			rows = append(rows, r)
+		}
+	}
+	hs := make([]float32, len(rows)*d)
+	for i, r := range rows {
+		copy(hs[i*d:(i+1)*d], h[r*d:(r+1)*d])
+	}
+	logits := make([]float32, len(rows)*V)
+	m.K.Gemm(false, true, len(rows), V, d, 1, hs, d, m.Head, d, 0, logits, V)
+	out := make([][][]float32, len(ids))
+	i := 0
+	for s := range ids {
+		n := ps.start[s+1] - ps.start[s]
+		if n > 0 && !all[s] {
+			n = 1
+		}
+		for range n {
+			out[s] = append(out[s], logits[i*V:(i+1)*V])
+			i++
+		}
 	}
 	return out, nil
 }

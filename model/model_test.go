@@ -149,3 +149,50 @@ func TestCacheMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// Batched steps over sequences at different positions give each sequence
+// the logits it gets alone.
+func TestStepBatchMatchesSingleSteps(t *testing.T) {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2"} {
+		m, err := Load(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompts := [][]int{{1, 2, 3}, {7}, {9, 9, 4, 5, 6, 20, 30}, {11, 12}}
+		next := [][]int{{4}, {8, 8, 2}, nil, {13}}
+		alone := make([][][]float32, len(prompts))
+		for i := range prompts {
+			c := m.NewCache()
+			if _, err := m.Step(c, prompts[i], false); err != nil {
+				t.Fatal(err)
+			}
+			if len(next[i]) > 0 {
+				alone[i], _ = m.Step(c, next[i], true)
+			}
+		}
+		caches := make([]*Cache, len(prompts))
+		all := []bool{true, true, true, true}
+		for i := range caches {
+			caches[i] = m.NewCache()
+		}
+		if _, err := m.StepBatch(caches, prompts, []bool{false, false, false, false}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.StepBatch(caches, next, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range prompts {
+			if len(got[i]) != len(next[i]) || caches[i].Len != len(prompts[i])+len(next[i]) {
+				t.Fatalf("%s sequence %d: %d rows of logits, cache length %d", name, i, len(got[i]), caches[i].Len)
+			}
+			for r := range got[i] {
+				for v := range got[i][r] {
+					if d := math.Abs(float64(got[i][r][v] - alone[i][r][v])); d > 1e-5 {
+						t.Fatalf("%s sequence %d row %d: batched logit %g, alone %g", name, i, r, got[i][r][v], alone[i][r][v])
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,434 @@
+package infer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dokja/dokja/model"
+	"github.com/dokja/dokja/tensor"
+	"github.com/dokja/dokja/tokenizer"
+)
+
+// Request is one generation: a prompt of token ids and how to continue it.
+type Request struct {
+	Prompt []int
+	// MaxTokens bounds the new tokens; 0 generates nothing (scoring only,
+	// with Echo).
+	MaxTokens int
+	Stop      []string
+	Sampler   SamplerOptions
+	// Logprobs asks for the log-probability of each generated token and
+	// TopLogprobs alternatives (0-20) beside it.
+	Logprobs    bool
+	TopLogprobs int
+	// Echo scores the prompt: the log-probability of every prompt token
+	// given those before it (the first has none), as evaluation harnesses
+	// need for log-likelihoods.
+	Echo bool
+}
+
+// TokenLogprob is one token with its log-probability under the model
+// (natural log, temperature 1, before any sampling filter) and the most
+// likely alternatives at its position.
+type TokenLogprob struct {
+	ID      int
+	Token   string // the token's bytes
+	Logprob float32
+	Top     []Alternative
+}
+
+// Alternative is a candidate token at a position.
+type Alternative struct {
+	ID      int
+	Token   string
+	Logprob float32
+}
+
+// Event is a piece of a generation as it is decoded: text that is final,
+// and the tokens that produced it (with log-probabilities when asked for).
+type Event struct {
+	Text   string
+	Tokens []TokenLogprob
+}
+
+// Result describes a finished generation.
+type Result struct {
+	Text             string
+	PromptTokens     int
+	Tokens           []int // generated ids, a stop token excluded
+	FinishReason     string
+	PromptLogprobs   []TokenLogprob // with Echo; the first entry has no log-probability
+	Logprobs         []TokenLogprob // with Logprobs
+	TimeToFirstToken time.Duration
+}
+
+// Errors a caller can answer specifically (a server maps them to HTTP
+// statuses).
+var (
+	ErrBusy         = errors.New("the engine's queue is full")
+	ErrPromptLength = errors.New("prompt too long")
+	ErrClosed       = errors.New("engine closed")
+)
+
+// EngineOptions size an Engine.
+type EngineOptions struct {
+	// MaxBatch is how many sequences decode together (default 8).
+	MaxBatch int
+	// MaxQueue is how many requests may wait for a slot (default 64).
+	MaxQueue int
+	// MaxContext bounds prompt plus generated tokens (default: the
+	// model's max_position_embeddings, or 4096).
+	MaxContext int
+}
+
+// Engine serves generations of one model with continuous batching: every
+// decode step advances all running sequences together in one forward
+// pass (StepBatch), new requests join between steps, and a finished or
+// cancelled one leaves at once, freeing its slot and its cache.
+type Engine struct {
+	m     *model.Model
+	tok   *tokenizer.Tokenizer
+	opt   EngineOptions
+	queue chan *job
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	eos   map[int]bool
+
+	running   atomic.Int64
+	cacheRows atomic.Int64
+}
+
+type job struct {
+	ctx    context.Context
+	req    Request
+	events chan Event
+	result chan jobResult
+	start  time.Time
+
+	cache   *model.Cache
+	sampler *Sampler
+	history []int
+	pending []int // ids to run next step
+	text    textStream
+	res     Result
+	first   bool
+}
+
+type jobResult struct {
+	res *Result
+	err error
+}
+
+// NewEngine starts an engine's scheduling loop; Close stops it.
+func NewEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*Engine, error) {
+	e, err := newEngine(m, tok, opt)
+	if err != nil {
+		return nil, err
+	}
+	go e.loop()
+	return e, nil
+}
+
+// newEngine builds an engine without starting its loop (tests fill its
+// queue first).
+func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*Engine, error) {
+	if tok.VocabSize() > m.Config.VocabSize {
+		return nil, fmt.Errorf("tokenizer has %d ids but the model only %d", tok.VocabSize(), m.Config.VocabSize)
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 8
+	}
+	if opt.MaxQueue <= 0 {
+		opt.MaxQueue = 64
+	}
+	if opt.MaxContext <= 0 {
+		opt.MaxContext = m.Config.MaxPositionEmbeddings
+		if opt.MaxContext <= 0 {
+			opt.MaxContext = 4096
+		}
+	}
+	return &Engine{m: m, tok: tok, opt: opt, queue: make(chan *job, opt.MaxQueue), stop: make(chan struct{}), done: make(chan struct{}), eos: endTokens(m, tok)}, nil
+}
+
+// Model returns the engine's model; Tokenizer its tokenizer.
+func (e *Engine) Model() *model.Model             { return e.m }
+func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
+
+// MaxContext is the longest prompt plus generation the engine accepts.
+func (e *Engine) MaxContext() int { return e.opt.MaxContext }
+
+// Stats is a snapshot of the engine's load.
+type Stats struct {
+	Queued, Running int
+	// CacheBytes is the memory the running sequences' key/value caches hold.
+	CacheBytes int64
+}
+
+// Stats reports the engine's current load.
+func (e *Engine) Stats() Stats {
+	c := e.m.Config
+	perRow := int64(2 * c.NumHiddenLayers * c.NumKeyValueHeads * c.HeadDim * 4)
+	return Stats{Queued: len(e.queue), Running: int(e.running.Load()), CacheBytes: e.cacheRows.Load() * perRow}
+}
+
+// Close stops the loop; running and queued requests end with ErrClosed.
+func (e *Engine) Close() {
+	e.once.Do(func() { close(e.stop) })
+	<-e.done
+}
+
+// Generate runs req and calls emit (when not nil) with each event as it
+// is decoded, from the caller's goroutine. It returns ErrBusy at once when
+// the queue is full. Cancelling ctx ends the generation within a step.
+func (e *Engine) Generate(ctx context.Context, req Request, emit func(Event) error) (*Result, error) {
+	if len(req.Prompt) == 0 {
+		return nil, errors.New("prompt: empty; nothing to continue")
+	}
+	if req.MaxTokens < 0 {
+		return nil, fmt.Errorf("max_tokens %d: must not be negative", req.MaxTokens)
+	}
+	if n := len(req.Prompt) + req.MaxTokens; n > e.opt.MaxContext {
+		return nil, fmt.Errorf("%w: %d prompt tokens + %d new tokens exceed the context of %d", ErrPromptLength, len(req.Prompt), req.MaxTokens, e.opt.MaxContext)
+	}
+	for i, id := range req.Prompt {
+		if id < 0 || id >= e.m.Config.VocabSize {
+			return nil, fmt.Errorf("prompt token %d at position %d is outside the vocabulary of %d", id, i, e.m.Config.VocabSize)
+		}
+	}
+	req.TopLogprobs = min(max(req.TopLogprobs, 0), 20)
+	j := &job{ctx: ctx, req: req, events: make(chan Event, req.MaxTokens+2), result: make(chan jobResult, 1), start: time.Now()}
+	select {
+	case <-e.stop:
+		return nil, ErrClosed
+	default:
+	}
+	select {
+	case e.queue <- j:
+	default:
+		return nil, ErrBusy
+	}
+	var emitErr error
+	for {
+		select {
+		case ev := <-j.events:
+			if emit != nil && emitErr == nil {
+				emitErr = emit(ev)
+			}
+		case r := <-j.result:
+			// Drain events sent before the result.
+			for len(j.events) > 0 {
+				ev := <-j.events
+				if emit != nil && emitErr == nil {
+					emitErr = emit(ev)
+				}
+			}
+			if r.err == nil && emitErr != nil {
+				r.err = emitErr
+			}
+			return r.res, r.err
+		}
+	}
+}
+
+func (e *Engine) loop() {
+	defer close(e.done)
+	var active []*job
+	defer func() {
+		for _, j := range active {
+			e.finish(j, ErrClosed)
+		}
+		for {
+			select {
+			case j := <-e.queue:
+				j.result <- jobResult{nil, ErrClosed}
+			default:
+				return
+			}
+		}
+	}()
+	for {
+		if len(active) == 0 {
+			select {
+			case j := <-e.queue:
+				active = append(active, e.admit(j))
+			case <-e.stop:
+				return
+			}
+		}
+	fill:
+		for len(active) < e.opt.MaxBatch {
+			select {
+			case j := <-e.queue:
+				active = append(active, e.admit(j))
+			default:
+				break fill
+			}
+		}
+		select {
+		case <-e.stop:
+			return
+		default:
+		}
+		active = slices.DeleteFunc(active, func(j *job) bool {
+			if err := j.ctx.Err(); err != nil {
+				e.finish(j, err)
+				return true
+			}
+			return false
+		})
+		if len(active) == 0 {
+			continue
+		}
+		e.running.Store(int64(len(active)))
+		caches := make([]*model.Cache, len(active))
+		ids := make([][]int, len(active))
+		all := make([]bool, len(active))
+		for i, j := range active {
+			caches[i], ids[i] = j.cache, j.pending
+			all[i] = j.first && j.req.Echo
+		}
+		out, err := e.m.StepBatch(caches, ids, all)
+		if err != nil {
+			for _, j := range active {
+				e.finish(j, err)
+			}
+			active = active[:0]
+			continue
+		}
+		keep := active[:0]
+		var rows int64
+		for i, j := range active {
+			if done := e.advance(j, out[i]); !done {
+				keep = append(keep, j)
+				rows += int64(j.cache.Len)
+			}
+		}
+		active = keep
+		e.cacheRows.Store(rows)
+		e.running.Store(int64(len(active)))
+	}
+}
+
+// admit prepares a queued request's sequence.
+func (e *Engine) admit(j *job) *job {
+	j.cache = e.m.NewCache()
+	j.sampler = NewSampler(j.req.Sampler)
+	j.history = slices.Clone(j.req.Prompt)
+	j.pending = j.req.Prompt
+	j.text.stops = j.req.Stop
+	j.first = true
+	j.res = Result{PromptTokens: len(j.req.Prompt), FinishReason: "length"}
+	return j
+}
+
+// advance consumes one step's logits for j: prompt scores on the first
+// step, then the next token. It reports whether the job has finished.
+func (e *Engine) advance(j *job, logits [][]float32) bool {
+	if j.first {
+		j.first = false
+		if j.req.Echo {
+			j.res.PromptLogprobs = append(j.res.PromptLogprobs, TokenLogprob{ID: j.req.Prompt[0], Token: e.tokenText(j.req.Prompt[0]), Logprob: float32(math.NaN())})
+			for t := 1; t < len(j.req.Prompt); t++ {
+				j.res.PromptLogprobs = append(j.res.PromptLogprobs, e.logprob(logits[t-1], j.req.Prompt[t], j.req.TopLogprobs))
+			}
+		}
+	}
+	if len(j.res.Tokens) >= j.req.MaxTokens {
+		e.finish(j, nil)
+		return true
+	}
+	last := logits[len(logits)-1]
+	id := j.sampler.Sample(last, j.history)
+	if j.res.TimeToFirstToken == 0 {
+		j.res.TimeToFirstToken = time.Since(j.start)
+	}
+	if e.eos[id] {
+		j.res.FinishReason = "stop"
+		e.finish(j, nil)
+		return true
+	}
+	tl := TokenLogprob{ID: id, Token: e.tokenText(id)}
+	if j.req.Logprobs {
+		tl = e.logprob(last, id, j.req.TopLogprobs)
+		j.res.Logprobs = append(j.res.Logprobs, tl)
+	}
+	j.res.Tokens = append(j.res.Tokens, id)
+	j.history = append(j.history, id)
+	text, stopped := j.text.push(tl.Token)
+	if text != "" || j.req.Logprobs {
+		j.events <- Event{Text: text, Tokens: []TokenLogprob{tl}}
+	}
+	if stopped {
+		j.res.FinishReason = "stop"
+		e.finish(j, nil)
+		return true
+	}
+	if len(j.res.Tokens) >= j.req.MaxTokens || j.cache.Len+1 > e.opt.MaxContext {
+		e.finish(j, nil)
+		return true
+	}
+	j.pending = []int{id}
+	return false
+}
+
+// finish delivers j's result (err nil) or error.
+func (e *Engine) finish(j *job, err error) {
+	if err != nil {
+		res := j.res
+		j.result <- jobResult{&res, err}
+		return
+	}
+	if rest := j.text.finish(); rest != "" {
+		j.events <- Event{Text: rest}
+	}
+	j.res.Text = j.text.text.String()
+	res := j.res
+	j.result <- jobResult{&res, nil}
+}
+
+func (e *Engine) tokenText(id int) string {
+	s, _ := e.tok.Token(id)
+	return s
+}
+
+// logprob returns the log-probability of id under logits, with the top
+// alternatives.
+func (e *Engine) logprob(logits []float32, id, top int) TokenLogprob {
+	mx := logits[0]
+	for _, v := range logits {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += float64(tensor.Exp32(v - mx))
+	}
+	lse := float64(mx) + math.Log(sum)
+	tl := TokenLogprob{ID: id, Token: e.tokenText(id), Logprob: float32(float64(logits[id]) - lse)}
+	if top > 0 {
+		idx := make([]int32, len(logits))
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		idx = topK(idx, min(top, len(idx)), logits)
+		slices.SortFunc(idx, func(a, b int32) int {
+			switch {
+			case logits[a] > logits[b]:
+				return -1
+			case logits[a] < logits[b]:
+				return 1
+			}
+			return int(a - b)
+		})
+		for _, i := range idx {
+			tl.Top = append(tl.Top, Alternative{ID: int(i), Token: e.tokenText(int(i)), Logprob: float32(float64(logits[i]) - lse)})
+		}
+	}
+	return tl
+}
