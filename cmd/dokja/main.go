@@ -34,6 +34,8 @@ func init() {
 		{"init", "write a Llama/Qwen2 checkpoint with seeded random weights", runInit},
 		{"train", "pretrain or continue pretraining a model on token shards", runTrain},
 		{"generate", "continue a prompt with a model, streaming the text", runGenerate},
+		{"chat", "chat with a model in the terminal", runChat},
+		{"serve", "serve models over the OpenAI HTTP API", runServe},
 		{"tokenize", "encode a corpus into token shards for training", runTokenize},
 		{"version", "print the version", runVersion},
 	}

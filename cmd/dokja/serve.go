@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dokja/dokja/infer"
+	"github.com/dokja/dokja/model"
+	"github.com/dokja/dokja/serve"
+	"github.com/dokja/dokja/tensor"
+	"github.com/dokja/dokja/tokenizer"
+)
+
+// loadServed loads a checkpoint folder with its tokenizer and chat
+// template into an engine.
+func loadServed(dir, kernels string, opt infer.EngineOptions) (*serve.Model, error) {
+	m, err := model.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if kernels != "" {
+		if m.K, err = tensor.ByName(kernels); err != nil {
+			return nil, err
+		}
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: tokenizer: %w", dir, err)
+	}
+	chat, err := infer.LoadChatTemplate(dir)
+	if err != nil {
+		return nil, err
+	}
+	e, err := infer.NewEngine(m, tok, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return &serve.Model{Name: filepath.Base(filepath.Clean(dir)), Engine: e, Chat: chat}, nil
+}
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "", `
+Serve models over the OpenAI HTTP API: /v1/chat/completions and
+/v1/completions (plain or streamed; logprobs; echo for scoring prompts),
+/v1/models, /health and Prometheus /metrics. Concurrent requests share
+decode steps (continuous batching); a client that disconnects frees its
+slot at once. Each --model is a checkpoint folder (config.json,
+model.safetensors, tokenizer.json, optionally tokenizer_config.json with
+a chat template; ChatML otherwise), served under its folder name or the
+NAME given as NAME=FOLDER. SIGTERM or Ctrl-C shuts down gracefully.
+
+Example:
+  dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stderr)
+	var models pathsFlag
+	fs.Var(&models, "model", "checkpoint `folder`, or NAME=FOLDER (repeatable)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	apiKey := fs.String("api-key", os.Getenv("DOKJA_API_KEY"), "require this Bearer key on /v1/ (default $DOKJA_API_KEY)")
+	maxBatch := fs.Int("max-batch", 8, "sequences decoded together per model")
+	maxQueue := fs.Int("max-queue", 64, "requests waiting per model before 429")
+	maxBody := fs.Int64("max-body", 4<<20, "largest request body in bytes (413 beyond)")
+	maxPrompt := fs.Int("max-prompt-tokens", 0, "longest prompt in tokens (413 beyond; default: the model's context)")
+	maxContext := fs.Int("context", 0, "prompt plus generated tokens at most (default: max_position_embeddings)")
+	kernels := fs.String("kernels", "", "matrix kernels: portable, simd or openblas (default: fastest)")
+	grace := fs.Duration("grace", 30*time.Second, "time running requests get to finish on shutdown")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(models) == 0 {
+		fs.Usage()
+		return errors.New("--model is required")
+	}
+	var served []*serve.Model
+	defer func() {
+		for _, m := range served {
+			m.Engine.Close()
+		}
+	}()
+	for _, spec := range models {
+		name, dir, named := strings.Cut(spec, "=")
+		if !named {
+			dir = spec
+		}
+		m, err := loadServed(dir, *kernels, infer.EngineOptions{MaxBatch: *maxBatch, MaxQueue: *maxQueue, MaxContext: *maxContext})
+		if err != nil {
+			return fmt.Errorf("--model %s: %w", spec, err)
+		}
+		if named {
+			m.Name = name
+		}
+		served = append(served, m)
+		slog.Info("loaded", "model", m.Name, "folder", dir, "params", m.Engine.Model().NumParams(), "chat_template", m.Chat.Origin, "kernels", m.Engine.Model().K.Name())
+	}
+	s, err := serve.New(served, serve.Options{APIKey: *apiKey, MaxBodyBytes: *maxBody, MaxPromptTokens: *maxPrompt, Log: slog.Default()})
+	if err != nil {
+		return err
+	}
+	err = s.Run(ctx, *addr, *grace, func(a net.Addr) {
+		fmt.Fprintf(stdout, "serving %d model(s) on http://%s (OpenAI base URL http://%s/v1)\n", len(served), a, a)
+	})
+	if err == nil {
+		fmt.Fprintln(stdout, "stopped")
+	}
+	return err
+}
+
+func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("chat", "", `
+Chat with a model in the terminal: each line you type is a user turn,
+the reply streams back. The conversation is formatted with the model's
+chat template (ChatML when it has none). /reset starts over, /exit or
+end of input quits.
+
+Example:
+  dokja chat --model runs/chat-model --system "You are a helpful assistant."`, stderr)
+	dir := fs.String("model", "", "checkpoint `folder`")
+	system := fs.String("system", "", "system message")
+	maxTokens := fs.Int("max-tokens", 256, "reply tokens at most")
+	var so infer.SamplerOptions
+	fs.Func("temperature", "sampling temperature; 0 is greedy (default 0.7)", floatFlag(&so.Temperature))
+	so.Temperature = 0.7
+	fs.Func("top-p", "nucleus sampling mass (default 0.9)", floatFlag(&so.TopP))
+	so.TopP = 0.9
+	fs.Uint64Var(&so.Seed, "seed", 1, "random seed")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		fs.Usage()
+		return errors.New("--model is required")
+	}
+	m, err := loadServed(*dir, "", infer.EngineOptions{MaxBatch: 1})
+	if err != nil {
+		return err
+	}
+	defer m.Engine.Close()
+	var history []infer.Message
+	if *system != "" {
+		history = append(history, infer.Message{Role: "system", Content: *system})
+	}
+	start := len(history)
+	in := bufio.NewScanner(stdin)
+	in.Buffer(make([]byte, 1<<16), 1<<20)
+	fmt.Fprintf(stderr, "chatting with %s (%s); /reset starts over, /exit quits\n", *dir, m.Chat.Origin)
+	for {
+		fmt.Fprint(stderr, "> ")
+		if !in.Scan() {
+			return in.Err()
+		}
+		line := strings.TrimSpace(in.Text())
+		switch line {
+		case "":
+			continue
+		case "/exit", "/quit":
+			return nil
+		case "/reset":
+			history = history[:start]
+			continue
+		}
+		history = append(history, infer.Message{Role: "user", Content: line})
+		prompt, err := m.Chat.Render(history, true)
+		if err != nil {
+			return err
+		}
+		ids, err := m.Engine.Tokenizer().Encode(prompt)
+		if err != nil {
+			return err
+		}
+		n := min(*maxTokens, m.Engine.MaxContext()-len(ids))
+		if n <= 0 {
+			fmt.Fprintln(stderr, "the conversation fills the context; /reset to start over")
+			history = history[:len(history)-1]
+			continue
+		}
+		res, err := m.Engine.Generate(ctx, infer.Request{Prompt: ids, MaxTokens: n, Sampler: so}, func(ev infer.Event) error {
+			_, err := io.WriteString(stdout, ev.Text)
+			return err
+		})
+		fmt.Fprintln(stdout)
+		if err != nil {
+			return err
+		}
+		history = append(history, infer.Message{Role: "assistant", Content: res.Text})
+	}
+}
