@@ -8,6 +8,9 @@ import "sync"
 // A (mc×kc) stays in L2 while B panels pass through L1. Work is split
 // across cores by B panel.
 const (
+	// smallM is the most rows of A for which products with a transposed B
+	// (a weight matrix) are taken as dot products rather than packed.
+	smallM = 8
 	blockK = 256
 	blockM = 96 // a multiple of every micro-kernel's mr
 )
@@ -18,6 +21,8 @@ type microKernel struct {
 	mr, nr int
 	run    func(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, rows, cols int)
 	dot    func(a, b []float32) float32
+	// dot4 returns four rows of A dotted with one row of B.
+	dot4 func(a0, a1, a2, a3, b []float32) [4]float32
 }
 
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -41,15 +46,23 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 	if k == 0 || alpha == 0 {
 		return
 	}
-	// Few rows against a weight matrix stored n×k (decoding one token):
-	// packing would cost as much as the product, so take dot products.
-	if !transA && transB && m < mk.mr {
+	// Few rows against a weight matrix stored n×k (decoding a token, or a
+	// batch of a few sequences): packing B would cost more than the
+	// product, so take dot products, each row of B once against all rows
+	// of A while it is in L1.
+	if !transA && transB && m <= smallM {
 		ParallelFor(n, 64, func(lo, hi int) {
-			for i := range m {
-				arow := a[i*lda : i*lda+k]
-				crow := c[i*ldc : i*ldc+n]
-				for j := lo; j < hi; j++ {
-					crow[j] += alpha * mk.dot(arow, b[j*ldb:j*ldb+k])
+			for j := lo; j < hi; j++ {
+				brow := b[j*ldb : j*ldb+k]
+				i := 0
+				for ; i+4 <= m; i += 4 {
+					d := mk.dot4(a[i*lda:i*lda+k], a[(i+1)*lda:(i+1)*lda+k], a[(i+2)*lda:(i+2)*lda+k], a[(i+3)*lda:(i+3)*lda+k], brow)
+					for r, v := range d {
+						c[(i+r)*ldc+j] += alpha * v
+					}
+				}
+				for ; i < m; i++ {
+					c[i*ldc+j] += alpha * mk.dot(a[i*lda:i*lda+k], brow)
 				}
 			}
 		})
@@ -179,7 +192,11 @@ func (Portable) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 // Dot implements Kernels.
 func (Portable) Dot(a, b []float32) float32 { return dotPortable(a, b) }
 
-var portableKernel = microKernel{mr: 4, nr: 8, run: kernel4x8, dot: dotPortable}
+var portableKernel = microKernel{mr: 4, nr: 8, run: kernel4x8, dot: dotPortable, dot4: dot4Portable}
+
+func dot4Portable(a0, a1, a2, a3, b []float32) [4]float32 {
+	return [4]float32{dotPortable(a0, b), dotPortable(a1, b), dotPortable(a2, b), dotPortable(a3, b)}
+}
 
 func dotPortable(a, b []float32) float32 {
 	b = b[:len(a)]

@@ -30,7 +30,7 @@ func (SIMD) Dot(a, b []float32) float32 { return dotSIMD(a, b) }
 
 // A 6×16 tile: full tiles go to the assembly kernel (internal/avx);
 // partial tiles at the matrix edges to the archsimd one below.
-var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD}
+var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD, dot4: dot4SIMD}
 
 func kernel6x16(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, rows, cols int) {
 	if rows == 6 && cols == 16 && kc > 0 {
@@ -97,4 +97,38 @@ func edgeTile(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, row
 			crow[j] += alpha * tile[r][j]
 		}
 	}
+}
+
+// dot4SIMD returns the dot products of four rows of A with one row of B,
+// loading each 8 floats of B once for the four: in a small batch (decoding
+// several sequences) B is a weight row and the loads are the cost.
+func dot4SIMD(a0, a1, a2, a3, b []float32) [4]float32 {
+	n := len(b)
+	a0, a1, a2, a3 = a0[:n], a1[:n], a2[:n], a3[:n]
+	var s0, s1, s2, s3 archsimd.Float32x8
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		x := archsimd.LoadFloat32x8Slice(b[i:])
+		s0 = archsimd.LoadFloat32x8Slice(a0[i:]).MulAdd(x, s0)
+		s1 = archsimd.LoadFloat32x8Slice(a1[i:]).MulAdd(x, s1)
+		s2 = archsimd.LoadFloat32x8Slice(a2[i:]).MulAdd(x, s2)
+		s3 = archsimd.LoadFloat32x8Slice(a3[i:]).MulAdd(x, s3)
+	}
+	var lanes [4][8]float32
+	s0.Store(&lanes[0])
+	s1.Store(&lanes[1])
+	s2.Store(&lanes[2])
+	s3.Store(&lanes[3])
+	archsimd.ClearAVXUpperBits()
+	var out [4]float32
+	for r, l := range lanes {
+		out[r] = (l[0] + l[1]) + (l[2] + l[3]) + ((l[4] + l[5]) + (l[6] + l[7]))
+	}
+	for ; i < n; i++ {
+		out[0] += a0[i] * b[i]
+		out[1] += a1[i] * b[i]
+		out[2] += a2[i] * b[i]
+		out[3] += a3[i] * b[i]
+	}
+	return out
 }
