@@ -172,18 +172,37 @@ func logprobValue(v float32) *float64 {
 	return ptr(float64(v))
 }
 
-func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
-	var req completionRequest
-	if !s.decode(w, r, &req) {
-		return
+// request is what both endpoints' bodies share.
+type request interface {
+	common() (model string, p *sampling)
+}
+
+func (r *completionRequest) common() (string, *sampling) { return r.Model, &r.sampling }
+func (r *chatRequest) common() (string, *sampling)       { return r.Model, &r.sampling }
+
+// begin decodes the body into req and resolves its model and sampling
+// options, answering the client itself when something is wrong.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request, req request) (*Model, infer.SamplerOptions, bool) {
+	if !s.decode(w, r, req) {
+		return nil, infer.SamplerOptions{}, false
 	}
-	m := s.model(w, r, req.Model)
+	name, p := req.common()
+	m := s.model(w, r, name)
 	if m == nil {
-		return
+		return nil, infer.SamplerOptions{}, false
 	}
-	so, err := samplerOptions(&req.sampling)
+	so, err := samplerOptions(p)
 	if err != nil {
 		s.failErr(w, r, err)
+		return nil, so, false
+	}
+	return m, so, true
+}
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
+	var req completionRequest
+	m, so, ok := s.begin(w, r, &req)
+	if !ok {
 		return
 	}
 	tok := m.Engine.Tokenizer()
@@ -381,16 +400,8 @@ func chatLogprobsOf(tokens []infer.TokenLogprob) *chatLogprobs {
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if !s.decode(w, r, &req) {
-		return
-	}
-	m := s.model(w, r, req.Model)
-	if m == nil {
-		return
-	}
-	so, err := samplerOptions(&req.sampling)
-	if err != nil {
-		s.failErr(w, r, err)
+	m, so, ok := s.begin(w, r, &req)
+	if !ok {
 		return
 	}
 	if len(req.Messages) == 0 {
