@@ -43,3 +43,29 @@ func BenchmarkGemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMemoryBandwidth measures how fast the kernels stream memory:
+// dot products over two 128 MiB vectors, far beyond any cache, split
+// across the cores like a decode step's weight reads. Decoding one token
+// reads every weight once, so bandwidth / model bytes bounds decode
+// tokens/s.
+func BenchmarkMemoryBandwidth(b *testing.B) {
+	const n = 32 << 20
+	x, y := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], y[i] = 1, 2
+	}
+	for _, kern := range allPaths(b) {
+		b.Run(kern.Name(), func(b *testing.B) {
+			const chunk = 1 << 16
+			for b.Loop() {
+				ParallelFor(n/chunk, 1, func(lo, hi int) {
+					for c := lo; c < hi; c++ {
+						kern.Dot(x[c*chunk:(c+1)*chunk], y[c*chunk:(c+1)*chunk])
+					}
+				})
+			}
+			b.ReportMetric(float64(8*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
