@@ -5,6 +5,7 @@
 GO      ?= go
 BIN     := bin/dokja
 HFREF   := tokenizer/testdata/hfref
+LLAMAREF := model/testdata/llamaref
 LOHELP  := .cache/libreoffice-help
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo )
 ROOT    := $(filter 0,$(shell id -u))
@@ -30,8 +31,8 @@ vet: deps-openblas
 # goroutines (short mode keeps the race run within minutes on 2 cores).
 test: deps-test deps-openblas build vet
 	$(GO) test ./...
-	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/
+	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/ ./serve/ ./quant/
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/
 
 demo: deps-demo build
 	$(BIN) demo --out runs/demo
@@ -48,6 +49,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReadConfig -fuzztime=$(FUZZTIME) ./model/
 	$(GO) test -run='^$$' -fuzz=FuzzRedact -fuzztime=$(FUZZTIME) ./pii/
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./shards/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./gguf/
 
 bench: build deps-openblas
 	$(GO) test -run='^$$' -bench=. -benchtime=3x -count=5 ./tokenizer/
@@ -63,6 +65,10 @@ deps-test:
 	  else echo "missing Node.js: run 'sudo apt-get install nodejs npm', then make test again"; exit 1; fi; }
 	@if [ ! -f $(HFREF)/node_modules/.package-lock.json ] || [ $(HFREF)/package-lock.json -nt $(HFREF)/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix $(HFREF) --no-audit --no-fund; fi
+	@# llama.cpp's prebuilt binaries (node-llama-cpp) check GGUF logits. npm ci would reject the lock
+	@# file: npm 11 leaves other platforms' optional binaries out of it.
+	@if [ ! -f $(LLAMAREF)/node_modules/.package-lock.json ] || [ $(LLAMAREF)/package-lock.json -nt $(LLAMAREF)/node_modules/.package-lock.json ]; then \
+	  npm install --prefix $(LLAMAREF) --omit=optional --ignore-scripts --no-audit --no-fund; fi
 
 # The OpenBLAS kernel path links libopenblas (Debian: libopenblas-dev).
 deps-openblas:

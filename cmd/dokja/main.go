@@ -27,6 +27,12 @@ type command struct {
 
 var commands []command
 
+// lateCommands are registered by the init functions of other files, which
+// may run before main.go's; allCommands joins the two lists.
+var lateCommands []command
+
+func allCommands() []command { return append(append([]command(nil), commands...), lateCommands...) }
+
 func init() {
 	commands = []command{
 		{"tokenizer", "train, inspect and apply byte-level BPE tokenizers", runTokenizer},
@@ -60,7 +66,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		usage(stdout)
 		return 0
 	}
-	for _, c := range commands {
+	for _, c := range allCommands() {
 		if c.name == args[0] {
 			err := c.run(ctx, args[1:], stdin, stdout, stderr)
 			switch {
@@ -89,7 +95,7 @@ Usage: dokja <command> [arguments]
 
 Commands:
 `)
-	sorted := append([]command(nil), commands...)
+	sorted := allCommands()
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
 	for _, c := range sorted {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)

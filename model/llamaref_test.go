@@ -1,0 +1,244 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/dokja/dokja/gguf"
+	"github.com/dokja/dokja/quant"
+	"github.com/dokja/dokja/tensor"
+	"github.com/dokja/dokja/tokenizer"
+)
+
+// llamaRefModel is a small random model with a real byte-level BPE
+// tokenizer (llama.cpp needs one), its weights scaled up from the usual
+// N(0, 0.02²) so that logits spread over several units and attention is
+// far from uniform: then a RoPE, GQA or bias mistake shows.
+func llamaRefModel(t *testing.T, arch string) (*Model, *tokenizer.Tokenizer) {
+	t.Helper()
+	tok := testTokenizer(t)
+	c := &Config{Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama", VocabSize: 300,
+		HiddenSize: 64, IntermediateSize: 128, NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2,
+		HeadDim: 16, HiddenAct: "silu", MaxPositionEmbeddings: 128, RMSNormEps: 1e-5, RopeTheta: 10000,
+		BOSTokenID: float64(1), EOSTokenID: float64(2)}
+	if arch == "qwen2" {
+		c.Architectures, c.ModelType, c.TieWordEmbeddings, c.RopeTheta = []string{"Qwen2ForCausalLM"}, "qwen2", true, 1e6
+	}
+	m, err := NewRandom(c, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() {
+		scale := float32(4)
+		if len(p.Shape) == 1 {
+			scale = 1
+			if strings.HasSuffix(p.Name, ".bias") {
+				scale = 0.5
+				for i := range p.Data {
+					p.Data[i] = float32(i%7) * 0.1
+				}
+			}
+		}
+		for i := range p.Data {
+			p.Data[i] *= scale
+		}
+	}
+	return m, tok
+}
+
+// requireLlamaRef skips without the llama.cpp harness (fails under CI=true).
+func requireLlamaRef(t *testing.T) string {
+	t.Helper()
+	dir, _ := filepath.Abs(filepath.Join("testdata", "llamaref"))
+	problem := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		problem = "node is not on PATH"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "@node-llama-cpp", "linux-x64", "package.json")); err != nil || runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		problem = "node-llama-cpp's linux-x64 binaries are not installed in " + filepath.Join(dir, "node_modules")
+	}
+	if problem != "" {
+		msg := "llamaref: llama.cpp unavailable: " + problem +
+			"; run `npm install --prefix model/testdata/llamaref --omit=optional --ignore-scripts` (Node >= 20, linux-x64) from the module root"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: the reference tests must run)")
+		}
+		t.Skip(msg)
+	}
+	return dir
+}
+
+// quantKernels runs the model's weight products on the GGUF file's
+// quantized blocks with quant's kernels, which quantize activations to
+// 8 bits as ggml does; every other product (attention) goes to the float
+// path. A weight is recognised by the address of its float32 copy.
+type quantKernels struct {
+	tensor.Kernels
+	weights map[*float32]*quant.Matrix
+}
+
+func (k quantKernels) Gemm(transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if !transA && transB && alpha == 1 && beta == 0 && lda == kk && ldb == kk && ldc == n && len(b) > 0 {
+		if w, ok := k.weights[&b[0]]; ok && w.Rows == n && w.Cols == kk {
+			w.MatMul(c, a, m)
+			return
+		}
+	}
+	k.Kernels.Gemm(transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// withQuantKernels points m's products at path's quantized weights (rows
+// of llama's q/k put back in Hugging Face order, whole rows at a time).
+func withQuantKernels(t *testing.T, m *Model, path string) *gguf.File {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qk := quantKernels{Kernels: tensor.Portable{}, weights: map[*float32]*quant.Matrix{}}
+	for _, s := range m.specs() {
+		info, _ := f.Tensor(ggufName(s.name))
+		if len(info.Dims) != 2 || !quant.CanMultiply(info.Type) {
+			continue
+		}
+		raw, _ := f.Bytes(info.Name)
+		rows, cols := info.Dims[1], info.Dims[0]
+		rb := len(raw) / rows
+		if heads, ok := m.ropePermuted(s.name); ok {
+			// permuteRows on row indices: move whole rows of bytes.
+			idx := make([]float32, rows)
+			for i := range idx {
+				idx[i] = float32(i)
+			}
+			order := permuteRows(idx, heads, 1, false)
+			perm := make([]byte, len(raw))
+			for r, src := range order {
+				copy(perm[r*rb:(r+1)*rb], raw[int(src)*rb:(int(src)+1)*rb])
+			}
+			raw = perm
+		}
+		mat, err := quant.NewMatrix(info.Type, rows, cols, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qk.weights[&(*s.dst)[0]] = mat
+	}
+	m.K = qk
+	return f
+}
+
+// TestMatchesLlamaCpp exports models with a tokenizer as F32, Q8_0 and
+// Q4_0 GGUF files, has llama.cpp (node-llama-cpp's prebuilt binaries)
+// compute the logits of a prompt at every position, and compares Dokja's
+// on the same files: F32 through LoadGGUF and the float path; Q8_0 and
+// Q4_0 through quant's kernels on the files' own blocks (activations
+// quantized to Q8_0 as ggml does). Both architectures are covered: llama
+// (q/k rows permuted in the file, GQA) and qwen2 (NeoX RoPE, biases, tied
+// head).
+func TestMatchesLlamaCpp(t *testing.T) {
+	dir := requireLlamaRef(t)
+	prompt := []int{65, 32, 16, 290, 0, 7, 299, 128, 42, 1, 2}
+	var paths []string
+	models := map[string]*Model{}
+	tmp := t.TempDir()
+	for _, arch := range []string{"llama", "qwen2"} {
+		m, tok := llamaRefModel(t, arch)
+		for _, typ := range []string{"f32", "q8_0", "q4_0"} {
+			p := filepath.Join(tmp, arch+"-"+typ+".gguf")
+			if err := m.SaveGGUF(p, tok, typ); err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
+			models[p] = m
+		}
+	}
+	ids := make([]string, len(prompt))
+	for i, id := range prompt {
+		ids[i] = strconv.Itoa(id)
+	}
+	cmd := exec.Command("node", append([]string{filepath.Join(dir, "logits.mjs"), strings.Join(ids, ",")}, paths...)...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node logits.mjs: %v\n%s", err, stderr.String())
+	}
+	// Tolerances, against logits of up to about 2.9: F32 differs only in
+	// summation order (measured 1.1e-6); Q8_0 runs ggml's block arithmetic
+	// (measured 2.4e-7). Q4_0 differs by 0.026-0.033, although Dokja's Q4_0
+	// bytes equal ggml's reference quantizer's (quant's
+	// TestQuantizeMatchesGGML) and its Q4_0 kernel equals dequantize-then-
+	// float64 on the same quantized activations (quant's
+	// TestMatMulMatchesDequantized): the gap is inside llama.cpp's Q4_0
+	// matrix path on this CPU, which repacks Q4_0 weights at load time
+	// (q4_0_8x8 on AVX2) and is not ggml's reference dot product. The Q4_0
+	// bound keeps 2.5x headroom over the measurement and still catches
+	// layout mistakes (skipping llama's q/k un-permutation moves F32 logits
+	// by 0.72).
+	tol := map[string]float64{"f32": 1e-5, "q8_0": 1e-5, "q4_0": 0.08}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for _, p := range paths {
+		var ref struct {
+			Model  string       `json:"model"`
+			Logits [][]*float64 `json:"logits"`
+		}
+		if err := dec.Decode(&ref); err != nil || ref.Model != p {
+			t.Fatalf("reading llama.cpp's output for %s: %v (got %q)", p, err, ref.Model)
+		}
+		typ := strings.TrimSuffix(p[strings.LastIndex(p, "-")+1:], ".gguf")
+		g, _, err := LoadGGUF(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ != "f32" {
+			f := withQuantKernels(t, g, p)
+			defer f.Close()
+		}
+		logits, err := g.Forward(prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst, worstLP, big float64
+		for pos := range prompt {
+			row := ref.Logits[pos]
+			if len(row) < g.Config.VocabSize {
+				t.Fatalf("%s: llama.cpp gave %d logits, want %d", p, len(row), g.Config.VocabSize)
+			}
+			// Compare log-probabilities too: what evaluation uses.
+			lse := func(get func(v int) float64) float64 {
+				mx := math.Inf(-1)
+				for v := range g.Config.VocabSize {
+					mx = max(mx, get(v))
+				}
+				s := 0.0
+				for v := range g.Config.VocabSize {
+					s += math.Exp(get(v) - mx)
+				}
+				return mx + math.Log(s)
+			}
+			lseRef := lse(func(v int) float64 { return *row[v] })
+			lseOurs := lse(func(v int) float64 { return float64(logits[pos][v]) })
+			for v := range g.Config.VocabSize {
+				if row[v] == nil {
+					t.Fatalf("%s: no llama.cpp logit for token %d", p, v)
+				}
+				d := math.Abs(float64(logits[pos][v]) - *row[v])
+				worst = max(worst, d)
+				worstLP = max(worstLP, math.Abs((float64(logits[pos][v])-lseOurs)-(*row[v]-lseRef)))
+				big = max(big, math.Abs(*row[v]))
+			}
+		}
+		t.Logf("%s: max |logit - llama.cpp| %.3g, max |log-prob - llama.cpp| %.3g (largest logit %.3g)", filepath.Base(p), worst, worstLP, big)
+		if worst > tol[typ] || worstLP > tol[typ] {
+			t.Errorf("%s: logits differ from llama.cpp's by %.3g (log-probs %.3g), more than %.3g", filepath.Base(p), worst, worstLP, tol[typ])
+		}
+	}
+}
