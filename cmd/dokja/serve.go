@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dokja/dokja/gguf"
 	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/serve"
@@ -20,9 +21,12 @@ import (
 	"github.com/dokja/dokja/tokenizer"
 )
 
-// loadServed loads a checkpoint folder with its tokenizer and chat
-// template into an engine.
+// loadServed loads a checkpoint folder, or a GGUF file, with its
+// tokenizer and chat template into an engine.
 func loadServed(dir, kernels string, opt infer.EngineOptions) (*serve.Model, error) {
+	if strings.HasSuffix(dir, ".gguf") {
+		return loadServedGGUF(dir, kernels, opt)
+	}
 	m, err := model.Load(dir)
 	if err != nil {
 		return nil, err
@@ -55,8 +59,9 @@ Serve models over the OpenAI HTTP API: /v1/chat/completions and
 decode steps (continuous batching); a client that disconnects frees its
 slot at once. Each --model is a checkpoint folder (config.json,
 model.safetensors, tokenizer.json, optionally tokenizer_config.json with
-a chat template; ChatML otherwise), served under its folder name or the
-NAME given as NAME=FOLDER. SIGTERM or Ctrl-C shuts down gracefully.
+a chat template; ChatML otherwise) or a GGUF file (its tokenizer and
+tokenizer.chat_template; weights dequantized to float32 for now), served
+under its folder or file name or the NAME given as NAME=PATH. SIGTERM or Ctrl-C shuts down gracefully.
 
 Example:
   dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stderr)
@@ -190,4 +195,41 @@ Example:
 		}
 		history = append(history, infer.Message{Role: "assistant", Content: res.Text})
 	}
+}
+
+// loadServedGGUF loads a GGUF file (weights dequantized to float32) with
+// the tokenizer and chat template stored in it.
+func loadServedGGUF(path, kernels string, opt infer.EngineOptions) (*serve.Model, error) {
+	m, tok, err := model.LoadGGUF(path)
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil {
+		return nil, fmt.Errorf("%s: the file carries no tokenizer", path)
+	}
+	if kernels != "" {
+		if m.K, err = tensor.ByName(kernels); err != nil {
+			return nil, err
+		}
+	}
+	chat, err := infer.NewChatTemplate(infer.ChatML, "", "")
+	if err != nil {
+		return nil, err
+	}
+	chat.Origin = "ChatML (no tokenizer.chat_template in " + path + ")"
+	if f, err := gguf.Open(path); err == nil {
+		if src, err := f.String("tokenizer.chat_template"); err == nil && src != "" {
+			if chat, err = infer.NewChatTemplate(src, "", ""); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			chat.Origin = path
+		}
+		f.Close()
+	}
+	e, err := infer.NewEngine(m, tok, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &serve.Model{Name: strings.TrimSuffix(filepath.Base(path), ".gguf"), Engine: e, Chat: chat}, nil
 }

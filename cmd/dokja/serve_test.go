@@ -31,12 +31,14 @@ func initModel(t *testing.T) string {
 // when its context ends (SIGTERM in real use).
 func TestServeCommand(t *testing.T) {
 	dir := initModel(t)
+	ggufPath := filepath.Join(t.TempDir(), "tiny-q8.gguf")
+	mustRun(t, "", "export", "gguf", "--model", dir, "--out", ggufPath, "--type", "q8_0")
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
 		var stderr strings.Builder
-		code := run(ctx, []string{"serve", "--model", "tiny-model=" + dir, "--addr", "127.0.0.1:0", "--api-key", "k"}, strings.NewReader(""), pw, &stderr)
+		code := run(ctx, []string{"serve", "--model", "tiny-model=" + dir, "--model", ggufPath, "--addr", "127.0.0.1:0", "--api-key", "k"}, strings.NewReader(""), pw, &stderr)
 		pw.Close()
 		done <- code
 	}()
@@ -58,6 +60,12 @@ func TestServeCommand(t *testing.T) {
 	}
 	if len(res.Choices) != 1 || res.Usage.CompletionTokens == 0 {
 		t.Fatalf("chat: %s", res.RawJSON())
+	}
+	// The same weights from the GGUF file (Q8_0) under its file name.
+	res2, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "tiny-q8",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("문서를 저장합니다")}, MaxTokens: openai.Int(5)})
+	if err != nil || res2.Usage.PromptTokens != res.Usage.PromptTokens {
+		t.Fatalf("gguf model: %v %+v", err, res2)
 	}
 	cancel()
 	var rest strings.Builder
