@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -44,6 +46,53 @@ func BenchmarkForward(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(T*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
+
+// BenchmarkGGUF times Dokja on GGUF files named in DOKJA_BENCH_GGUF
+// (comma-separated), the same work as model/testdata/llamaref/speed.mjs
+// does with llama.cpp: a 128-token prefill in one Step, then 64 tokens
+// one at a time. Weights are dequantized to float32 at load, so every
+// file runs the float32 path.
+func BenchmarkGGUF(b *testing.B) {
+	files := os.Getenv("DOKJA_BENCH_GGUF")
+	if files == "" {
+		b.Skip("set DOKJA_BENCH_GGUF to GGUF files")
+	}
+	for _, path := range strings.Split(files, ",") {
+		m, _, err := LoadGGUF(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prompt := make([]int, 128)
+		for i := range prompt {
+			prompt[i] = (i * 7919) % 256
+		}
+		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
+		b.Run(name+"/prefill128", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := m.Step(m.NewCache(), prompt, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(prompt)*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+		b.Run(name+"/decode64", func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				c := m.NewCache()
+				if _, err := m.Step(c, prompt, false); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				for i := range 64 {
+					if _, err := m.Step(c, []int{(i * 104729) % 256}, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})
 	}
 }

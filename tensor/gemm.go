@@ -23,6 +23,8 @@ type microKernel struct {
 	dot    func(a, b []float32) float32
 	// dot4 returns four rows of A dotted with one row of B.
 	dot4 func(a0, a1, a2, a3, b []float32) [4]float32
+	// dotRows sets out[j] to x dotted with row j of w (row stride ldw).
+	dotRows func(x, w []float32, ldw int, out []float32)
 }
 
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -50,6 +52,19 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 	// batch of a few sequences): packing B would cost more than the
 	// product, so take dot products, each row of B once against all rows
 	// of A while it is in L1.
+	if !transA && transB && m == 1 {
+		ParallelFor(n, 64, func(lo, hi int) {
+			var buf [256]float32
+			for j0 := lo; j0 < hi; j0 += len(buf) {
+				out := buf[:min(len(buf), hi-j0)]
+				mk.dotRows(a[:k], b[j0*ldb:], ldb, out)
+				for j, v := range out {
+					c[j0+j] += alpha * v
+				}
+			}
+		})
+		return
+	}
 	if !transA && transB && m <= smallM {
 		ParallelFor(n, 64, func(lo, hi int) {
 			for j := lo; j < hi; j++ {
@@ -192,7 +207,13 @@ func (Portable) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 // Dot implements Kernels.
 func (Portable) Dot(a, b []float32) float32 { return dotPortable(a, b) }
 
-var portableKernel = microKernel{mr: 4, nr: 8, run: kernel4x8, dot: dotPortable, dot4: dot4Portable}
+var portableKernel = microKernel{mr: 4, nr: 8, run: kernel4x8, dot: dotPortable, dot4: dot4Portable, dotRows: dotRowsPortable}
+
+func dotRowsPortable(x, w []float32, ldw int, out []float32) {
+	for j := range out {
+		out[j] = dotPortable(x, w[j*ldw:j*ldw+len(x)])
+	}
+}
 
 func dot4Portable(a0, a1, a2, a3, b []float32) [4]float32 {
 	return [4]float32{dotPortable(a0, b), dotPortable(a1, b), dotPortable(a2, b), dotPortable(a3, b)}

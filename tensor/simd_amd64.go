@@ -30,7 +30,24 @@ func (SIMD) Dot(a, b []float32) float32 { return dotSIMD(a, b) }
 
 // A 6×16 tile: full tiles go to the assembly kernel (internal/avx);
 // partial tiles at the matrix edges to the archsimd one below.
-var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD, dot4: dot4SIMD}
+var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD, dot4: dot4SIMD, dotRows: dotRowsSIMD}
+
+// dotRowsSIMD sets out[j] to x·w[j·ldw : j·ldw+len(x)] for j < len(out),
+// in assembly when len(x) is a multiple of 8.
+func dotRowsSIMD(x, w []float32, ldw int, out []float32) {
+	k, n := len(x), len(out)
+	if n == 0 {
+		return
+	}
+	if k == 0 || k%8 != 0 {
+		for j := range out {
+			out[j] = dotSIMD(x, w[j*ldw:j*ldw+k])
+		}
+		return
+	}
+	_ = w[(n-1)*ldw+k-1]
+	avx.DotRows(&x[0], &w[0], &out[0], k, ldw, n)
+}
 
 func kernel6x16(kc int, ap, bp []float32, c []float32, ldc int, alpha float32, rows, cols int) {
 	if rows == 6 && cols == 16 && kc > 0 {

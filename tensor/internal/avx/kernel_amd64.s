@@ -100,3 +100,70 @@ done:
 	VMOVUPS      Y1, 32(DX)
 	VZEROUPPER
 	RET
+
+// func DotRows(x, w, out *float32, k, ldw, n int)
+//
+// out[j] = Σ_i x[i]·w[j·ldw+i] for j < n: one vector x against n rows of a
+// matrix, the whole of a single-token (decode) product. k must be a
+// multiple of 8. Four YMM accumulators keep two FMA ports busy; x stays in
+// L1 while the rows stream from memory. Needs AVX2 and FMA.
+TEXT ·DotRows(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ out+16(FP), DX
+	MOVQ k+24(FP), BX
+	SHLQ $2, BX
+	MOVQ ldw+32(FP), R8
+	SHLQ $2, R8
+	MOVQ n+40(FP), R9
+	MOVQ BX, R10
+	ANDQ $-128, R10
+
+row:
+	TESTQ  R9, R9
+	JE     done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   AX, AX
+
+loop32:
+	CMPQ        AX, R10
+	JGE         tail8
+	VMOVUPS     (SI)(AX*1), Y4
+	VFMADD231PS (DI)(AX*1), Y4, Y0
+	VMOVUPS     32(SI)(AX*1), Y5
+	VFMADD231PS 32(DI)(AX*1), Y5, Y1
+	VMOVUPS     64(SI)(AX*1), Y6
+	VFMADD231PS 64(DI)(AX*1), Y6, Y2
+	VMOVUPS     96(SI)(AX*1), Y7
+	VFMADD231PS 96(DI)(AX*1), Y7, Y3
+	ADDQ        $128, AX
+	JMP         loop32
+
+tail8:
+	CMPQ        AX, BX
+	JGE         reduce
+	VMOVUPS     (SI)(AX*1), Y4
+	VFMADD231PS (DI)(AX*1), Y4, Y0
+	ADDQ        $32, AX
+	JMP         tail8
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ         $4, DX
+	ADDQ         R8, DI
+	DECQ         R9
+	JMP          row
+
+done:
+	VZEROUPPER
+	RET
