@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/dokja/dokja/infer"
-	"github.com/dokja/dokja/model"
-	"github.com/dokja/dokja/tokenizer"
 )
 
 func runGenerate(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -22,7 +20,7 @@ A temperature of 0 decodes greedily.
 
 Example:
   dokja generate --model runs/tiny --prompt "안녕하세요" --max-tokens 64 --temperature 0.8 --top-p 0.95`, stderr)
-	dir := fs.String("model", "", "checkpoint `folder`")
+	dir := fs.String("model", "", "checkpoint `folder` or GGUF file")
 	prompt := fs.String("prompt", "", "text to continue")
 	maxTokens := fs.Int("max-tokens", 128, "new tokens at most")
 	var stop listFlag
@@ -46,13 +44,9 @@ Example:
 		fs.Usage()
 		return errors.New("--model and --prompt are required")
 	}
-	m, err := model.Load(*dir)
+	m, tok, err := loadModel(*dir, "")
 	if err != nil {
-		return err
-	}
-	tok, err := tokenizer.Load(*dir)
-	if err != nil {
-		return fmt.Errorf("--model %s: tokenizer: %w", *dir, err)
+		return fmt.Errorf("--model %s: %w", *dir, err)
 	}
 	start := time.Now()
 	res, err := infer.Generate(ctx, m, tok, *prompt, infer.GenerateOptions{MaxTokens: *maxTokens, Stop: stop, Sampler: so},

@@ -21,34 +21,78 @@ import (
 	"github.com/dokja/dokja/tokenizer"
 )
 
-// loadServed loads a checkpoint folder, or a GGUF file, with its
-// tokenizer and chat template into an engine.
-func loadServed(dir, kernels string, opt infer.EngineOptions) (*serve.Model, error) {
-	if strings.HasSuffix(dir, ".gguf") {
-		return loadServedGGUF(dir, kernels, opt)
-	}
-	m, err := model.Load(dir)
-	if err != nil {
-		return nil, err
+// loadModel loads a checkpoint folder or a GGUF file with its tokenizer,
+// on the named kernel path (default: the fastest).
+func loadModel(path, kernels string) (*model.Model, *tokenizer.Tokenizer, error) {
+	var m *model.Model
+	var tok *tokenizer.Tokenizer
+	var err error
+	if strings.HasSuffix(path, ".gguf") {
+		if m, tok, err = model.LoadGGUF(path); err != nil {
+			return nil, nil, err
+		}
+		if tok == nil {
+			return nil, nil, fmt.Errorf("%s: the file carries no tokenizer", path)
+		}
+	} else {
+		if m, err = model.Load(path); err != nil {
+			return nil, nil, err
+		}
+		if tok, err = tokenizer.Load(path); err != nil {
+			return nil, nil, fmt.Errorf("%s: tokenizer: %w", path, err)
+		}
 	}
 	if kernels != "" {
 		if m.K, err = tensor.ByName(kernels); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: tokenizer: %w", dir, err)
+	return m, tok, nil
+}
+
+// loadChat finds the chat template of a checkpoint folder
+// (tokenizer_config.json) or a GGUF file (tokenizer.chat_template), ChatML
+// when there is none.
+func loadChat(path string) (*infer.ChatTemplate, error) {
+	if !strings.HasSuffix(path, ".gguf") {
+		return infer.LoadChatTemplate(path)
 	}
-	chat, err := infer.LoadChatTemplate(dir)
+	chat, err := infer.NewChatTemplate(infer.ChatML, "", "")
+	if err != nil {
+		return nil, err
+	}
+	chat.Origin = "ChatML (no tokenizer.chat_template in " + path + ")"
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if src, err := f.String("tokenizer.chat_template"); err == nil && src != "" {
+		if chat, err = infer.NewChatTemplate(src, "", ""); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		chat.Origin = path
+	}
+	return chat, nil
+}
+
+// loadServed loads a checkpoint folder or a GGUF file with its tokenizer
+// and chat template into an engine, named after the folder or file.
+func loadServed(path, kernels string, opt infer.EngineOptions) (*serve.Model, error) {
+	m, tok, err := loadModel(path, kernels)
+	if err != nil {
+		return nil, err
+	}
+	chat, err := loadChat(path)
 	if err != nil {
 		return nil, err
 	}
 	e, err := infer.NewEngine(m, tok, opt)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &serve.Model{Name: filepath.Base(filepath.Clean(dir)), Engine: e, Chat: chat}, nil
+	name := strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".gguf")
+	return &serve.Model{Name: name, Engine: e, Chat: chat}, nil
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -195,41 +239,4 @@ Example:
 		}
 		history = append(history, infer.Message{Role: "assistant", Content: res.Text})
 	}
-}
-
-// loadServedGGUF loads a GGUF file (weights dequantized to float32) with
-// the tokenizer and chat template stored in it.
-func loadServedGGUF(path, kernels string, opt infer.EngineOptions) (*serve.Model, error) {
-	m, tok, err := model.LoadGGUF(path)
-	if err != nil {
-		return nil, err
-	}
-	if tok == nil {
-		return nil, fmt.Errorf("%s: the file carries no tokenizer", path)
-	}
-	if kernels != "" {
-		if m.K, err = tensor.ByName(kernels); err != nil {
-			return nil, err
-		}
-	}
-	chat, err := infer.NewChatTemplate(infer.ChatML, "", "")
-	if err != nil {
-		return nil, err
-	}
-	chat.Origin = "ChatML (no tokenizer.chat_template in " + path + ")"
-	if f, err := gguf.Open(path); err == nil {
-		if src, err := f.String("tokenizer.chat_template"); err == nil && src != "" {
-			if chat, err = infer.NewChatTemplate(src, "", ""); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			chat.Origin = path
-		}
-		f.Close()
-	}
-	e, err := infer.NewEngine(m, tok, opt)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &serve.Model{Name: strings.TrimSuffix(filepath.Base(path), ".gguf"), Engine: e, Chat: chat}, nil
 }
