@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dokja/dokja/atomicfile"
+	"github.com/dokja/dokja/eval"
+	"github.com/dokja/dokja/infer"
+	"github.com/dokja/dokja/model"
+	"github.com/dokja/dokja/progress"
+	"github.com/dokja/dokja/tensor"
+	"github.com/dokja/dokja/tokenizer"
+)
+
+func init() {
+	lateCommands = append(lateCommands, command{"eval", "score models on Korean benchmarks (KoBEST) and perplexity", runEval})
+}
+
+func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "tasks" {
+		return runEvalTasks(args[1:], stdout, stderr)
+	}
+	fs := newFlags("eval", "", `
+Score a model on benchmarks as EleutherAI's lm-evaluation-harness does
+(same prompts, log-likelihood scoring and metrics), and print a table of
+metrics with standard errors and chance levels, or JSON with per-item
+records ("dokja eval tasks" lists the tasks; "kobest" names all five
+KoBEST tasks).
+
+The model is scored in process (--model FOLDER, a checkpoint folder or a
+GGUF file), or through any OpenAI-compatible server (--endpoint URL
+--model NAME): log-likelihoods come from /v1/completions with the prompt as
+token ids, echo and logprobs, so the server's tokenizer must be known here
+(--tokenizer, or --model naming a local folder that holds it). Both ways
+give the same numbers for the same model.
+
+KoBEST tasks read DIR/{BoolQ,COPA,HellaSwag,SentiNeg,WiC}/SPLIT.tsv
+(--data-dir; report scores on dev). The perplexity task scores the
+documents of --text (one per line, or JSON lines with --field) in windows
+of the model's context.
+
+Examples:
+  dokja eval --model runs/nsmc/15m/model --tasks kobest --data-dir ../shared/data/kobest
+  dokja eval --model runs/tiny --tasks kobest_copa,perplexity --data-dir ../shared/data/kobest --text heldout.txt --limit 100 --json
+  dokja eval --endpoint http://127.0.0.1:8080 --model tiny --tokenizer runs/tiny --tasks kobest_copa --data-dir ../shared/data/kobest`, stderr)
+	modelFlag := fs.String("model", "", "checkpoint `folder` or GGUF file (in process), or the model's name on --endpoint")
+	endpoint := fs.String("endpoint", "", "OpenAI-compatible server `URL` (http://host:port or .../v1) to score through")
+	apiKey := fs.String("api-key", os.Getenv("OPENAI_API_KEY"), "Bearer key for --endpoint (default $OPENAI_API_KEY)")
+	tokSpec := fs.String("tokenizer", "", "tokenizer.json, folder or name (default: the --model folder's)")
+	var taskNames listFlag
+	fs.Var(&taskNames, "tasks", "tasks to run, comma separated (default kobest)")
+	dataDir := fs.String("data-dir", "", "KoBEST `folder` (holding BoolQ/, COPA/, ...)")
+	split := fs.String("split", "dev", "KoBEST split to score (a file SPLIT.tsv)")
+	text := fs.String("text", "", "text or JSON-lines `file` for the perplexity task")
+	field := fs.String("field", "", "JSON field holding the text in --text (default text)")
+	limit := fs.Int("limit", 0, "score only the first N items of each task (0: all)")
+	fewshot := fs.Int("num-fewshot", 0, "solved examples from the train split before each item")
+	seed := fs.Uint64("seed", 1234, "seed for few-shot sampling and bootstrap standard errors")
+	asJSON := fs.Bool("json", false, "print the results as JSON (with per-item records)")
+	out := fs.String("out", "", "also write the JSON results to this `file`")
+	concurrency := fs.Int("concurrency", 0, "requests in flight (default: 2 x --max-batch in process, 8 to an endpoint)")
+	maxBatch := fs.Int("max-batch", 8, "sequences the in-process engine runs together")
+	maxLength := fs.Int("max-length", 0, "the model's context in tokens (default: max_position_embeddings, or 2048 for an endpoint without a config.json)")
+	retries := fs.Int("retries", 6, "retries of an endpoint request on 429, 5xx and network errors")
+	scoreMax := fs.Int("score-max-tokens", 0, "max_tokens sent with scoring requests (1 for servers that refuse 0, such as vLLM)")
+	kernels := fs.String("kernels", "", "matrix kernels in process: portable, simd or openblas (default: fastest)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *modelFlag == "" {
+		fs.Usage()
+		return errors.New("--model is required (a checkpoint folder, or with --endpoint the model's name)")
+	}
+	if len(taskNames) == 0 {
+		taskNames = listFlag{"kobest"}
+	}
+	var tasks []*eval.Task
+	for _, n := range taskNames {
+		ts, err := eval.Lookup(n)
+		if err != nil {
+			return err
+		}
+		tasks = append(tasks, ts...)
+	}
+	data, err := loadEvalData(tasks, *dataDir, *split, *text, *field, *fewshot > 0)
+	if err != nil {
+		return err
+	}
+
+	if *concurrency <= 0 && *endpoint == "" {
+		*concurrency = 2 * max(*maxBatch, 1)
+	}
+	opt := eval.Options{Limit: *limit, NumFewshot: *fewshot, Seed: *seed}
+	opt.Identity.DataDir, opt.Identity.Split = *dataDir, *split
+	var backend eval.Backend
+	var done atomic.Int64
+	onDone := func() { done.Add(1) }
+	if *endpoint == "" {
+		e, id, err := loadEvalEngine(*modelFlag, *tokSpec, *kernels, *maxBatch, *maxLength)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		opt.Identity, opt.Encoder, opt.MaxLength = mergeIdentity(opt.Identity, id), e.Tokenizer(), e.MaxContext()
+		if opt.PrefixToken, err = eval.PrefixToken(e.Model().Config, e.Tokenizer()); err != nil {
+			return fmt.Errorf("--model %s: %w", *modelFlag, err)
+		}
+		backend = &eval.Engine{Engine: e, Concurrency: *concurrency, Progress: onDone}
+		slog.Info("loaded", "model", *modelFlag, "params", e.Model().NumParams(), "context", e.MaxContext(), "kernels", e.Model().K.Name())
+	} else {
+		spec := *tokSpec
+		if spec == "" {
+			if st, err := os.Stat(*modelFlag); err == nil && st.IsDir() {
+				spec = *modelFlag
+			} else {
+				return errors.New("--endpoint needs the server's tokenizer here, to send prompts as token ids: pass --tokenizer (a tokenizer.json, a checkpoint folder, o200k or cl100k), or a local checkpoint folder as --model")
+			}
+		}
+		tok, err := tokenizer.Load(spec)
+		if err != nil {
+			return fmt.Errorf("--tokenizer %s: %w", spec, err)
+		}
+		var cfg *model.Config
+		if st, err := os.Stat(spec); err == nil && st.IsDir() {
+			if c, err := model.LoadConfig(filepath.Join(spec, "config.json")); err == nil {
+				cfg = c
+			}
+		}
+		opt.MaxLength = *maxLength
+		if opt.MaxLength <= 0 {
+			opt.MaxLength = 2048
+			if cfg != nil && cfg.MaxPositionEmbeddings > 0 {
+				opt.MaxLength = cfg.MaxPositionEmbeddings
+			}
+		}
+		if opt.PrefixToken, err = eval.PrefixToken(cfg, tok); err != nil {
+			return fmt.Errorf("--tokenizer %s: %w", spec, err)
+		}
+		name := *modelFlag
+		if st, err := os.Stat(name); err == nil && st.IsDir() {
+			name = filepath.Base(filepath.Clean(name)) // the name dokja serve gives a folder
+		}
+		opt.Encoder = tok
+		opt.Identity.Backend, opt.Identity.Endpoint, opt.Identity.ModelName = "endpoint", *endpoint, name
+		opt.Identity.Tokenizer, opt.Identity.TokenizerSHA256 = tokenizerIdentity(spec)
+		r := *retries
+		if r == 0 {
+			r = -1
+		}
+		backend = &eval.Endpoint{URL: *endpoint, Model: name, APIKey: *apiKey, MaxTokens: *scoreMax, MaxLength: opt.MaxLength,
+			Concurrency: *concurrency, Retries: r, Progress: onDone}
+	}
+
+	line := progress.New(stderr)
+	var total atomic.Int64
+	var current atomic.Value
+	opt.Progress = func(task string, requests int) {
+		done.Store(0)
+		current.Store(task)
+		total.Store(int64(requests))
+	}
+	stopDraw, drawn := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(drawn)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopDraw:
+				return
+			case <-tick.C:
+				if n := total.Load(); n > 0 {
+					line.Printf("%s: %d/%d requests", current.Load(), done.Load(), n)
+				}
+			}
+		}
+	}()
+	rep, err := eval.Evaluate(ctx, backend, data, opt)
+	close(stopDraw)
+	<-drawn
+	line.Done()
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		var buf bytes.Buffer
+		if err := rep.WriteJSON(&buf); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(*out, buf.Bytes()); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	if *asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteTable(stdout)
+}
+
+// loadEvalData reads each task's items (and the train split as the
+// few-shot pool when asked for).
+func loadEvalData(tasks []*eval.Task, dataDir, split, text, field string, fewshot bool) ([]eval.TaskData, error) {
+	var data []eval.TaskData
+	for _, t := range tasks {
+		td := eval.TaskData{Task: t}
+		var err error
+		switch {
+		case t.OutputType == eval.LoglikelihoodRolling:
+			if text == "" {
+				return nil, fmt.Errorf("task %s needs --text FILE", t.Name)
+			}
+			td.Docs, err = eval.LoadText(text, field)
+			td.Source = text
+		default:
+			if dataDir == "" {
+				return nil, fmt.Errorf("task %s needs --data-dir (the KoBEST folder holding %s/)", t.Name, t.Dir)
+			}
+			td.Docs, err = t.Load(dataDir, split)
+			td.Source = filepath.Join(dataDir, t.Dir, split+".tsv")
+			if err == nil && fewshot {
+				if td.Fewshot, err = t.Load(dataDir, "train"); err != nil {
+					err = fmt.Errorf("few-shot examples: %w", err)
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		data = append(data, td)
+	}
+	return data, nil
+}
+
+// loadEvalEngine loads a checkpoint folder or GGUF file into an engine and
+// identifies it (path and SHA-256 of the weights, the tokenizer's).
+func loadEvalEngine(path, tokSpec, kernels string, maxBatch, maxLength int) (*infer.Engine, eval.Identity, error) {
+	id := eval.Identity{Backend: "in-process", ModelPath: path}
+	var m *model.Model
+	var tok *tokenizer.Tokenizer
+	var err error
+	if strings.HasSuffix(path, ".gguf") {
+		if m, tok, err = model.LoadGGUF(path); err != nil {
+			return nil, id, err
+		}
+		id.ModelSHA256, err = eval.FileSHA256(path)
+	} else {
+		if m, err = model.Load(path); err != nil {
+			return nil, id, err
+		}
+		id.ModelSHA256, err = eval.WeightsSHA256(path)
+	}
+	if err != nil {
+		return nil, id, err
+	}
+	if tokSpec == "" && tok == nil {
+		tokSpec = path
+	}
+	if tokSpec != "" {
+		if tok, err = tokenizer.Load(tokSpec); err != nil {
+			return nil, id, fmt.Errorf("tokenizer %s: %w", tokSpec, err)
+		}
+		id.Tokenizer, id.TokenizerSHA256 = tokenizerIdentity(tokSpec)
+	} else {
+		id.Tokenizer = path + " (embedded)"
+	}
+	if tok == nil {
+		return nil, id, fmt.Errorf("%s carries no tokenizer; pass --tokenizer", path)
+	}
+	if kernels != "" {
+		if m.K, err = tensor.ByName(kernels); err != nil {
+			return nil, id, err
+		}
+	}
+	e, err := infer.NewEngine(m, tok, infer.EngineOptions{MaxBatch: maxBatch, MaxQueue: 1024, MaxContext: maxLength})
+	if err != nil {
+		return nil, id, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, id, nil
+}
+
+func mergeIdentity(run, model eval.Identity) eval.Identity {
+	model.DataDir, model.Split = run.DataDir, run.Split
+	return model
+}
+
+// tokenizerIdentity names a tokenizer spec and hashes its file, if it is
+// one (a folder's tokenizer.json).
+func tokenizerIdentity(spec string) (string, string) {
+	path := spec
+	if st, err := os.Stat(spec); err == nil && st.IsDir() {
+		path = filepath.Join(spec, "tokenizer.json")
+	}
+	sum, err := eval.FileSHA256(path)
+	if err != nil {
+		return spec, "" // a built-in name
+	}
+	return path, sum
+}
+
+func runEvalTasks(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval tasks", "", "List the built-in evaluation tasks.", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "task\ttype\tmetrics\tdescription")
+	for _, t := range eval.Tasks() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.OutputType, strings.Join(t.Metrics, ","), t.Description)
+	}
+	fmt.Fprintln(tw, "kobest\t\t\tall five KoBEST tasks")
+	return tw.Flush()
+}

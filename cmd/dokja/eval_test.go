@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// evalModel writes a small random checkpoint over the byte-level test
+// tokenizer (no tokenizer training needed).
+func evalModel(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{"architectures": ["LlamaForCausalLM"], "vocab_size": 300, "hidden_size": 32,
+		"intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+		"max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": true,
+		"bos_token_id": 258, "eos_token_id": 258}`), 0o644)
+	out := filepath.Join(dir, "tiny")
+	mustRun(t, "", "init", "--config", cfg, "--tokenizer", filepath.Join("..", "..", "tokenizer", "testdata", "tiny.json"), "--out", out)
+	return out
+}
+
+// evalReport mirrors the parts of the JSON results the test reads.
+type evalReport struct {
+	Config struct {
+		Backend     string            `json:"backend"`
+		ModelSHA256 string            `json:"model_sha256"`
+		Endpoint    string            `json:"endpoint"`
+		Sources     map[string]string `json:"sources"`
+	} `json:"config"`
+	ConfigHash string `json:"config_hash"`
+	Tasks      []struct {
+		Task    string `json:"task"`
+		Items   int    `json:"items"`
+		Metrics []struct {
+			Metric string   `json:"metric"`
+			Value  float64  `json:"value"`
+			Chance *float64 `json:"chance"`
+		} `json:"metrics"`
+		Records []struct {
+			ID             string    `json:"id"`
+			LogLikelihoods []float64 `json:"loglikelihoods"`
+			LogLikelihood  *float64  `json:"loglikelihood"`
+		} `json:"records"`
+	} `json:"tasks"`
+}
+
+func decodeReport(t *testing.T, s string) evalReport {
+	t.Helper()
+	var r evalReport
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		t.Fatalf("%v\n%s", err, s)
+	}
+	return r
+}
+
+// dokja eval scores a checkpoint in process and through dokja serve with
+// the same numbers, prints a table or JSON, writes --out, and explains
+// bad input.
+func TestEvalCommand(t *testing.T) {
+	dir := evalModel(t)
+	data := filepath.Join("..", "..", "eval", "testdata")
+	kobest, text := filepath.Join(data, "kobest"), filepath.Join(data, "corpus.txt")
+
+	r := mustRun(t, "", "eval", "tasks")
+	for _, want := range []string{"kobest_copa", "kobest_hellaswag", "acc_norm", "perplexity", "loglikelihood_rolling"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("eval tasks lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	args := []string{"--tasks", "kobest_copa,kobest_hellaswag,perplexity", "--data-dir", kobest, "--text", text}
+	r = mustRun(t, "", append([]string{"eval", "--model", dir}, args...)...)
+	for _, want := range []string{"kobest_copa", "acc_norm", "bits_per_byte", "0.5000", "0.2500", "in-process"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "results.json")
+	r = mustRun(t, "", append([]string{"eval", "--model", dir, "--json", "--out", out}, args...)...)
+	local := decodeReport(t, r.stdout)
+	saved, err := os.ReadFile(out)
+	if err != nil || decodeReport(t, string(saved)).ConfigHash != local.ConfigHash {
+		t.Fatalf("--out: %v", err)
+	}
+	if len(local.Tasks) != 3 || local.Tasks[0].Items != 4 || local.Tasks[1].Items != 2 || len(local.Config.ModelSHA256) != 64 ||
+		!strings.Contains(local.Config.Sources["kobest_copa"], "sha256:") {
+		t.Fatalf("report: %+v", local)
+	}
+
+	// The same checkpoint through dokja serve.
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		var stderr strings.Builder
+		code := run(ctx, []string{"serve", "--model", dir, "--addr", "127.0.0.1:0", "--api-key", "k"}, strings.NewReader(""), pw, &stderr)
+		pw.Close()
+		done <- code
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		t.Fatal("serve printed nothing")
+	}
+	i := strings.Index(lines.Text(), "http://")
+	if i < 0 {
+		t.Fatalf("serve said %q", lines.Text())
+	}
+	base := strings.Fields(lines.Text()[i:])[0]
+	go io.Copy(io.Discard, pr)
+	r = mustRun(t, "", append([]string{"eval", "--endpoint", base, "--model", dir, "--api-key", "k", "--json"}, args...)...)
+	remote := decodeReport(t, r.stdout)
+	if remote.Config.Backend != "endpoint" || remote.ConfigHash == local.ConfigHash {
+		t.Errorf("endpoint config %+v", remote.Config)
+	}
+	for ti, lt := range local.Tasks {
+		for ii, lr := range lt.Records {
+			rr := remote.Tasks[ti].Records[ii]
+			for c := range lr.LogLikelihoods {
+				if math.Abs(lr.LogLikelihoods[c]-rr.LogLikelihoods[c]) > 1e-4 {
+					t.Errorf("%s item %s choice %d: %v in process, %v through serve", lt.Task, lr.ID, c, lr.LogLikelihoods[c], rr.LogLikelihoods[c])
+				}
+			}
+			if lr.LogLikelihood != nil && math.Abs(*lr.LogLikelihood-*rr.LogLikelihood) > 1e-4 {
+				t.Errorf("%s item %s: %v in process, %v through serve", lt.Task, lr.ID, *lr.LogLikelihood, *rr.LogLikelihood)
+			}
+		}
+	}
+	// Without a tokenizer an endpoint run cannot tokenize.
+	r = dokja(t, "", "eval", "--endpoint", base, "--model", "tiny", "--tasks", "kobest_copa", "--data-dir", kobest)
+	if r.code == 0 || !strings.Contains(r.stderr, "--tokenizer") {
+		t.Errorf("endpoint without tokenizer: exit %d, %s", r.code, r.stderr)
+	}
+	cancel()
+	<-done
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tasks", "kobest_mmlu", "--data-dir", kobest}, `unknown task "kobest_mmlu"`},
+		{[]string{"--tasks", "kobest_copa"}, "needs --data-dir"},
+		{[]string{"--tasks", "kobest_copa", "--data-dir", filepath.Join(data, "missing")}, "data dir"},
+		{[]string{"--tasks", "kobest_copa", "--data-dir", kobest, "--split", "test"}, `split "test"`},
+		{[]string{"--tasks", "perplexity"}, "needs --text"},
+	} {
+		r := dokja(t, "", append([]string{"eval", "--model", dir}, c.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package eval
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// OutputType says how a task's items are scored, in lm-evaluation-harness's
+// words.
+type OutputType string
+
+// The output types Dokja scores.
+const (
+	// MultipleChoice scores each choice as a continuation of the item's
+	// text and predicts the most likely one.
+	MultipleChoice OutputType = "multiple_choice"
+	// LoglikelihoodRolling scores a whole document in windows of the
+	// model's context (perplexity).
+	LoglikelihoodRolling OutputType = "loglikelihood_rolling"
+)
+
+// Metric names.
+const (
+	MetricAcc            = "acc"
+	MetricAccNorm        = "acc_norm"
+	MetricF1             = "f1" // macro F1, KoBEST's official metric
+	MetricWordPerplexity = "word_perplexity"
+	MetricBytePerplexity = "byte_perplexity"
+	MetricBitsPerByte    = "bits_per_byte"
+)
+
+// Doc is one item of a task, after doc_to_text, doc_to_choice and
+// doc_to_target.
+type Doc struct {
+	ID   string
+	File string
+	Line int
+	// Text is the prompt the choices continue (multiple choice), or the
+	// document to score (rolling log-likelihood).
+	Text    string
+	Choices []string
+	Target  int // index into Choices
+}
+
+// Task is a benchmark described as data: where its rows come from and
+// the functions lm-evaluation-harness's task YAML names.
+type Task struct {
+	Name        string
+	Description string
+	OutputType  OutputType
+	// Dir is the task's folder under a KoBEST data dir; a split is the
+	// file SPLIT.tsv in it.
+	Dir string
+	// Columns must be in the TSV header.
+	Columns []string
+	// IDColumn holds the item id; without it the id is the row number.
+	IDColumn string
+	// DocToText, DocToChoice and DocToTarget follow the harness's
+	// doc_to_text, doc_to_choice and doc_to_target (the target as an index
+	// into the choices). An error names the offending field.
+	DocToText   func(Row) (string, error)
+	DocToChoice func(Row) ([]string, error)
+	DocToTarget func(Row) (int, error)
+	// TargetDelimiter goes between the text and a choice (" "), and
+	// FewshotDelimiter between few-shot examples ("\n\n").
+	TargetDelimiter  string
+	FewshotDelimiter string
+	Metrics          []string
+}
+
+// Rows reads the task's split from a KoBEST data dir.
+func (t *Task) Rows(dataDir, split string) ([]Row, error) {
+	if t.Dir == "" {
+		return nil, fmt.Errorf("task %s does not read a data dir", t.Name)
+	}
+	if dataDir == "" {
+		return nil, fmt.Errorf("task %s: a data dir is required (the KoBEST folder holding %s/)", t.Name, t.Dir)
+	}
+	if st, err := os.Stat(dataDir); err != nil {
+		return nil, fmt.Errorf("task %s: data dir: %w", t.Name, err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("task %s: data dir %s is not a folder", t.Name, dataDir)
+	}
+	path := filepath.Join(dataDir, t.Dir, split+".tsv")
+	if _, err := os.Stat(path); err != nil {
+		present, _ := filepath.Glob(filepath.Join(dataDir, t.Dir, "*.tsv"))
+		for i := range present {
+			present[i] = strings.TrimSuffix(filepath.Base(present[i]), ".tsv")
+		}
+		return nil, fmt.Errorf("task %s: split %q: %w (splits present: %s)", t.Name, split, err, orNone(present))
+	}
+	return ReadTSV(path, t.Columns)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// Docs turns rows into items.
+func (t *Task) Docs(rows []Row) ([]Doc, error) {
+	docs := make([]Doc, 0, len(rows))
+	for i, r := range rows {
+		d := Doc{ID: strconv.Itoa(i + 1), File: r.File, Line: r.Line}
+		if t.IDColumn != "" {
+			d.ID = strings.TrimSpace(r.Get(t.IDColumn))
+		}
+		var err error
+		if d.Text, err = t.DocToText(r); err != nil {
+			return nil, err
+		}
+		if t.DocToChoice != nil {
+			if d.Choices, err = t.DocToChoice(r); err != nil {
+				return nil, err
+			}
+		}
+		if t.DocToTarget != nil {
+			if d.Target, err = t.DocToTarget(r); err != nil {
+				return nil, err
+			}
+			if d.Target < 0 || d.Target >= len(d.Choices) {
+				return nil, &FieldError{File: r.File, Line: r.Line, Field: "target", Err: fmt.Errorf("target %d is not one of the %d choices", d.Target, len(d.Choices))}
+			}
+		}
+		docs = append(docs, d)
+	}
+	return docs, nil
+}
+
+// Load reads the task's split from a KoBEST data dir as items.
+func (t *Task) Load(dataDir, split string) ([]Doc, error) {
+	rows, err := t.Rows(dataDir, split)
+	if err != nil {
+		return nil, err
+	}
+	return t.Docs(rows)
+}
+
+// ErrUnknownTask is returned by Lookup for a name it does not know.
+var ErrUnknownTask = errors.New("unknown task")
+
+// Tasks returns the built-in tasks, sorted by name.
+func Tasks() []*Task {
+	out := append(kobestTasks(), Perplexity())
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup returns the built-in task of that name; "kobest" names all five
+// KoBEST tasks.
+func Lookup(name string) ([]*Task, error) {
+	if name == "kobest" {
+		return kobestTasks(), nil
+	}
+	var names []string
+	for _, t := range Tasks() {
+		if t.Name == name {
+			return []*Task{t}, nil
+		}
+		names = append(names, t.Name)
+	}
+	return nil, fmt.Errorf("%w %q (known: kobest, %s)", ErrUnknownTask, name, strings.Join(names, ", "))
+}
+
+// field returns a required non-empty field.
+func field(r Row, name string) (string, error) {
+	v, ok := r.Fields[name]
+	if !ok {
+		return "", &FieldError{File: r.File, Line: r.Line, Field: name, Err: errors.New("missing")}
+	}
+	if strings.TrimSpace(v) == "" {
+		return "", &FieldError{File: r.File, Line: r.Line, Field: name, Err: errors.New("empty")}
+	}
+	return v, nil
+}
+
+// label parses a field whose value must be one of values, returning its
+// index.
+func label(r Row, name string, values ...string) (int, error) {
+	v, err := field(r, name)
+	if err != nil {
+		return 0, err
+	}
+	v = strings.TrimSpace(v)
+	for i, want := range values {
+		if strings.EqualFold(v, want) {
+			return i, nil
+		}
+	}
+	return 0, &FieldError{File: r.File, Line: r.Line, Field: name, Err: fmt.Errorf("%q is not one of %s", v, strings.Join(values, ", "))}
+}
