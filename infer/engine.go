@@ -334,10 +334,17 @@ func (e *Engine) advance(j *job, logits [][]float32) bool {
 	if j.first {
 		j.first = false
 		if j.req.Echo {
-			j.res.PromptLogprobs = append(j.res.PromptLogprobs, TokenLogprob{ID: j.req.Prompt[0], Token: e.tokenText(j.req.Prompt[0]), Logprob: float32(math.NaN())})
-			for t := 1; t < len(j.req.Prompt); t++ {
-				j.res.PromptLogprobs = append(j.res.PromptLogprobs, e.logprob(logits[t-1], j.req.Prompt[t], j.req.TopLogprobs))
-			}
+			// Scoring prompts is what evaluation harnesses do all day: one
+			// log-softmax per position, spread over the cores.
+			p := j.req.Prompt
+			lps := make([]TokenLogprob, len(p))
+			lps[0] = TokenLogprob{ID: p[0], Token: e.tokenText(p[0]), Logprob: float32(math.NaN())}
+			tensor.ParallelFor(len(p)-1, 4, func(lo, hi int) {
+				for t := lo + 1; t < hi+1; t++ {
+					lps[t] = e.logprob(logits[t-1], p[t], j.req.TopLogprobs)
+				}
+			})
+			j.res.PromptLogprobs = lps
 		}
 	}
 	if len(j.res.Tokens) >= j.req.MaxTokens {
@@ -411,7 +418,15 @@ func (e *Engine) logprob(logits []float32, id, top int) TokenLogprob {
 	}
 	lse := float64(mx) + math.Log(sum)
 	tl := TokenLogprob{ID: id, Token: e.tokenText(id), Logprob: float32(float64(logits[id]) - lse)}
-	if top > 0 {
+	if top == 1 {
+		best := 0
+		for i, v := range logits {
+			if v > logits[best] {
+				best = i
+			}
+		}
+		tl.Top = []Alternative{{ID: best, Token: e.tokenText(best), Logprob: float32(float64(logits[best]) - lse)}}
+	} else if top > 1 {
 		idx := make([]int32, len(logits))
 		for i := range idx {
 			idx[i] = int32(i)
