@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dokja/dokja/mapfile"
 	"github.com/dokja/dokja/quant"
 )
 
@@ -79,7 +80,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 			mapFile = func(*os.File, int) ([]byte, error) { return nil, errors.New("no mmap") }
 		}
 		f, err := Open(path)
-		mapFile = mmapFile
+		mapFile = mapfile.Map
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,11 +12,12 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/dokja/dokja/mapfile"
 	"github.com/dokja/dokja/quant"
 )
 
 // mapFile maps a file; tests replace it to exercise the fallback.
-var mapFile = mmapFile
+var mapFile = mapfile.Map
 
 // ErrNotFound is returned (wrapped) for a missing tensor or key.
 var ErrNotFound = errors.New("not found")
@@ -79,7 +80,7 @@ func Open(path string) (*File, error) {
 	f, err := Parse(path, buf)
 	if err != nil {
 		if mapped {
-			munmap(buf)
+			mapfile.Unmap(buf)
 		}
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func (f *File) Close() error {
 	f.buf = nil
 	if f.mapped && buf != nil {
 		f.mapped = false
-		return munmap(buf)
+		return mapfile.Unmap(buf)
 	}
 	return nil
 }

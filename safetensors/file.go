@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/dokja/dokja/mapfile"
 )
 
 // MaxHeaderSize is the largest JSON header Open accepts (100 MiB, the
@@ -25,7 +27,7 @@ const MaxHeaderSize = 100 << 20
 const metadataKey = "__metadata__"
 
 // mapFile maps a file; tests replace it to exercise the fallback.
-var mapFile = mmapFile
+var mapFile = mapfile.Map
 
 // ErrNotFound is returned (wrapped) when a tensor name is not in a file.
 var ErrNotFound = errors.New("no such tensor")
@@ -415,7 +417,7 @@ func (f *File) Close() error {
 	buf := f.buf
 	f.buf, f.data = nil, nil
 	if buf != nil && f.mapped {
-		if err := munmap(buf); err != nil {
+		if err := mapfile.Unmap(buf); err != nil {
 			return fmt.Errorf("safetensors: %s: unmap: %w", f.path, err)
 		}
 	}

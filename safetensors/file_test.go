@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dokja/dokja/mapfile"
 )
 
 // rawFile writes an 8-byte length, header and data to a new file.
@@ -543,7 +545,7 @@ func TestOpenIsMapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := mustOpen(t, path)
-	if !f.mapped && mmapSupported {
+	if !f.mapped && mapfile.Supported {
 		t.Error("file was read, not mapped")
 	}
 }

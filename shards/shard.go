@@ -7,10 +7,12 @@ import (
 	"math"
 	"os"
 	"sync"
+
+	"github.com/dokja/dokja/mapfile"
 )
 
 // mapFile maps a file; tests replace it to exercise the fallback.
-var mapFile = mmapFile
+var mapFile = mapfile.Map
 
 // Shard is an open shard file, mapped read-only. Its methods may be
 // called from several goroutines at once.
@@ -151,7 +153,7 @@ func (s *Shard) Close() error {
 	buf := s.buf
 	s.buf, s.data = nil, nil
 	if buf != nil && s.mapped {
-		if err := munmap(buf); err != nil {
+		if err := mapfile.Unmap(buf); err != nil {
 			return fmt.Errorf("shards: %s: unmap: %w", s.path, err)
 		}
 	}
