@@ -17,31 +17,15 @@ import (
 	"time"
 
 	"github.com/dokja/dokja/infer"
-	"github.com/dokja/dokja/model"
+	"github.com/dokja/dokja/infer/infertest"
 	"github.com/dokja/dokja/serve"
-	"github.com/dokja/dokja/tokenizer"
 )
 
 // tinyEngine is a random-weight Qwen2-shaped model over the byte-level
 // test tokenizer (as serve's tests build it).
 func tinyEngine(t *testing.T, maxContext int) *infer.Engine {
 	t.Helper()
-	tok, err := tokenizer.LoadJSON(filepath.Join("..", "tokenizer", "testdata", "tiny.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := model.LoadConfig(filepath.Join("..", "model", "testdata", "tiny-qwen2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.VocabSize, c.MaxPositionEmbeddings = 300, 4096
-	m, err := model.NewRandom(c, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range m.Embed {
-		m.Embed[i] *= 10
-	}
+	m, tok := infertest.TinyModel(t, 10)
 	e, err := infer.NewEngine(m, tok, infer.EngineOptions{MaxBatch: 8, MaxContext: maxContext})
 	if err != nil {
 		t.Fatal(err)

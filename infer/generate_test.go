@@ -2,37 +2,18 @@ package infer
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dokja/dokja/infer/infertest"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/tokenizer"
 )
 
 // tinyModel is a random-weight Qwen2-shaped model whose vocabulary covers
-// the byte-level test tokenizer (259 ids).
+// the byte-level test tokenizer.
 func tinyModel(t *testing.T) (*model.Model, *tokenizer.Tokenizer) {
-	t.Helper()
-	tok, err := tokenizer.LoadJSON(filepath.Join("..", "tokenizer", "testdata", "tiny.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := model.LoadConfig(filepath.Join("..", "model", "testdata", "tiny-qwen2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.VocabSize = 300
-	c.EOSTokenID = nil
-	m, err := model.NewRandom(c, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Larger weights give peaked, input-dependent distributions.
-	for i := range m.Embed {
-		m.Embed[i] *= 40
-	}
-	return m, tok
+	return infertest.TinyModel(t, 40)
 }
 
 func TestGenerateGreedyMatchesForward(t *testing.T) {

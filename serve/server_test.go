@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dokja/dokja/infer"
+	"github.com/dokja/dokja/infer/infertest"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/tokenizer"
 	"github.com/openai/openai-go/v3"
@@ -29,22 +29,7 @@ const testKey = "sk-test-123"
 // test tokenizer, with weights scaled so greedy decoding is input-dependent.
 func tinyEngine(t *testing.T, opt infer.EngineOptions) (*infer.Engine, *model.Model, *tokenizer.Tokenizer) {
 	t.Helper()
-	tok, err := tokenizer.LoadJSON(filepath.Join("..", "tokenizer", "testdata", "tiny.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := model.LoadConfig(filepath.Join("..", "model", "testdata", "tiny-qwen2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.VocabSize, c.EOSTokenID, c.MaxPositionEmbeddings = 300, nil, 4096
-	m, err := model.NewRandom(c, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range m.Embed {
-		m.Embed[i] *= 40
-	}
+	m, tok := infertest.TinyModel(t, 40)
 	e, err := infer.NewEngine(m, tok, opt)
 	if err != nil {
 		t.Fatal(err)
