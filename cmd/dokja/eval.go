@@ -31,6 +31,9 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "tasks" {
 		return runEvalTasks(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "compare" {
+		return runEvalCompare(args[1:], stdout, stderr)
+	}
 	fs := newFlags("eval", "", `
 Score a model on benchmarks as EleutherAI's lm-evaluation-harness does
 (same prompts, log-likelihood scoring and metrics), and print a table of
@@ -69,6 +72,7 @@ Examples:
 	seed := fs.Uint64("seed", 1234, "seed for few-shot sampling and bootstrap standard errors")
 	asJSON := fs.Bool("json", false, "print the results as JSON (with per-item records)")
 	out := fs.String("out", "", "also write the JSON results to this `file`")
+	htmlOut := fs.String("html", "", "also write an HTML report (charts, configuration, sample items) to this `file`")
 	concurrency := fs.Int("concurrency", 0, "requests in flight (default: 2 x --max-batch in process, 8 to an endpoint)")
 	maxBatch := fs.Int("max-batch", 8, "sequences the in-process engine runs together")
 	maxLength := fs.Int("max-length", 0, "the model's context in tokens (default: max_position_embeddings, or 2048 for an endpoint without a config.json)")
@@ -206,10 +210,60 @@ Examples:
 			return fmt.Errorf("--out: %w", err)
 		}
 	}
+	if *htmlOut != "" {
+		if err := writeHTMLReport(*htmlOut, []eval.Run{{Label: "run", Report: rep}}); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
 	if *asJSON {
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteTable(stdout)
+}
+
+func writeHTMLReport(path string, runs []eval.Run) error {
+	var buf bytes.Buffer
+	if err := eval.WriteHTML(&buf, runs); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, buf.Bytes())
+}
+
+func runEvalCompare(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval compare", "RESULTS.json...", `
+Show the results of several "dokja eval --out" runs side by side: a row
+per task and metric, a column per run (value ± standard error), the
+chance level, and each run's config hash and model. A run is named by its
+file name, or LABEL=FILE.
+
+Example:
+  dokja eval compare --html compare.html base=runs/eval-15m.json cpt=runs/eval-cpt.json`, stderr)
+	htmlOut := fs.String("html", "", "also write the comparison as an HTML page with charts to this `file`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("name at least one results file")
+	}
+	var runs []eval.Run
+	for _, arg := range fs.Args() {
+		label, path, ok := strings.Cut(arg, "=")
+		if !ok {
+			label, path = strings.TrimSuffix(filepath.Base(arg), ".json"), arg
+		}
+		r, err := eval.ReadReport(path)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, eval.Run{Label: label, Report: r})
+	}
+	if *htmlOut != "" {
+		if err := writeHTMLReport(*htmlOut, runs); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	return eval.Compare(stdout, runs)
 }
 
 // loadEvalData reads each task's items (and the train split as the
