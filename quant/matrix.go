@@ -207,11 +207,11 @@ type dotKernels struct {
 
 var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, dotQ4K}
 
-// simdKernels is where a SIMD path registers itself when the CPU supports
-// it. None is built yet: a first simd/archsimd version (VPMADDUBSW on
-// Q8_0/Q4_0 blocks) ran 4-10x slower than the portable loops under Go
-// 1.26's GOEXPERIMENT=simd and was left out; tests run every registered
-// path.
+// simdKernels is where the AVX2 path registers itself when the CPU has
+// it (simd_amd64.go): Q8_0 and Q4_0 block dot products in assembly
+// (quant/internal/q8asm); Q4_K still runs the portable loop. A first
+// simd/archsimd version ran 4-10x slower than portable Go, hence the
+// assembly. Tests run every registered path.
 var simdKernels *dotKernels
 
 // usePortable forces the portable kernels (tests compare the paths).

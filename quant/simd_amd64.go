@@ -1,0 +1,41 @@
+//go:build amd64
+
+package quant
+
+import (
+	"unsafe"
+
+	"github.com/dokja/dokja/quant/internal/q8asm"
+	"golang.org/x/sys/cpu"
+)
+
+// The assembly reads activation blocks as 36 bytes, the scale then the
+// values; these fail to compile if q8Block's layout changes.
+var (
+	_ [unsafe.Sizeof(q8Block{}) - 36]struct{}
+	_ [36 - unsafe.Sizeof(q8Block{})]struct{}
+	_ [unsafe.Offsetof(q8Block{}.qs) - 4]struct{}
+	_ [4 - unsafe.Offsetof(q8Block{}.qs)]struct{}
+)
+
+func init() {
+	if cpu.X86.HasAVX2 {
+		simdKernels = &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, dotQ4K}
+	}
+}
+
+func dotQ8_0AVX2(w []byte, a []q8Block) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	_ = w[34*len(a)-1]
+	return q8asm.DotQ8_0(&w[0], (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0])
+}
+
+func dotQ4_0AVX2(w []byte, a []q8Block) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	_ = w[18*len(a)-1]
+	return q8asm.DotQ4_0(&w[0], (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0])
+}
