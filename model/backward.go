@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -65,6 +66,8 @@ func (m *Model) NewGrads() *Model {
 	return g
 }
 
+var errQuantized = errors.New("model: a model with quantized weights can only decode (load it without KeepQuantized to train or save it)")
+
 // lossRows is how many rows of logits the loss computes at a time, to
 // bound memory (rows × vocab floats) on large vocabularies.
 const lossRows = 128
@@ -72,6 +75,9 @@ const lossRows = 128
 // Loss returns the summed cross-entropy of the batch's targets (natural
 // log) without computing gradients, for validation.
 func (m *Model) Loss(b *Batch) (float64, error) {
+	if m.QuantHead != nil {
+		return 0, errQuantized
+	}
 	ps, err := b.pass(m)
 	if err != nil {
 		return 0, err
@@ -86,6 +92,9 @@ func (m *Model) Loss(b *Batch) (float64, error) {
 // a step, g ends as the gradient of the mean loss: accumulation equals
 // one large batch.
 func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) {
+	if m.Quant != nil || m.QuantHead != nil {
+		return 0, errQuantized
+	}
 	ps, err := b.pass(m)
 	if err != nil {
 		return 0, err

@@ -53,23 +53,35 @@ func BenchmarkForward(b *testing.B) {
 // BenchmarkGGUF times Dokja on GGUF files named in DOKJA_BENCH_GGUF
 // (comma-separated), the same work as model/testdata/llamaref/speed.mjs
 // does with llama.cpp: a 128-token prefill in one Step, then 64 tokens
-// one at a time. Weights are dequantized to float32 at load, so every
-// file runs the float32 path.
+// one at a time. Quantized files run twice: kept in their blocks, and
+// dequantized to float32 at load.
 func BenchmarkGGUF(b *testing.B) {
 	files := os.Getenv("DOKJA_BENCH_GGUF")
 	if files == "" {
 		b.Skip("set DOKJA_BENCH_GGUF to GGUF files")
 	}
+	type variant struct {
+		name string
+		m    *Model
+	}
+	var runs []variant
 	for _, path := range strings.Split(files, ",") {
+		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
 		m, _, err := LoadGGUF(path)
 		if err != nil {
 			b.Fatal(err)
 		}
+		runs = append(runs, variant{name, m})
+		if kept, _, err := LoadGGUFWith(path, GGUFOptions{KeepQuantized: true}); err == nil && kept.Quant[0].Q != nil {
+			runs = append(runs, variant{name + "-blocks", kept})
+		}
+	}
+	for _, run := range runs {
+		m, name := run.m, run.name
 		prompt := make([]int, 128)
 		for i := range prompt {
 			prompt[i] = (i * 7919) % 256
 		}
-		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
 		b.Run(name+"/prefill128", func(b *testing.B) {
 			for b.Loop() {
 				if _, err := m.Step(m.NewCache(), prompt, false); err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/tensor"
 )
 
@@ -121,14 +122,20 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 		tp.layers = make([]layerTape, len(m.Layers))
 	}
 	out := alloc(rows * d)
-	linear := func(out, in, w, bias []float32, nOut, nIn int) {
-		k.Gemm(false, true, rows, nOut, nIn, 1, in, nIn, w, nIn, 0, out, nOut)
+	// linear computes out = in·Wᵀ (+ bias), on quantized blocks when the
+	// layer keeps them.
+	linear := func(out, in, w []float32, qm *quant.Matrix, bias []float32, nOut, nIn int) {
+		if qm != nil {
+			qm.MatMul(out, in, rows)
+		} else {
+			k.Gemm(false, true, rows, nOut, nIn, 1, in, nIn, w, nIn, 0, out, nOut)
+		}
 		if bias != nil {
 			tensor.AddBias(out, bias)
 		}
 	}
 	for li := range m.Layers {
-		l := &m.Layers[li]
+		l, ql := &m.Layers[li], m.quantLayer(li)
 		if tp != nil {
 			lt = layerTape{
 				x: alloc(rows * d), h1: alloc(rows * d), q: alloc(rows * qd), k: alloc(rows * kvd), v: alloc(rows * kvd),
@@ -138,9 +145,9 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 			copy(lt.x, x)
 		}
 		tensor.RMSNorm(lt.h1, x, l.AttnNorm, eps)
-		linear(lt.q, lt.h1, l.Q, l.QBias, qd, d)
-		linear(lt.k, lt.h1, l.K, l.KBias, kvd, d)
-		linear(lt.v, lt.h1, l.V, l.VBias, kvd, d)
+		linear(lt.q, lt.h1, l.Q, ql.Q, l.QBias, qd, d)
+		linear(lt.k, lt.h1, l.K, ql.K, l.KBias, kvd, d)
+		linear(lt.v, lt.h1, l.V, ql.V, l.VBias, kvd, d)
 		tensor.RoPE(lt.q, hq, hd, ps.pos, c.RopeTheta)
 		tensor.RoPE(lt.k, hkv, hd, ps.pos, c.RopeTheta)
 		for s, cache := range ps.caches {
@@ -149,16 +156,16 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 			cache.v[li] = append(cache.v[li], lt.v[a:b]...)
 		}
 		m.attention(ps, li, lt.q, lt.k, lt.v, lt.p, lt.att)
-		linear(out, lt.att, l.O, l.OBias, d, qd)
+		linear(out, lt.att, l.O, ql.O, l.OBias, d, qd)
 		tensor.Add(x, out)
 		if tp != nil {
 			copy(lt.x2, x)
 		}
 		tensor.RMSNorm(lt.h2, x, l.MLPNorm, eps)
-		linear(lt.gate, lt.h2, l.Gate, nil, ff, d)
-		linear(lt.up, lt.h2, l.Up, nil, ff, d)
+		linear(lt.gate, lt.h2, l.Gate, ql.Gate, nil, ff, d)
+		linear(lt.up, lt.h2, l.Up, ql.Up, nil, ff, d)
 		tensor.SwiGLU(lt.act, lt.gate, lt.up)
-		linear(out, lt.act, l.Down, nil, d, ff)
+		linear(out, lt.act, l.Down, ql.Down, nil, d, ff)
 		tensor.Add(x, out)
 		if tp != nil {
 			tp.layers[li] = lt
@@ -292,7 +299,11 @@ func (m *Model) StepBatch(caches []*Cache, ids [][]int, all []bool) ([][][]float
 		copy(hs[i*d:(i+1)*d], h[r*d:(r+1)*d])
 	}
 	logits := make([]float32, len(rows)*V)
-	m.K.Gemm(false, true, len(rows), V, d, 1, hs, d, m.Head, d, 0, logits, V)
+	if m.QuantHead != nil {
+		m.QuantHead.MatMul(logits, hs, len(rows))
+	} else {
+		m.K.Gemm(false, true, len(rows), V, d, 1, hs, d, m.Head, d, 0, logits, V)
+	}
 	out := make([][][]float32, len(ids))
 	i := 0
 	for s := range ids {

@@ -75,8 +75,8 @@ func (m *Model) ropePermuted(hf string) (heads int, ok bool) {
 // ggml's interleaved layout: w holds heads·headDim rows of rowLen values;
 // toGGML moves row half·(headDim/2)+i of each head to 2i+half, and the
 // inverse moves it back.
-func permuteRows(w []float32, heads, rowLen int, toGGML bool) []float32 {
-	out := make([]float32, len(w))
+func permuteRows[T any](w []T, heads, rowLen int, toGGML bool) []T {
+	out := make([]T, len(w))
 	hd := len(w) / rowLen / heads
 	for h := range heads {
 		for half := range 2 {
@@ -110,6 +110,20 @@ func (c *Config) ggufArch() string {
 // is nil when the file has none. Sizes are checked against the
 // configuration as Load checks safetensors files.
 func LoadGGUF(path string) (*Model, *tokenizer.Tokenizer, error) {
+	return LoadGGUFWith(path, GGUFOptions{})
+}
+
+// GGUFOptions adjust LoadGGUFWith.
+type GGUFOptions struct {
+	// KeepQuantized keeps the layers' matrices and a separate output head
+	// in their Q8_0, Q4_0 or Q4_K blocks (in memory, 2-4 times smaller
+	// than float32) and multiplies on the blocks; other tensors are
+	// converted to float32. Such a model can decode but not train.
+	KeepQuantized bool
+}
+
+// LoadGGUFWith is LoadGGUF with options.
+func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -120,6 +134,21 @@ func LoadGGUF(path string) (*Model, *tokenizer.Tokenizer, error) {
 		return nil, nil, err
 	}
 	m := &Model{Config: c, Layers: make([]Layer, c.NumHiddenLayers), K: tensor.Default()}
+	// The quantized counterpart of each float32 field that may keep blocks.
+	var quantDst map[*[]float32]**quant.Matrix
+	if opt.KeepQuantized {
+		m.Quant = make([]QuantLayer, c.NumHiddenLayers)
+		quantDst = map[*[]float32]**quant.Matrix{}
+		for i := range m.Layers {
+			l, q := &m.Layers[i], &m.Quant[i]
+			for fp, qp := range map[*[]float32]**quant.Matrix{&l.Q: &q.Q, &l.K: &q.K, &l.V: &q.V, &l.O: &q.O, &l.Gate: &q.Gate, &l.Up: &q.Up, &l.Down: &q.Down} {
+				quantDst[fp] = qp
+			}
+		}
+		if !c.TieWordEmbeddings {
+			quantDst[&m.Head] = &m.QuantHead
+		}
+	}
 	for _, s := range m.specs() {
 		name := ggufName(s.name)
 		info, ok := f.Tensor(name)
@@ -128,6 +157,24 @@ func LoadGGUF(path string) (*Model, *tokenizer.Tokenizer, error) {
 		}
 		if !slices.Equal(info.Dims, ggufDims(s.shape)) {
 			return nil, nil, fmt.Errorf("%s: tensor %q has dims %v, the metadata implies %v", path, name, info.Dims, ggufDims(s.shape))
+		}
+		if qp, ok := quantDst[s.dst]; ok && quant.CanMultiply(info.Type) {
+			raw, err := f.Bytes(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			rows, cols := info.Dims[1], info.Dims[0]
+			raw = slices.Clone(raw) // the file's mapping ends with f
+			if heads, ok := m.ropePermuted(s.name); ok {
+				if err := checkPermutable(name, rows, heads, c.HeadDim); err != nil {
+					return nil, nil, fmt.Errorf("%s: %w", path, err)
+				}
+				raw = permuteRows(raw, heads, len(raw)/rows, false)
+			}
+			if *qp, err = quant.NewMatrix(info.Type, rows, cols, raw); err != nil {
+				return nil, nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
+			}
+			continue
 		}
 		data, err := f.Float32(name)
 		if err != nil {
@@ -140,6 +187,17 @@ func LoadGGUF(path string) (*Model, *tokenizer.Tokenizer, error) {
 			data = permuteRows(data, heads, len(data)/(heads*c.HeadDim), false)
 		}
 		*s.dst = data
+		// A tied head multiplies by the embedding's blocks, as llama.cpp
+		// does, while lookups read the float32 rows.
+		if opt.KeepQuantized && s.dst == &m.Embed && c.TieWordEmbeddings && quant.CanMultiply(info.Type) {
+			raw, err := f.Bytes(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			if m.QuantHead, err = quant.NewMatrix(info.Type, info.Dims[1], info.Dims[0], slices.Clone(raw)); err != nil {
+				return nil, nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
+			}
+		}
 	}
 	if c.TieWordEmbeddings {
 		m.Head = m.Embed
@@ -435,6 +493,9 @@ func tensorType(typ quant.Type, ggName string, dims []int) quant.Type {
 // tokenizer.ggml.* arrays plus the whole tokenizer.json. Weights are
 // converted one tensor at a time while the file is written.
 func (m *Model) SaveGGUF(path string, tok *tokenizer.Tokenizer, typ string) error {
+	if m.Quant != nil || m.QuantHead != nil {
+		return errQuantized
+	}
 	typ = strings.ToLower(typ)
 	ftype, ok := ggufFileType[typ]
 	if !ok {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -305,5 +306,51 @@ func TestLoadGGUFErrors(t *testing.T) {
 	f.Close()
 	if err == nil || !strings.Contains(err.Error(), `tensor "blk.1.ffn_up.weight" has dims [48 64], the metadata implies [48 128]`) {
 		t.Errorf("wrong dims: %v", err)
+	}
+}
+
+// Kept in blocks, a quantized file decodes like its dequantized float32
+// copy, up to the 8-bit activations, and refuses training and saving.
+func TestKeepQuantized(t *testing.T) {
+	m := loadPreset(t, "tiny-llama")
+	path := filepath.Join(t.TempDir(), "q8.gguf")
+	if err := m.SaveGGUF(path, nil, "q8_0"); err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := LoadGGUF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _, err := LoadGGUFWith(path, GGUFOptions{KeepQuantized: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Quant[1].Q == nil || kept.QuantHead == nil || kept.Layers[1].Q != nil {
+		t.Fatal("matrices were not kept in blocks")
+	}
+	if kept.NumParams() != plain.NumParams() {
+		t.Errorf("%d parameters kept, %d dequantized", kept.NumParams(), plain.NumParams())
+	}
+	prompt := []int{3, 14, 15, 92, 65, 35}
+	want, _ := plain.Forward(prompt)
+	got, err := kept.Forward(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	for i := range want {
+		for v := range want[i] {
+			worst = max(worst, math.Abs(float64(got[i][v]-want[i][v])))
+		}
+	}
+	t.Logf("kept blocks vs dequantized: max logit difference %.3g", worst)
+	if worst == 0 || worst > 0.05 {
+		t.Errorf("kept blocks vs dequantized: max logit difference %g (want small but not zero: activations are quantized)", worst)
+	}
+	if _, err := kept.LossAndGrad(&Batch{Inputs: prompt[:5], Targets: prompt[1:], Seqs: 1}, plain.NewGrads(), 1); !errors.Is(err, errQuantized) {
+		t.Errorf("training a quantized model: %v", err)
+	}
+	if err := kept.Save(t.TempDir(), "F32"); !errors.Is(err, errQuantized) {
+		t.Errorf("saving a quantized model: %v", err)
 	}
 }

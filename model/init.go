@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dokja/dokja/atomicfile"
+	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/safetensors"
 	"github.com/dokja/dokja/tensor"
 )
@@ -63,6 +64,9 @@ func NewRandom(c *Config, seed uint64) (*Model, error) {
 // model.safetensors (dtype "F32" or "BF16") and generation_config.json,
 // each file written atomically.
 func (m *Model) Save(dir string, dtype string) error {
+	if m.Quant != nil || m.QuantHead != nil {
+		return errQuantized
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -118,6 +122,16 @@ func (m *Model) NumParams() int {
 	n := 0
 	for _, s := range m.specs() {
 		n += len(*s.dst)
+	}
+	for _, ql := range m.Quant {
+		for _, q := range []*quant.Matrix{ql.Q, ql.K, ql.V, ql.O, ql.Gate, ql.Up, ql.Down} {
+			if q != nil {
+				n += q.Rows * q.Cols
+			}
+		}
+	}
+	if q := m.QuantHead; q != nil && !m.Config.TieWordEmbeddings {
+		n += q.Rows * q.Cols
 	}
 	return n
 }

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dokja/dokja/gguf"
-	"github.com/dokja/dokja/quant"
-	"github.com/dokja/dokja/tensor"
 	"github.com/dokja/dokja/tokenizer"
 )
 
@@ -75,71 +72,12 @@ func requireLlamaRef(t *testing.T) string {
 	return dir
 }
 
-// quantKernels runs the model's weight products on the GGUF file's
-// quantized blocks with quant's kernels, which quantize activations to
-// 8 bits as ggml does; every other product (attention) goes to the float
-// path. A weight is recognised by the address of its float32 copy.
-type quantKernels struct {
-	tensor.Kernels
-	weights map[*float32]*quant.Matrix
-}
-
-func (k quantKernels) Gemm(transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if !transA && transB && alpha == 1 && beta == 0 && lda == kk && ldb == kk && ldc == n && len(b) > 0 {
-		if w, ok := k.weights[&b[0]]; ok && w.Rows == n && w.Cols == kk {
-			w.MatMul(c, a, m)
-			return
-		}
-	}
-	k.Kernels.Gemm(transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-// withQuantKernels points m's products at path's quantized weights (rows
-// of llama's q/k put back in Hugging Face order, whole rows at a time).
-func withQuantKernels(t *testing.T, m *Model, path string) *gguf.File {
-	t.Helper()
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qk := quantKernels{Kernels: tensor.Portable{}, weights: map[*float32]*quant.Matrix{}}
-	for _, s := range m.specs() {
-		info, _ := f.Tensor(ggufName(s.name))
-		if len(info.Dims) != 2 || !quant.CanMultiply(info.Type) {
-			continue
-		}
-		raw, _ := f.Bytes(info.Name)
-		rows, cols := info.Dims[1], info.Dims[0]
-		rb := len(raw) / rows
-		if heads, ok := m.ropePermuted(s.name); ok {
-			// permuteRows on row indices: move whole rows of bytes.
-			idx := make([]float32, rows)
-			for i := range idx {
-				idx[i] = float32(i)
-			}
-			order := permuteRows(idx, heads, 1, false)
-			perm := make([]byte, len(raw))
-			for r, src := range order {
-				copy(perm[r*rb:(r+1)*rb], raw[int(src)*rb:(int(src)+1)*rb])
-			}
-			raw = perm
-		}
-		mat, err := quant.NewMatrix(info.Type, rows, cols, raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		qk.weights[&(*s.dst)[0]] = mat
-	}
-	m.K = qk
-	return f
-}
-
 // TestMatchesLlamaCpp exports models with a tokenizer as F32, Q8_0 and
 // Q4_0 GGUF files, has llama.cpp (node-llama-cpp's prebuilt binaries)
 // compute the logits of a prompt at every position, and compares Dokja's
 // on the same files: F32 through LoadGGUF and the float path; Q8_0 and
-// Q4_0 through quant's kernels on the files' own blocks (activations
-// quantized to Q8_0 as ggml does). Both architectures are covered: llama
+// Q4_0 kept in the files' own blocks (LoadGGUFWith KeepQuantized), with
+// activations quantized to Q8_0 as ggml does. Both architectures are covered: llama
 // (q/k rows permuted in the file, GQA) and qwen2 (NeoX RoPE, biases, tied
 // head).
 func TestMatchesLlamaCpp(t *testing.T) {
@@ -194,13 +132,12 @@ func TestMatchesLlamaCpp(t *testing.T) {
 			t.Fatalf("reading llama.cpp's output for %s: %v (got %q)", p, err, ref.Model)
 		}
 		typ := strings.TrimSuffix(p[strings.LastIndex(p, "-")+1:], ".gguf")
-		g, _, err := LoadGGUF(p)
+		g, _, err := LoadGGUFWith(p, GGUFOptions{KeepQuantized: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if typ != "f32" {
-			f := withQuantKernels(t, g, p)
-			defer f.Close()
+		if (typ == "f32") != (g.Quant[0].Q == nil) {
+			t.Fatalf("%s: quantized matrices kept: %v", p, g.Quant[0].Q != nil)
 		}
 		logits, err := g.Forward(prompt)
 		if err != nil {

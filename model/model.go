@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/safetensors"
 	"github.com/dokja/dokja/tensor"
 )
@@ -18,6 +19,20 @@ type Layer struct {
 	Gate, Up, Down             []float32
 }
 
+// QuantLayer holds the quantized matrices of one layer; nil where the
+// layer keeps float32 weights.
+type QuantLayer struct {
+	Q, K, V, O, Gate, Up, Down *quant.Matrix
+}
+
+// quantLayer returns layer li's quantized matrices (all nil when none).
+func (m *Model) quantLayer(li int) QuantLayer {
+	if m.Quant == nil {
+		return QuantLayer{}
+	}
+	return m.Quant[li]
+}
+
 // Model is a decoder-only transformer with its weights in float32.
 type Model struct {
 	Config *Config
@@ -26,6 +41,13 @@ type Model struct {
 	Norm   []float32
 	Head   []float32 // [vocab, hidden]; the embedding when tied
 	K      tensor.Kernels
+
+	// Quant, when not nil, holds matrices kept in a ggml block format
+	// (LoadGGUFWith KeepQuantized): a non-nil matrix replaces the layer's
+	// float32 field, which is then nil. QuantHead likewise replaces Head.
+	// Such a model decodes from its blocks and cannot be trained or saved.
+	Quant     []QuantLayer
+	QuantHead *quant.Matrix
 
 	mem trainMem // activations of LossAndGrad, reused across steps
 }
