@@ -105,7 +105,7 @@ decode steps (continuous batching); a client that disconnects frees its
 slot at once. Each --model is a checkpoint folder (config.json,
 model.safetensors, tokenizer.json, optionally tokenizer_config.json with
 a chat template; ChatML otherwise) or a GGUF file (its tokenizer and
-tokenizer.chat_template; weights dequantized to float32 for now), served
+tokenizer.chat_template; Q8_0/Q4_0/Q4_K matrices stay quantized), served
 under its folder or file name or the NAME given as NAME=PATH. SIGTERM or Ctrl-C shuts down gracefully.
 
 Example:
