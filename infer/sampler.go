@@ -98,8 +98,35 @@ func (s *Sampler) Sample(logits []float32, history []int) int {
 	if o.TopK > 0 && o.TopK < len(idx) {
 		idx = topK(idx, o.TopK, l)
 	}
-	slices.SortFunc(idx, byLogit)
+	// Only top-p and min-p need the candidates in order; without them the
+	// draw walks the distribution in id order, sparing a sort of the whole
+	// vocabulary (milliseconds a token at 32k ids).
+	truncates := (o.TopP > 0 && o.TopP < 1) || o.MinP > 0
+	if truncates {
+		slices.SortFunc(idx, byLogit)
+	}
 	inv := 1 / float64(o.Temperature)
+	if !truncates {
+		maxID := idx[0]
+		for _, id := range idx {
+			if l[id] > l[maxID] {
+				maxID = id
+			}
+		}
+		maxL := float64(l[maxID])
+		var sum float64
+		for _, id := range idx {
+			sum += math.Exp((float64(l[id]) - maxL) * inv)
+		}
+		r := s.rng.Float64() * sum
+		for _, id := range idx {
+			r -= math.Exp((float64(l[id]) - maxL) * inv)
+			if r < 0 {
+				return int(id)
+			}
+		}
+		return int(maxID)
+	}
 	maxL := float64(l[idx[0]])
 	probs := make([]float64, len(idx))
 	var sum float64
