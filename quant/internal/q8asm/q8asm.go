@@ -5,17 +5,18 @@
 // portable Go (see quant/matrix.go).
 package q8asm
 
-// DotQ8_0 returns Σ_b float32(Σ_j w_b[j]·a_b[j]) · (d(w_b)·a_b.d) over
-// blocks ggml Q8_0 weight blocks at w (34 bytes each: an fp16 scale, 32
-// int8) and activation blocks at a (36 bytes each: a float32 scale, 32
-// int8), in the order and float32 rounding of quant's portable loop, so
-// the two agree bit for bit. f16 is the fp16→float32 table. Needs AVX2.
+// DotQ8_0 returns Σ_b (Σ_j w_b[j]·a_b[j]) · d(w_b)·a_b.d over blocks ggml
+// Q8_0 weight blocks at w (34 bytes each: an fp16 scale, 32 int8) and
+// activation blocks at a (36 bytes each: a float32 scale, 32 int8). Like
+// ggml's AVX2 kernel it accumulates eight float32 lanes and sums them at
+// the end, so it rounds differently from quant's portable loop (within
+// float32 precision of the sum). f16 is the fp16→float32 table. Needs AVX2.
 //
 //go:noescape
 func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 
 // DotQ4_0 is DotQ8_0 for Q4_0 weight blocks (18 bytes: an fp16 scale and
-// 32 nibbles, value = nibble − 8), rounding as float32(s)·d(w)·a.d.
+// 32 nibbles, value = nibble − 8).
 //
 //go:noescape
 func DotQ4_0(w, a *byte, blocks int, f16 *float32) float32

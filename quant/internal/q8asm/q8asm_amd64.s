@@ -1,21 +1,33 @@
 #include "textflag.h"
 
-// Integer dot of the 32 int8 in Y0 (weights) and Y1 (activations) into
-// X5 lane 0 as float32: |w| times a·sign(w) with VPMADDUBSW (as ggml does:
-// the instruction takes one unsigned operand), pairs summed to int32 with
-// VPMADDWD against 16-bit ones (Y6), then a horizontal add.
+// Integer dot of the 32 int8 in Y0 (weights) and Y1 (activations), as
+// eight int32 partial sums converted to float32 in Y5: |w| times
+// a·sign(w) with VPMADDUBSW (as ggml does: the instruction takes one
+// unsigned operand), pairs summed to int32 with VPMADDWD against 16-bit
+// ones (Y6).
 #define BLOCKDOT \
 	VPSIGNB     Y0, Y0, Y2 \
 	VPSIGNB     Y0, Y1, Y3 \
 	VPMADDUBSW  Y3, Y2, Y4 \
 	VPMADDWD    Y6, Y4, Y5 \
-	VEXTRACTI128 $1, Y5, X4 \
-	VPADDD      X4, X5, X5 \
-	VPSHUFD     $0x4E, X5, X4 \
-	VPADDD      X4, X5, X5 \
-	VPSHUFD     $0xB1, X5, X4 \
-	VPADDD      X4, X5, X5 \
-	VCVTDQ2PS   X5, X5
+	VCVTDQ2PS   Y5, Y5
+
+// Adds Y5 times the block's scale (weight scale from the fp16 table at
+// R8, times the activation scale at DI) into the accumulator Y7: one
+// horizontal sum per row instead of one per block, as ggml does.
+#define ACCUMULATE \
+	MOVWLZX      (SI), AX \
+	VMOVSS       (R8)(AX*4), X4 \
+	VMULSS       (DI), X4, X4 \
+	VBROADCASTSS X4, Y4 \
+	VFMADD231PS  Y4, Y5, Y7
+
+// Leaves the sum of Y7's lanes in X7.
+#define HSUM \
+	VEXTRACTF128 $1, Y7, X4 \
+	VADDPS       X4, X7, X7 \
+	VHADDPS      X7, X7, X7 \
+	VHADDPS      X7, X7, X7
 
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
@@ -23,7 +35,7 @@ TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ     a+8(FP), DI
 	MOVQ     blocks+16(FP), CX
 	MOVQ     f16+24(FP), R8
-	VXORPS   X7, X7, X7
+	VXORPS   Y7, Y7, Y7
 	VPCMPEQW Y6, Y6, Y6
 	VPSRLW   $15, Y6, Y6
 
@@ -33,17 +45,14 @@ q8loop:
 	VMOVDQU 2(SI), Y0
 	VMOVDQU 4(DI), Y1
 	BLOCKDOT
-	MOVWLZX (SI), AX
-	VMOVSS  (R8)(AX*4), X4
-	VMULSS  (DI), X4, X4
-	VMULSS  X4, X5, X5
-	VADDSS  X5, X7, X7
+	ACCUMULATE
 	ADDQ    $34, SI
 	ADDQ    $36, DI
 	DECQ    CX
 	JMP     q8loop
 
 q8done:
+	HSUM
 	VZEROUPPER
 	MOVSS X7, ret+32(FP)
 	RET
@@ -54,7 +63,7 @@ TEXT ·DotQ4_0(SB), NOSPLIT, $0-36
 	MOVQ         a+8(FP), DI
 	MOVQ         blocks+16(FP), CX
 	MOVQ         f16+24(FP), R8
-	VXORPS       X7, X7, X7
+	VXORPS       Y7, Y7, Y7
 	VPCMPEQW     Y6, Y6, Y6
 	VPSRLW       $15, Y6, Y6
 	MOVL         $0x0F0F0F0F, AX
@@ -74,16 +83,14 @@ q4loop:
 	VPSUBB       Y9, Y0, Y0
 	VMOVDQU      4(DI), Y1
 	BLOCKDOT
-	MOVWLZX      (SI), AX
-	VMULSS       (R8)(AX*4), X5, X5
-	VMULSS       (DI), X5, X5
-	VADDSS       X5, X7, X7
+	ACCUMULATE
 	ADDQ         $18, SI
 	ADDQ         $36, DI
 	DECQ         CX
 	JMP          q4loop
 
 q4done:
+	HSUM
 	VZEROUPPER
 	MOVSS X7, ret+32(FP)
 	RET
