@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/bits"
 	"os"
@@ -61,21 +60,9 @@ func Open(path string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	size := st.Size()
-	if uint64(size) > math.MaxInt {
-		return nil, fmt.Errorf("%s: file of %d bytes is too large for this platform", path, size)
-	}
-	var buf []byte
-	mapped := false
-	if size > 0 {
-		if b, err := mapFile(osf, int(size)); err == nil {
-			buf, mapped = b, true
-		} else {
-			buf = make([]byte, size)
-			if _, err := io.ReadFull(osf, buf); err != nil {
-				return nil, fmt.Errorf("%s: reading: %w", path, err)
-			}
-		}
+	buf, mapped, err := mapfile.MapOrRead(osf, st.Size(), mapFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f, err := Parse(path, buf)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/bits"
 	"os"
@@ -93,18 +92,9 @@ func Open(path string) (*File, error) {
 	if size < 8 {
 		return nil, fmt.Errorf("safetensors: %s: file is %d bytes, too short for the 8-byte header length", path, size)
 	}
-	if uint64(size) > math.MaxInt {
-		return nil, fmt.Errorf("safetensors: %s: file of %d bytes is too large for this platform", path, size)
-	}
 	f := &File{path: path}
-	if buf, err := mapFile(osf, int(size)); err == nil {
-		f.buf, f.mapped = buf, true
-	} else {
-		buf := make([]byte, size)
-		if _, err := io.ReadFull(osf, buf); err != nil {
-			return nil, fmt.Errorf("safetensors: %s: reading: %w", path, err)
-		}
-		f.buf = buf
+	if f.buf, f.mapped, err = mapfile.MapOrRead(osf, size, mapFile); err != nil {
+		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
 	if err := f.parse(); err != nil {
 		f.Close()

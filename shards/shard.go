@@ -3,8 +3,6 @@ package shards
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"sync"
 
@@ -56,18 +54,9 @@ func Open(path string) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shards: %s: %w", path, err)
 	}
-	if uint64(size) > math.MaxInt {
-		return nil, fmt.Errorf("shards: %s: file of %d bytes is too large for this platform", path, size)
-	}
 	s := &Shard{path: path, h: h}
-	if buf, err := mapFile(f, int(size)); err == nil {
-		s.buf, s.mapped = buf, true
-	} else {
-		buf := make([]byte, size)
-		if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), buf); err != nil {
-			return nil, fmt.Errorf("shards: %s: reading: %w", path, err)
-		}
-		s.buf = buf
+	if s.buf, s.mapped, err = mapfile.MapOrRead(f, size, mapFile); err != nil {
+		return nil, fmt.Errorf("shards: %s: %w", path, err)
 	}
 	s.data = s.buf[HeaderSize:]
 	if h.count > 0 {
