@@ -29,10 +29,10 @@ vet: deps-openblas
 
 # The full suite, then the race detector on the packages that run
 # goroutines (short mode keeps the race run within minutes on 2 cores).
-test: deps-test deps-openblas build vet
+test: deps-test deps-demo deps-openblas build vet
 	$(GO) test ./...
 	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/ ./serve/ ./quant/
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/
+	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/ ./data/ ./quality/ ./dedup/
 
 demo: deps-demo build
 	$(BIN) demo --out runs/demo
@@ -45,6 +45,12 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRoundTrip -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzReadTiktoken -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzJSONL -fuzztime=$(FUZZTIME) ./corpus/
+	$(GO) test -run='^$$' -fuzz=FuzzParquet -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./corpus/
+	$(GO) test -run='^$$' -fuzz=FuzzWARC -fuzztime=$(FUZZTIME) ./corpus/
+	$(GO) test -run='^$$' -fuzz=FuzzHTMLText -fuzztime=$(FUZZTIME) ./corpus/
+	$(GO) test -run='^$$' -fuzz=FuzzCheck -fuzztime=$(FUZZTIME) ./quality/
+	$(GO) test -run='^$$' -fuzz=FuzzSignature -fuzztime=$(FUZZTIME) ./dedup/
+	$(GO) test -run='^$$' -fuzz=FuzzConfig -fuzztime=$(FUZZTIME) ./data/
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./safetensors/
 	$(GO) test -run='^$$' -fuzz=FuzzReadConfig -fuzztime=$(FUZZTIME) ./model/
 	$(GO) test -run='^$$' -fuzz=FuzzRedact -fuzztime=$(FUZZTIME) ./pii/
@@ -56,10 +62,17 @@ bench: build deps-openblas
 	GOEXPERIMENT=simd $(GO) test -tags openblas -run='^$$' -bench=Gemm -benchtime=10x -count=3 ./tensor/
 	bench/tokenizer.sh
 	GOEXPERIMENT=simd $(GO) test -tags openblas -run='^$$' -bench=TrainStep -benchtime=3x -count=3 ./train/
+	$(GO) test -run='^$$' -bench=Stages -benchtime=5x -count=3 ./data/
+	$(GO) test -run='^$$' -bench=. -count=3 ./dedup/ ./quality/
 
 # Tests compare our tokenizer.json handling with Tokenizers.js, Hugging
-# Face's JavaScript implementation, run by Node.js.
+# Face's JavaScript implementation, run by Node.js. The Beam test runs
+# Prism in a private network namespace (unshare from util-linux, ip from
+# iproute2).
 deps-test:
+	@command -v ip >/dev/null && command -v unshare >/dev/null || { \
+	  if [ -n "$(ROOT)" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y iproute2 util-linux; \
+	  else echo "missing ip or unshare: run 'sudo apt-get install iproute2 util-linux', then make test again"; exit 1; fi; }
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 	  if [ -n "$(ROOT)" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; \
 	  else echo "missing Node.js: run 'sudo apt-get install nodejs npm', then make test again"; exit 1; fi; }

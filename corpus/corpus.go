@@ -1,11 +1,15 @@
 // Package corpus streams records out of text corpora: plain text with one
-// record per line, or JSON Lines with the text in a named field. Files may be
-// gzip- or zstd-compressed; compression is recognised by its magic bytes, so
-// a misleading file extension does no harm.
+// record per line, JSON Lines with the text in a named field, HTML pages
+// (their main text, see HTMLText), Parquet files with the text in a named
+// string column, and WARC web archives (the main text of their HTML
+// responses, and their plain-text conversion and resource records). Files
+// may be gzip- or zstd-compressed; compression is recognised by its magic
+// bytes, so a misleading file extension does no harm.
 //
-// A Reader never holds more than one line in memory, and a line is never
-// allowed to grow past Options.MaxRecordBytes. Every error names the input
-// and, where one applies, the 1-based line number.
+// A Reader never holds more than one record in memory (for Parquet: one page
+// of the text column), and a record is never allowed to grow past
+// Options.MaxRecordBytes. Every error names the input and, where one
+// applies, the 1-based line, row or record number.
 package corpus
 
 import (
@@ -32,15 +36,24 @@ type Format int
 const (
 	// Auto picks the format from the file name: after removing a ".gz",
 	// ".zst" or ".zstd" suffix, a ".jsonl", ".json" or ".ndjson" extension
-	// means JSONL and anything else means Text.
+	// means JSONL, ".html", ".htm" or ".xhtml" HTML, ".parquet" Parquet,
+	// ".warc" WARC, and anything else Text.
 	Auto Format = iota
 	// Text holds one record per line.
 	Text
 	// JSONL holds one JSON object per line, with the record text in a
 	// string field (see Options.Field).
 	JSONL
-	// HTML is a web page whose readable text (see HTMLText) is one record.
+	// HTML is a web page whose main text (see HTMLText) is one record.
 	HTML
+	// Parquet is an Apache Parquet file with the record text in a string
+	// column (see Options.Field); each non-empty row is one record.
+	Parquet
+	// WARC is a web archive (ISO 28500, WARC 1.0 or 1.1; a .warc.gz file
+	// compresses each record as its own gzip member). HTML responses give
+	// their main text, plain-text responses, conversion records (WET files)
+	// and resource records their text; every other record is skipped.
+	WARC
 )
 
 // String returns the name of the format.
@@ -54,14 +67,19 @@ func (f Format) String() string {
 		return "jsonl"
 	case HTML:
 		return "html"
+	case Parquet:
+		return "parquet"
+	case WARC:
+		return "warc"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
-// DefaultField is the JSON field read when Options.Field is empty.
+// DefaultField is the JSON field or Parquet column read when Options.Field
+// is empty.
 const DefaultField = "text"
 
-// DefaultMaxRecordBytes is the line length limit used when
+// DefaultMaxRecordBytes is the record size limit used when
 // Options.MaxRecordBytes is zero or negative.
 const DefaultMaxRecordBytes = 64 << 20
 
@@ -70,16 +88,28 @@ const DefaultMaxRecordBytes = 64 << 20
 type Options struct {
 	// Format of the records; Auto decides by file name.
 	Format Format
-	// Field names the JSON field holding the text (JSONL only). Empty means
-	// "text". A dotted path such as "meta.body" descends into nested
-	// objects; a top-level key that literally equals the whole path is
+	// Field names the JSON field (JSONL) or the string column (Parquet)
+	// holding the text. Empty means "text". A dotted path such as
+	// "meta.body" descends into nested objects or Parquet groups; a
+	// top-level key or column that literally equals the whole path is
 	// preferred over descending.
 	Field string
-	// SkipMissing makes JSONL lines whose field is missing or null be
-	// skipped silently instead of reported as errors.
+	// IDField names the JSON field (JSONL) or column (Parquet) whose value
+	// becomes Record.ID: a string, or a number as written in the input
+	// (Parquet: a string or integer column, integers in decimal). Dotted
+	// paths work as for Field. Empty
+	// means no ID. A missing or null ID gives an empty Record.ID; an ID of
+	// another kind is a *RecordError (JSONL) or an error from Open (Parquet).
+	// Text and HTML inputs have no IDs; WARC records always have one (see
+	// Record.ID) and ignore IDField.
+	IDField string
+	// SkipMissing makes JSONL lines whose field is missing or null, and
+	// Parquet rows whose text is null, be skipped silently instead of
+	// reported as errors.
 	SkipMissing bool
-	// MaxRecordBytes bounds the length of one line, line terminator not
-	// included. Zero or negative means DefaultMaxRecordBytes.
+	// MaxRecordBytes bounds the size of one record: a line (terminator not
+	// included), an HTML page, a Parquet value, or a WARC record's payload.
+	// Zero or negative means DefaultMaxRecordBytes.
 	MaxRecordBytes int
 }
 
@@ -87,37 +117,54 @@ type Options struct {
 type Record struct {
 	// Text is the record's text, always valid UTF-8 and never empty.
 	Text string
-	// Line is the 1-based line number the record came from.
+	// Line is where the record came from, counted from 1: the line number
+	// for Text and JSONL (1 for HTML), the row number for Parquet (across
+	// row groups), and the record number for WARC (every record counts,
+	// skipped ones too).
 	Line int64
+	// ID identifies the record within its input where the format has an
+	// identifier: for WARC the WARC-Target-URI, or the WARC-Record-ID when
+	// there is no target (angle brackets removed); for JSONL and Parquet
+	// the value of Options.IDField. Empty otherwise.
+	ID string
 }
 
 // Errors wrapped by *RecordError, for use with errors.Is.
 var (
-	// ErrLineTooLong reports a line longer than Options.MaxRecordBytes.
+	// ErrLineTooLong reports a line, page, value or WARC payload longer
+	// than Options.MaxRecordBytes.
 	ErrLineTooLong = errors.New("line too long")
 	// ErrInvalidUTF8 reports bytes that are not valid UTF-8.
 	ErrInvalidUTF8 = errors.New("invalid UTF-8")
 	// ErrInvalidJSON reports a JSONL line that is not a JSON object.
 	ErrInvalidJSON = errors.New("invalid JSON")
-	// ErrMissingField reports a JSONL object without the text field.
+	// ErrMissingField reports a JSONL object without the text field, or a
+	// null Parquet value.
 	ErrMissingField = errors.New("missing")
 	// ErrFieldType reports a text field (or a step of its dotted path)
 	// holding the wrong kind of JSON value.
 	ErrFieldType = errors.New("wrong type")
 )
 
-// RecordError is a problem with one line of input. It affects that line
-// only: after a RecordError, Next may be called again to continue with the
-// following line.
+// RecordError is a problem with one record of input (a line, a Parquet row,
+// a WARC record). It affects that record only: after a RecordError, Next may
+// be called again to continue with the following one.
 type RecordError struct {
 	Name string // name of the input
-	Line int64  // 1-based line number
+	Line int64  // 1-based line, row (Parquet) or record (WARC) number
 	Err  error  // what went wrong
+
+	unit string // "line" when empty, "row" or "record"
 }
 
-// Error formats the error as "corpus: NAME line N: problem".
+// Error formats the error as "corpus: NAME line N: problem" ("row N" for
+// Parquet, "record N" for WARC).
 func (e *RecordError) Error() string {
-	return fmt.Sprintf("corpus: %s line %d: %v", e.Name, e.Line, e.Err)
+	unit := e.unit
+	if unit == "" {
+		unit = "line"
+	}
+	return fmt.Sprintf("corpus: %s %s %d: %v", e.Name, unit, e.Line, e.Err)
 }
 
 // Unwrap returns the underlying error.
@@ -139,6 +186,8 @@ type Reader struct {
 	format  Format
 	field   string
 	path    []string // field split on dots
+	idField string
+	idPath  []string // idField split on dots
 	skip    bool
 	max     int
 	br      *bufio.Reader
@@ -149,6 +198,8 @@ type Reader struct {
 	err     error // sticky: I/O, decompression, or closed
 	done    bool  // HTML: the page has been returned
 	closed  bool
+	pq      *parquetReader // Parquet only
+	warc    *warcReader    // WARC only
 }
 
 // Open opens the file at path and returns a Reader over it. Errors name the
@@ -170,6 +221,12 @@ func Open(path string, opt Options) (*Reader, error) {
 // NewReader returns a Reader over r. The name is used to choose the format
 // when opt.Format is Auto, and in error messages. Closing the returned
 // Reader releases decompressors but does not close r.
+//
+// Parquet needs random access: when r is an io.ReaderAt and io.Seeker (an
+// *os.File, a *bytes.Reader) holding an uncompressed Parquet file, it is
+// read in place; any other r is read into memory first, up to
+// MaxParquetStreamBytes (after decompression), and a larger stream is an
+// error. Open reads a Parquet file in place.
 func NewReader(r io.Reader, name string, opt Options) (*Reader, error) {
 	return newReader(r, name, opt)
 }
@@ -186,23 +243,34 @@ func newReader(src io.Reader, name string, opt Options) (*Reader, error) {
 	switch format {
 	case Auto:
 		format = formatByName(name)
-	case Text, JSONL, HTML:
+	case Text, JSONL, HTML, Parquet, WARC:
 	default:
 		return nil, fmt.Errorf("corpus: %s: unknown format %v", name, opt.Format)
 	}
 	r := &Reader{
-		name:   name,
-		format: format,
-		field:  opt.Field,
-		skip:   opt.SkipMissing,
-		max:    opt.MaxRecordBytes,
+		name:    name,
+		format:  format,
+		field:   opt.Field,
+		idField: opt.IDField,
+		skip:    opt.SkipMissing,
+		max:     opt.MaxRecordBytes,
 	}
 	if r.field == "" {
 		r.field = DefaultField
 	}
 	r.path = strings.Split(r.field, ".")
+	if r.idField != "" {
+		r.idPath = strings.Split(r.idField, ".")
+	}
 	if r.max <= 0 {
 		r.max = DefaultMaxRecordBytes
+	}
+	if format == Parquet {
+		if err := r.openParquet(src); err != nil {
+			r.Close()
+			return nil, err
+		}
+		return r, nil
 	}
 
 	raw := bufio.NewReaderSize(src, bufSize)
@@ -237,6 +305,9 @@ func newReader(src io.Reader, name string, opt Options) (*Reader, error) {
 	} else {
 		r.br = bufio.NewReaderSize(dec, bufSize)
 	}
+	if format == WARC {
+		r.warc = &warcReader{}
+	}
 	return r, nil
 }
 
@@ -254,6 +325,10 @@ func formatByName(name string) Format {
 		return JSONL
 	case ".html", ".htm", ".xhtml":
 		return HTML
+	case ".parquet":
+		return Parquet
+	case ".warc":
+		return WARC
 	}
 	return Text
 }
@@ -265,17 +340,23 @@ func (r *Reader) Format() Format { return r.format }
 func (r *Reader) Name() string { return r.name }
 
 // Next returns the next record, or io.EOF when the input is exhausted.
-// Empty lines, and JSONL records whose text is the empty string, are
-// skipped. A *RecordError concerns one line only and reading may go on;
-// any other error (I/O, corrupt compressed data, a closed Reader) is
+// Empty lines, and JSONL and Parquet records whose text is the empty
+// string, are skipped. A *RecordError concerns one record only and reading
+// may go on; any other error (I/O, corrupt compressed data or Parquet
+// pages, a WARC stream that cannot be resynchronised, a closed Reader) is
 // returned again by every later call.
 func (r *Reader) Next() (Record, error) {
 	for {
 		if r.err != nil {
 			return Record{}, r.err
 		}
-		if r.format == HTML {
+		switch r.format {
+		case HTML:
 			return r.nextHTML()
+		case Parquet:
+			return r.nextParquet()
+		case WARC:
+			return r.nextWARC()
 		}
 		line, err := r.readLine()
 		if err != nil {
@@ -293,14 +374,14 @@ func (r *Reader) Next() (Record, error) {
 		if r.format == Text {
 			return Record{Text: string(line), Line: r.line}, nil
 		}
-		text, ok, err := r.decodeJSON(line)
+		text, id, ok, err := r.decodeJSON(line)
 		if err != nil {
 			return Record{}, r.recordErr(err)
 		}
 		if !ok || text == "" {
 			continue
 		}
-		return Record{Text: text, Line: r.line}, nil
+		return Record{Text: text, Line: r.line, ID: id}, nil
 	}
 }
 
@@ -346,7 +427,14 @@ func (r *Reader) Close() error {
 }
 
 func (r *Reader) recordErr(err error) error {
-	return &RecordError{Name: r.name, Line: r.line, Err: err}
+	unit := ""
+	switch r.format {
+	case Parquet:
+		unit = "row"
+	case WARC:
+		unit = "record"
+	}
+	return &RecordError{Name: r.name, Line: r.line, Err: err, unit: unit}
 }
 
 // readLine returns the next line without its "\n" or "\r\n" terminator and
@@ -425,31 +513,29 @@ func invalidOffset(b []byte) int {
 	return len(b)
 }
 
-// decodeJSON extracts the text field from one JSONL line. ok is false when
-// the field is missing or null and SkipMissing is set.
-func (r *Reader) decodeJSON(line []byte) (text string, ok bool, err error) {
+// decodeJSON extracts the text field, and the ID field when one is
+// configured, from one JSONL line. ok is false when the text field is
+// missing or null and SkipMissing is set.
+func (r *Reader) decodeJSON(line []byte) (text, id string, ok bool, err error) {
 	trimmed := bytes.TrimSpace(line)
 	if len(trimmed) == 0 {
-		return "", false, nil
+		return "", "", false, nil
 	}
 	if trimmed[0] != '{' {
 		if !json.Valid(trimmed) {
 			var v any
-			return "", false, fmt.Errorf("%w: %w", ErrInvalidJSON, json.Unmarshal(trimmed, &v))
+			return "", "", false, fmt.Errorf("%w: %w", ErrInvalidJSON, json.Unmarshal(trimmed, &v))
 		}
-		return "", false, fmt.Errorf("%w: expected an object, got %s", ErrInvalidJSON, jsonKind(trimmed))
+		return "", "", false, fmt.Errorf("%w: expected an object, got %s", ErrInvalidJSON, jsonKind(trimmed))
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &obj); err != nil {
-		return "", false, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+		return "", "", false, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
 
-	val, found := obj[r.field]
-	if !found && len(r.path) > 1 {
-		val, found, err = r.descend(obj)
-		if err != nil {
-			return "", false, err
-		}
+	val, found, err := lookupJSON(obj, r.field, r.path)
+	if err != nil {
+		return "", "", false, err
 	}
 	kind := "null"
 	if found {
@@ -457,31 +543,58 @@ func (r *Reader) decodeJSON(line []byte) (text string, ok bool, err error) {
 	}
 	switch kind {
 	case "string":
-		var s string
-		if err := json.Unmarshal(val, &s); err != nil {
-			return "", false, fmt.Errorf("field %q: %w: %w", r.field, ErrInvalidJSON, err)
+		if err := json.Unmarshal(val, &text); err != nil {
+			return "", "", false, fmt.Errorf("field %q: %w: %w", r.field, ErrInvalidJSON, err)
 		}
-		return s, true, nil
 	case "null":
 		if r.skip {
-			return "", false, nil
+			return "", "", false, nil
 		}
 		if !found {
-			return "", false, fmt.Errorf("field %q: %w", r.field, ErrMissingField)
+			return "", "", false, fmt.Errorf("field %q: %w", r.field, ErrMissingField)
 		}
+		fallthrough
+	default:
+		return "", "", false, &fieldTypeError{field: r.field, msg: "expected a string, got " + kind}
 	}
-	return "", false, &fieldTypeError{field: r.field, msg: "expected a string, got " + kind}
+	if r.idField == "" || text == "" {
+		return text, "", true, nil
+	}
+
+	val, found, err = lookupJSON(obj, r.idField, r.idPath)
+	if err != nil {
+		return "", "", false, err
+	}
+	if !found {
+		return text, "", true, nil
+	}
+	switch kind := jsonKind(val); kind {
+	case "string":
+		if err := json.Unmarshal(val, &id); err != nil {
+			return "", "", false, fmt.Errorf("field %q: %w: %w", r.idField, ErrInvalidJSON, err)
+		}
+	case "number":
+		id = string(bytes.TrimSpace(val))
+	case "null":
+	default:
+		return "", "", false, &fieldTypeError{field: r.idField, msg: "expected a string or number, got " + kind}
+	}
+	return text, id, true, nil
 }
 
-// descend follows the dotted path through nested objects. A missing or null
+// lookupJSON finds field in obj: the top-level key equal to the whole
+// field, else the dotted path through nested objects. A missing or null
 // step counts as a missing field.
-func (r *Reader) descend(obj map[string]json.RawMessage) (json.RawMessage, bool, error) {
-	for i, step := range r.path {
+func lookupJSON(obj map[string]json.RawMessage, field string, path []string) (json.RawMessage, bool, error) {
+	if val, found := obj[field]; found || len(path) < 2 {
+		return val, found, nil
+	}
+	for i, step := range path {
 		val, found := obj[step]
 		if !found {
 			return nil, false, nil
 		}
-		if i == len(r.path)-1 {
+		if i == len(path)-1 {
 			return val, true, nil
 		}
 		switch kind := jsonKind(val); kind {
@@ -490,11 +603,11 @@ func (r *Reader) descend(obj map[string]json.RawMessage) (json.RawMessage, bool,
 		case "object":
 			obj = nil
 			if err := json.Unmarshal(val, &obj); err != nil {
-				return nil, false, fmt.Errorf("field %q: %w: %w", r.field, ErrInvalidJSON, err)
+				return nil, false, fmt.Errorf("field %q: %w: %w", field, ErrInvalidJSON, err)
 			}
 		default:
-			prefix := strings.Join(r.path[:i+1], ".")
-			return nil, false, &fieldTypeError{field: r.field, msg: fmt.Sprintf("%q is %s %s, not an object", prefix, article(kind), kind)}
+			prefix := strings.Join(path[:i+1], ".")
+			return nil, false, &fieldTypeError{field: field, msg: fmt.Sprintf("%q is %s %s, not an object", prefix, article(kind), kind)}
 		}
 	}
 	return nil, false, nil
@@ -555,8 +668,9 @@ func (r *Reader) nextHTML() (Record, error) {
 
 // Expand turns paths into the list of files they name: files as given,
 // folders walked recursively in lexical order for files whose format
-// Auto recognises as JSONL or HTML, or whose extension is .txt (each
-// possibly compressed). It fails on a path that does not exist.
+// Auto recognises as JSONL, HTML, Parquet or WARC, or whose extension is
+// .txt (each possibly compressed: .warc.gz, .jsonl.zst). It fails on a path
+// that does not exist.
 func Expand(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {

@@ -594,3 +594,56 @@ func TestNSMC(t *testing.T) {
 		prev = rec.Line
 	}
 }
+
+func TestJSONLID(t *testing.T) {
+	data := `{"id":"doc-1","text":"a"}
+{"id":42,"text":"b"}
+{"text":"c"}
+{"id":null,"text":"d"}
+{"id":{"x":1},"text":"e"}
+{"id":"skipped","text":""}
+{"meta":{"id":1.5e3},"id":true,"text":"f"}
+`
+	r, err := NewReader(strings.NewReader(data), "ids.jsonl", Options{IDField: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1:doc-1:a", "2:42:b", "3::c", "4::d",
+		`ERR:corpus: ids.jsonl line 5: field "id": expected a string or number, got object`,
+		`ERR:corpus: ids.jsonl line 7: field "id": expected a string or number, got boolean`}
+	if got := drainIDs(t, r); !match(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", shorten(got), shorten(want))
+	}
+
+	r, _ = NewReader(strings.NewReader(data), "ids.jsonl", Options{IDField: "meta.id"})
+	var ids []string
+	for rec, err := range r.All() {
+		if err == nil {
+			ids = append(ids, rec.ID)
+		}
+	}
+	if got := strings.Join(ids, ","); got != ",,,,,1.5e3" {
+		t.Errorf("dotted ID field: %q", got)
+	}
+
+	// Text files have no IDs, and the ID field is not needed.
+	r, _ = NewReader(strings.NewReader("x\n"), "a.txt", Options{IDField: "id"})
+	if rec, err := r.Next(); err != nil || rec.ID != "" {
+		t.Errorf("text: %+v %v", rec, err)
+	}
+}
+
+func TestRecordErrorUnits(t *testing.T) {
+	for _, tc := range []struct {
+		err  *RecordError
+		want string
+	}{
+		{&RecordError{Name: "a.txt", Line: 3, Err: ErrInvalidUTF8}, "corpus: a.txt line 3: invalid UTF-8"},
+		{&RecordError{Name: "a.parquet", Line: 4, Err: ErrMissingField, unit: "row"}, "corpus: a.parquet row 4: missing"},
+		{&RecordError{Name: "a.warc", Line: 5, Err: ErrLineTooLong, unit: "record"}, "corpus: a.warc record 5: line too long"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
