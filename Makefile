@@ -34,8 +34,9 @@ test: deps-test deps-demo deps-openblas build vet
 	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/ ./serve/ ./quant/
 	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/ ./data/ ./quality/ ./dedup/
 
+# KoBEST's dev split is scored when ../shared/data/kobest is there.
 demo: deps-demo build
-	$(BIN) demo --out runs/demo
+	$(BIN) demo --out runs/demo $$( [ -d ../shared/data/kobest ] && echo --kobest ../shared/data/kobest )
 
 # Short runs of every fuzz target; the seed corpora also run in `make test`.
 FUZZTIME ?= 30s

@@ -1,7 +1,10 @@
-// Package demo runs Dokja's main demo on one machine. Today it trains a
-// Korean-efficient tokenizer on the demo corpus (the Korean and English
-// LibreOffice help pages) and compares it with OpenAI's o200k and cl100k
-// on held-out pages; later stages join as the stack grows.
+// Package demo runs Dokja's whole stack end to end on one machine (Run):
+// curate the demo corpus (the Korean and English LibreOffice help pages)
+// with the data pipeline, train a Korean-efficient tokenizer and compare it
+// with OpenAI's o200k and cl100k (TrainTokenizer), encode token shards,
+// pretrain a small model for a time budget, evaluate it, serve it over
+// the OpenAI API and stream a few answers, and link every stage's report
+// from one index.html.
 package demo
 
 import (
@@ -23,14 +26,17 @@ import (
 	"github.com/dokja/dokja/tokenizer"
 )
 
-// Options configures Run.
-type Options struct {
+// TokenizerOptions configures TrainTokenizer.
+type TokenizerOptions struct {
 	Corpus    []string // files or folders; empty: DefaultCorpus
-	Out       string   // run folder, created if missing
+	Out       string   // folder for tokenizer.json and report.json, created if missing
 	VocabSize int      // default 16000
 	Workers   int      // default: all cores
-	Stdout    io.Writer
-	Progress  *progress.Line // may be nil
+	// HeldOut picks the documents kept out of training for the
+	// comparison (i counts documents from 1); nil holds out every tenth.
+	HeldOut  func(i int, text string) bool
+	Stdout   io.Writer
+	Progress *progress.Line // may be nil
 }
 
 // Row is one tokenizer measured on one part of the held-out text.
@@ -94,8 +100,9 @@ func isKorean(s string) bool {
 	return letters > 0 && 2*hangul >= letters
 }
 
-// Run executes the demo and returns its report.
-func Run(ctx context.Context, opt Options) (*Report, error) {
+// TrainTokenizer trains a byte-level BPE tokenizer on the corpus, less
+// held-out documents, and compares it with o200k and cl100k on those.
+func TrainTokenizer(ctx context.Context, opt TokenizerOptions) (*Report, error) {
 	if opt.VocabSize == 0 {
 		opt.VocabSize = 16000
 	}
@@ -124,8 +131,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			return nil, err
 		}
 		rep.Documents++
+		heldOut := rep.Documents%10 == 0
+		if opt.HeldOut != nil {
+			heldOut = opt.HeldOut(rep.Documents, text)
+		}
 		switch {
-		case rep.Documents%10 != 0:
+		case !heldOut:
 			train = append(train, text)
 			rep.TrainBytes += int64(len(text))
 		case isKorean(text):
@@ -139,7 +150,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep.TrainDocs = len(train)
 	rep.HeldOutDocs = len(heldKo) + len(heldOther)
 	if len(train) == 0 || len(heldKo)+len(heldOther) == 0 {
-		return nil, fmt.Errorf("corpus %v holds %d documents; the demo needs at least 10", opt.Corpus, rep.Documents)
+		return nil, fmt.Errorf("corpus %v holds %d documents (%d held out); the demo needs at least 10, some held out", opt.Corpus, rep.Documents, len(heldKo)+len(heldOther))
 	}
 	slog.Info("corpus read", "documents", rep.Documents, "train_mb", float64(rep.TrainBytes)/1e6,
 		"held_out_korean", len(heldKo), "held_out_other", len(heldOther))

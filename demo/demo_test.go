@@ -118,7 +118,7 @@ func TestRun(t *testing.T) {
 	corpusDir := writePages(t, 40, true)
 	out := filepath.Join(t.TempDir(), "run", "nested")
 	var stdout bytes.Buffer
-	rep, err := Run(t.Context(), Options{Corpus: []string{corpusDir}, Out: out, VocabSize: 600, Workers: 2, Stdout: &stdout})
+	rep, err := TrainTokenizer(t.Context(), TokenizerOptions{Corpus: []string{corpusDir}, Out: out, VocabSize: 600, Workers: 2, Stdout: &stdout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestRunIgnoresBoilerplate(t *testing.T) {
 	}
 	run := func(withBoilerplate bool) (*Report, []byte) {
 		out := t.TempDir()
-		rep, err := Run(t.Context(), Options{Corpus: []string{writePages(t, 40, withBoilerplate)}, Out: out, VocabSize: 600})
+		rep, err := TrainTokenizer(t.Context(), TokenizerOptions{Corpus: []string{writePages(t, 40, withBoilerplate)}, Out: out, VocabSize: 600})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestRunErrors(t *testing.T) {
 			if out == "" {
 				out = filepath.Join(t.TempDir(), "run")
 			}
-			rep, err := Run(t.Context(), Options{Corpus: tt.corpus, Out: out, VocabSize: 300})
+			rep, err := TrainTokenizer(t.Context(), TokenizerOptions{Corpus: tt.corpus, Out: out, VocabSize: 300})
 			if err == nil {
 				t.Fatalf("no error; report %+v", rep)
 			}
@@ -305,7 +305,7 @@ func TestRunErrors(t *testing.T) {
 	}
 
 	t.Run("vocab too small", func(t *testing.T) {
-		_, err := Run(t.Context(), Options{Corpus: []string{writePages(t, 10, false)}, Out: t.TempDir(), VocabSize: 100})
+		_, err := TrainTokenizer(t.Context(), TokenizerOptions{Corpus: []string{writePages(t, 10, false)}, Out: t.TempDir(), VocabSize: 100})
 		if err == nil || !strings.Contains(err.Error(), "vocabulary size 100") {
 			t.Errorf("error %v, want one about vocabulary size 100", err)
 		}
@@ -313,7 +313,7 @@ func TestRunErrors(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		_, err := Run(ctx, Options{Corpus: []string{writePages(t, 10, false)}, Out: t.TempDir(), VocabSize: 300})
+		_, err := TrainTokenizer(ctx, TokenizerOptions{Corpus: []string{writePages(t, 10, false)}, Out: t.TempDir(), VocabSize: 300})
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("error %v, want context.Canceled", err)
 		}
@@ -345,7 +345,7 @@ func TestDefaultCorpus(t *testing.T) {
 		}
 		// Run with no corpus reports the same, before creating anything.
 		out := filepath.Join(t.TempDir(), "run")
-		if _, rerr := Run(t.Context(), Options{Out: out}); rerr == nil || rerr.Error() != err.Error() {
+		if _, rerr := TrainTokenizer(t.Context(), TokenizerOptions{Out: out}); rerr == nil || rerr.Error() != err.Error() {
 			t.Errorf("Run without a corpus: %v, want %v", rerr, err)
 		}
 		if _, serr := os.Stat(out); !os.IsNotExist(serr) {

@@ -31,7 +31,8 @@ import (
 //   - a lot number ends in 번지.
 //
 // The number must end the word: "세종대로 110번", "역삼동 12시", "3.5" and
-// "12-3-4" are refused; Korean particles 에, 은, 는, 의, 을, 를, 으(로) may
+// "12-3-4" are refused; Korean particles 에, 은, 는, 의, 을, 를, 으(로) and
+// 로 (after a number read with a vowel or ㄹ last: "세종대로 110로") may
 // follow.
 
 // daeroAdverbs are words ending in 대로 ("as, according to") that are not
@@ -237,7 +238,7 @@ func addressEnds(s string, i int) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(s[i:])
 	if isSyllable(r) {
-		return strings.ContainsRune("에은는의을를으", r)
+		return strings.ContainsRune("에은는의을를으로", r)
 	}
 	return r != utf8.RuneError
 }

@@ -117,6 +117,8 @@ func TestPhone(t *testing.T) {
 		{"+82 (0)10-1234-5678", one("+82 (0)10-1234-5678")},
 		{"+82-010-1234-5678", one("+82-010-1234-5678")},
 		{"전화 010 1234 5678 2번 누르세요", one("010 1234 5678")},
+		{"홍길동(01012345678)", one("01012345678")}, // a bare number in parentheses
+		{"(0111234567) 문자", one("0111234567")},
 
 		{"대표번호 1588-1234", nil},         // representative number
 		{"1544 1234", nil},              // representative number
@@ -149,6 +151,8 @@ func TestPhone(t *testing.T) {
 		{"+82 10 1234 567", nil},        // short last group
 		{"+82101234567", nil},           // nine digits after +82 10
 		{"080-1234-5678", nil},          // toll-free
+		{"(0212345678)", nil},           // bare landline, also in parentheses
+		{"(01012345)", nil},             // too short for a mobile number
 	})
 }
 
@@ -350,6 +354,8 @@ func TestAddress(t *testing.T) {
 		{"세종특별자치시 한누리대로 2130", one("한누리대로 2130")},
 		{"서울특별시 서초구 방배동 123-45 거주", one("방배동 123-45")},
 		{"세종대로 110번지", one("세종대로 110번지")},
+		{"강남구 테헤란로 427로 보내주세요", one("테헤란로 427")}, // particle 로
+		{"공흥리 832번지로", one("공흥리 832번지")},
 
 		{"세종대로", nil},
 		{"세종대로를 따라 걸었다", nil},
@@ -370,6 +376,7 @@ func TestAddress(t *testing.T) {
 		{"서울시 버스로 10분", nil},
 		{"캉봉거리 21번지", nil},
 		{"마음대로 10 개", nil},
+		{"마음대로 10로 나눠", nil},
 		{"우리 아파트 3동 12층", nil},
 		{"도산대로12345길 1", nil},
 	})

@@ -141,8 +141,10 @@ func domesticAt(s string, j int, paren bool) int {
 		return -1
 	}
 	area := s[j:a]
-	if a < len(s) && s[a] == ')' {
+	if a < len(s) && s[a] == ')' && len(area) <= 3 {
 		// "(02) 123-4567", "02)123-4567": the exchange and line follow.
+		// A longer run before ")" is a whole number in parentheses
+		// ("홍길동(01012345678)"), read below.
 		k := a + 1
 		if k < len(s) && s[k] == ' ' {
 			k++

@@ -2,25 +2,45 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/dokja/dokja/demo"
+	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/progress"
 )
 
 func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", "", `
-Run Dokja's main demo. Today: read the demo corpus (the Korean and English
-LibreOffice help pages, or --corpus), hold out every tenth document, train
-a byte-level BPE tokenizer on the rest, and compare it with o200k and
-cl100k on the held-out Korean and English pages. Results land in --out.`, stderr)
+Run the whole stack on one machine: curate the demo corpus (the Korean and
+English LibreOffice help pages, or --corpus) with the data pipeline, train
+a tokenizer and compare it with o200k and cl100k, encode token shards,
+pretrain a small Llama for --minutes, evaluate it (held-out perplexity,
+and KoBEST dev with --kobest), serve it over the OpenAI API and stream a
+few answers. Everything lands in --out, with an index.html linking every
+stage's report. Ctrl-C stops; running the same command again resumes.`, stderr)
 	var corpusPaths pathsFlag
 	fs.Var(&corpusPaths, "corpus", "corpus `file` or folder (repeatable); default: the LibreOffice help pages")
 	out := fs.String("out", "runs/demo", "run folder")
 	vocab := fs.Int("vocab-size", 16000, "tokenizer vocabulary size")
+	minutes := fs.Float64("minutes", 15, "pretraining budget in minutes")
+	steps := fs.Int("steps", 0, "pretrain exactly this many steps instead of --minutes")
+	kobest := fs.String("kobest", "", "KoBEST data `folder`: also score the model on its dev split")
+	kobestLimit := fs.Int("kobest-limit", 200, "KoBEST items per task (0: all)")
+	modelPath := fs.String("model-config", "", "config.json of the decoder to pretrain (default: a 7.5M-parameter Llama; vocab_size follows the tokenizer)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_, err := demo.Run(ctx, demo.Options{Corpus: corpusPaths, Out: *out, VocabSize: *vocab, Stdout: stdout, Progress: progress.New(stderr)})
+	var mc *model.Config
+	if *modelPath != "" {
+		var err error
+		if mc, err = model.LoadConfig(*modelPath); err != nil {
+			return fmt.Errorf("--model-config: %w", err)
+		}
+	}
+	line := progress.New(stderr)
+	_, err := demo.Run(ctx, demo.Options{Model: mc, Corpus: corpusPaths, Out: *out, VocabSize: *vocab, Minutes: *minutes, Steps: *steps,
+		KoBEST: *kobest, KoBESTLimit: *kobestLimit, Stdout: stdout, Status: stderr, Progress: line})
+	line.Done()
 	return err
 }

@@ -16,10 +16,8 @@ import (
 
 	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/eval"
-	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/progress"
-	"github.com/dokja/dokja/tensor"
 	"github.com/dokja/dokja/tokenizer"
 )
 
@@ -101,7 +99,7 @@ Examples:
 		}
 		tasks = append(tasks, ts...)
 	}
-	data, err := loadEvalData(tasks, *dataDir, *split, *text, *field, *fewshot > 0)
+	data, err := eval.LoadTaskData(tasks, *dataDir, *split, *text, *field, *fewshot > 0)
 	if err != nil {
 		return err
 	}
@@ -115,7 +113,7 @@ Examples:
 	var done atomic.Int64
 	onDone := func() { done.Add(1) }
 	if *endpoint == "" {
-		e, id, err := loadEvalEngine(*modelFlag, *tokSpec, *kernels, *maxBatch, *maxLength)
+		e, id, err := eval.LoadEngine(*modelFlag, *tokSpec, *kernels, *maxBatch, *maxLength)
 		if err != nil {
 			return err
 		}
@@ -161,7 +159,7 @@ Examples:
 		}
 		opt.Encoder = tok
 		opt.Identity.Backend, opt.Identity.Endpoint, opt.Identity.ModelName = "endpoint", *endpoint, name
-		opt.Identity.Tokenizer, opt.Identity.TokenizerSHA256 = tokenizerIdentity(spec)
+		opt.Identity.Tokenizer, opt.Identity.TokenizerSHA256 = eval.TokenizerIdentity(spec)
 		r := *retries
 		if r == 0 {
 			r = -1
@@ -266,104 +264,9 @@ Example:
 	return eval.Compare(stdout, runs)
 }
 
-// loadEvalData reads each task's items (and the train split as the
-// few-shot pool when asked for).
-func loadEvalData(tasks []*eval.Task, dataDir, split, text, field string, fewshot bool) ([]eval.TaskData, error) {
-	var data []eval.TaskData
-	for _, t := range tasks {
-		td := eval.TaskData{Task: t}
-		var err error
-		switch {
-		case t.OutputType == eval.LoglikelihoodRolling:
-			if text == "" {
-				return nil, fmt.Errorf("task %s needs --text FILE", t.Name)
-			}
-			td.Docs, err = eval.LoadText(text, field)
-			td.Source = text
-		default:
-			if dataDir == "" {
-				return nil, fmt.Errorf("task %s needs --data-dir (the KoBEST folder holding %s/)", t.Name, t.Dir)
-			}
-			td.Docs, err = t.Load(dataDir, split)
-			td.Source = filepath.Join(dataDir, t.Dir, split+".tsv")
-			if err == nil && fewshot {
-				if td.Fewshot, err = t.Load(dataDir, "train"); err != nil {
-					err = fmt.Errorf("few-shot examples: %w", err)
-				}
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		data = append(data, td)
-	}
-	return data, nil
-}
-
-// loadEvalEngine loads a checkpoint folder or GGUF file into an engine and
-// identifies it (path and SHA-256 of the weights, the tokenizer's).
-func loadEvalEngine(path, tokSpec, kernels string, maxBatch, maxLength int) (*infer.Engine, eval.Identity, error) {
-	id := eval.Identity{Backend: "in-process", ModelPath: path}
-	var m *model.Model
-	var tok *tokenizer.Tokenizer
-	var err error
-	if strings.HasSuffix(path, ".gguf") {
-		if m, tok, err = model.LoadGGUF(path); err != nil {
-			return nil, id, err
-		}
-		id.ModelSHA256, err = eval.FileSHA256(path)
-	} else {
-		if m, err = model.Load(path); err != nil {
-			return nil, id, err
-		}
-		id.ModelSHA256, err = eval.WeightsSHA256(path)
-	}
-	if err != nil {
-		return nil, id, err
-	}
-	if tokSpec == "" && tok == nil {
-		tokSpec = path
-	}
-	if tokSpec != "" {
-		if tok, err = tokenizer.Load(tokSpec); err != nil {
-			return nil, id, fmt.Errorf("tokenizer %s: %w", tokSpec, err)
-		}
-		id.Tokenizer, id.TokenizerSHA256 = tokenizerIdentity(tokSpec)
-	} else {
-		id.Tokenizer = path + " (embedded)"
-	}
-	if tok == nil {
-		return nil, id, fmt.Errorf("%s carries no tokenizer; pass --tokenizer", path)
-	}
-	if kernels != "" {
-		if m.K, err = tensor.ByName(kernels); err != nil {
-			return nil, id, err
-		}
-	}
-	e, err := infer.NewEngine(m, tok, infer.EngineOptions{MaxBatch: maxBatch, MaxQueue: 1024, MaxContext: maxLength})
-	if err != nil {
-		return nil, id, fmt.Errorf("%s: %w", path, err)
-	}
-	return e, id, nil
-}
-
 func mergeIdentity(run, model eval.Identity) eval.Identity {
 	model.DataDir, model.Split = run.DataDir, run.Split
 	return model
-}
-
-// tokenizerIdentity names a tokenizer spec and hashes its file, if it is
-// one (a folder's tokenizer.json).
-func tokenizerIdentity(spec string) (string, string) {
-	path := spec
-	if st, err := os.Stat(spec); err == nil && st.IsDir() {
-		path = filepath.Join(spec, "tokenizer.json")
-	}
-	sum, err := eval.FileSHA256(path)
-	if err != nil {
-		return spec, "" // a built-in name
-	}
-	return path, sum
 }
 
 func runEvalTasks(args []string, stdout, stderr io.Writer) error {

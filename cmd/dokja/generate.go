@@ -44,7 +44,7 @@ Example:
 		fs.Usage()
 		return errors.New("--model and --prompt are required")
 	}
-	m, tok, err := loadModel(*dir, "")
+	m, tok, err := infer.LoadModel(*dir, "")
 	if err != nil {
 		return fmt.Errorf("--model %s: %w", *dir, err)
 	}

@@ -857,22 +857,29 @@ func TestOpenAIRankFile(t *testing.T) {
 }
 
 func TestDemoCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole demo")
+	}
 	dir := t.TempDir()
 	corpusDir := filepath.Join(dir, "corpus")
 	if err := os.Mkdir(corpusDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// Every tenth document is held out: lines 10, 30 and 50 are Korean,
-	// 20, 40 and 60 English.
-	writeCorpus(t, corpusDir, "docs.txt", genLinesBy(60, 7, func(i int) bool { return (i/10)%2 == 0 }))
+	// 120 documents of eight sentences each, Korean and English in turn.
+	lines := genLinesBy(960, 7, func(i int) bool { return (i/8)%2 == 0 })
+	var docs []string
+	for i := 0; i < len(lines); i += 8 {
+		docs = append(docs, strings.Join(lines[i:i+8], " "))
+	}
+	writeCorpus(t, corpusDir, "docs.jsonl", docs)
 	out := filepath.Join(dir, "run")
-	r := mustRun(t, "", "demo", "--corpus", corpusDir, "--out", out, "--vocab-size", "300")
-	for _, want := range []string{"Dokja demo: tokenizer", "documents  60 (54 for training", "held-out Korean pages", "held-out English pages", "o200k", "cl100k"} {
+	r := mustRun(t, "", "demo", "--corpus", corpusDir, "--out", out, "--vocab-size", "300", "--steps", "3", "--model-config", tinyConfig(t, dir))
+	for _, want := range []string{"[1/6] curate", "Dokja demo: tokenizer", "held-out Korean pages", "o200k", "[4/6] pretrain", "3 steps", "[6/6] serve", "index.html"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	for _, f := range []string{"report.json", "tokenizer.json"} {
+	for _, f := range []string{"index.html", "summary.json", "data/report.html", "tokenizer/tokenizer.json", "train/model/config.json", "eval/report.html", "serve/samples.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}
@@ -883,7 +890,7 @@ func TestDemoCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = dokja(t, "", "demo", "--corpus", empty, "--out", filepath.Join(dir, "run2"))
-	if r.code != 1 || !strings.Contains(r.stderr, "dokja demo: ") || !strings.Contains(r.stderr, "holds 0 documents") {
+	if r.code != 1 || !strings.Contains(r.stderr, "dokja demo: ") || !strings.Contains(r.stderr, "no readable files") {
 		t.Errorf("empty corpus: exit %d stderr %q", r.code, r.stderr)
 	}
 }

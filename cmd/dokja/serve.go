@@ -9,92 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/dokja/dokja/gguf"
 	"github.com/dokja/dokja/infer"
-	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/serve"
-	"github.com/dokja/dokja/tensor"
-	"github.com/dokja/dokja/tokenizer"
 )
-
-// loadModel loads a checkpoint folder or a GGUF file with its tokenizer,
-// on the named kernel path (default: the fastest).
-func loadModel(path, kernels string) (*model.Model, *tokenizer.Tokenizer, error) {
-	var m *model.Model
-	var tok *tokenizer.Tokenizer
-	var err error
-	if strings.HasSuffix(path, ".gguf") {
-		// Quantized matrices stay in their blocks: less memory, faster decoding.
-		if m, tok, err = model.LoadGGUFWith(path, model.GGUFOptions{KeepQuantized: true}); err != nil {
-			return nil, nil, err
-		}
-		if tok == nil {
-			return nil, nil, fmt.Errorf("%s: the file carries no tokenizer", path)
-		}
-	} else {
-		if m, err = model.Load(path); err != nil {
-			return nil, nil, err
-		}
-		if tok, err = tokenizer.Load(path); err != nil {
-			return nil, nil, fmt.Errorf("%s: tokenizer: %w", path, err)
-		}
-	}
-	if kernels != "" {
-		if m.K, err = tensor.ByName(kernels); err != nil {
-			return nil, nil, err
-		}
-	}
-	return m, tok, nil
-}
-
-// loadChat finds the chat template of a checkpoint folder
-// (tokenizer_config.json) or a GGUF file (tokenizer.chat_template), ChatML
-// when there is none.
-func loadChat(path string) (*infer.ChatTemplate, error) {
-	if !strings.HasSuffix(path, ".gguf") {
-		return infer.LoadChatTemplate(path)
-	}
-	chat, err := infer.NewChatTemplate(infer.ChatML, "", "")
-	if err != nil {
-		return nil, err
-	}
-	chat.Origin = "ChatML (no tokenizer.chat_template in " + path + ")"
-	f, err := gguf.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if src, err := f.String("tokenizer.chat_template"); err == nil && src != "" {
-		if chat, err = infer.NewChatTemplate(src, "", ""); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		chat.Origin = path
-	}
-	return chat, nil
-}
-
-// loadServed loads a checkpoint folder or a GGUF file with its tokenizer
-// and chat template into an engine, named after the folder or file.
-func loadServed(path, kernels string, opt infer.EngineOptions) (*serve.Model, error) {
-	m, tok, err := loadModel(path, kernels)
-	if err != nil {
-		return nil, err
-	}
-	chat, err := loadChat(path)
-	if err != nil {
-		return nil, err
-	}
-	e, err := infer.NewEngine(m, tok, opt)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	name := strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".gguf")
-	return &serve.Model{Name: name, Engine: e, Chat: chat}, nil
-}
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", "", `
@@ -139,7 +59,7 @@ Example:
 		if !named {
 			dir = spec
 		}
-		m, err := loadServed(dir, *kernels, infer.EngineOptions{MaxBatch: *maxBatch, MaxQueue: *maxQueue, MaxContext: *maxContext})
+		m, err := serve.Load(dir, *kernels, infer.EngineOptions{MaxBatch: *maxBatch, MaxQueue: *maxQueue, MaxContext: *maxContext})
 		if err != nil {
 			return fmt.Errorf("--model %s: %w", spec, err)
 		}
@@ -187,7 +107,7 @@ Example:
 		fs.Usage()
 		return errors.New("--model is required")
 	}
-	m, err := loadServed(*dir, "", infer.EngineOptions{MaxBatch: 1})
+	m, err := serve.Load(*dir, "", infer.EngineOptions{MaxBatch: 1})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,99 @@
+package demo
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/dokja/dokja/model"
+)
+
+// TestRunEndToEnd runs the whole demo with a tiny budget: every stage's
+// output must exist and make sense, and a rerun must resume, not redo.
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every stage of the stack")
+	}
+	corpusDir := writePages(t, 120, true)
+	out := filepath.Join(t.TempDir(), "demo")
+	tiny := &model.Config{
+		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama", HiddenSize: 32, IntermediateSize: 64,
+		NumHiddenLayers: 2, NumAttentionHeads: 2, NumKeyValueHeads: 2, HiddenAct: "silu", MaxPositionEmbeddings: 64,
+		RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: true, TorchDtype: "float32",
+	}
+	opt := Options{Corpus: []string{corpusDir}, Out: out, Steps: 16, VocabSize: 400, Model: tiny, SeqLen: 32, BatchSize: 4,
+		Prompts: []string{"문서를 저장하려면", "To open a file,"}, MaxTokens: 6, Workers: 2}
+	if _, err := os.Stat("../../shared/data/kobest/COPA/dev.tsv"); err == nil {
+		// COPA's items fit the tiny model's 64-token context.
+		opt.KoBEST, opt.KoBESTLimit, opt.KoBESTTasks = "../../shared/data/kobest", 4, []string{"kobest_copa"}
+	}
+	var stdout bytes.Buffer
+	opt.Stdout = &stdout
+	sum, err := Run(t.Context(), opt)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if sum.DocsRead != 120 || sum.DocsKept == 0 || sum.DocsKept > sum.DocsRead {
+		t.Errorf("data: read %d kept %d", sum.DocsRead, sum.DocsKept)
+	}
+	if sum.Tokenizer == nil || sum.Tokenizer.VocabSize != 400 {
+		t.Errorf("tokenizer %+v", sum.Tokenizer)
+	}
+	if sum.TrainTokens == 0 || sum.ValTokens == 0 {
+		t.Errorf("shards: %d train, %d val tokens", sum.TrainTokens, sum.ValTokens)
+	}
+	if sum.Steps != 16 || !(sum.LastLoss < sum.FirstLoss) || sum.ValLoss <= 0 {
+		t.Errorf("pretraining: %d steps, loss %v -> %v, val %v; want 16 steps and a falling loss", sum.Steps, sum.FirstLoss, sum.LastLoss, sum.ValLoss)
+	}
+	if ppl := sum.Eval["perplexity word_perplexity"]; !(ppl > 1) || math.IsInf(ppl, 0) {
+		t.Errorf("held-out word perplexity %v (eval %v)", ppl, sum.Eval)
+	}
+	if opt.KoBEST != "" {
+		if _, ok := sum.Eval["kobest_copa acc"]; !ok {
+			t.Errorf("no KoBEST COPA score in %v", sum.Eval)
+		}
+	}
+	if len(sum.Samples) != 2 {
+		t.Fatalf("%d answers, want 2", len(sum.Samples))
+	}
+	for _, s := range sum.Samples {
+		if s.Tokens == 0 || s.Tokens > 6 || s.TTFTMillis <= 0 {
+			t.Errorf("answer %+v", s)
+		}
+		if !strings.Contains(stdout.String(), s.Prompt+s.Answer) {
+			t.Errorf("the streamed answer to %q was not shown:\n%s", s.Prompt, stdout.String())
+		}
+	}
+
+	// Every link of index.html resolves to a file of the run.
+	index, err := os.ReadFile(filepath.Join(out, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := regexp.MustCompile(`(?:href|src)="([^"#]+)"`).FindAllStringSubmatch(string(index), -1)
+	if len(links) < 8 {
+		t.Errorf("index.html has %d links", len(links))
+	}
+	for _, l := range links {
+		if _, err := os.Stat(filepath.Join(out, l[1])); err != nil {
+			t.Errorf("index.html links %s: %v", l[1], err)
+		}
+	}
+
+	// A rerun finds every stage done and reports the same numbers.
+	stdout.Reset()
+	again, err := Run(t.Context(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stdout.String(), "done before"); n != 3 {
+		t.Errorf("rerun: %d stages done before, want 3 (tokenizer, shards, serving):\n%s", n, stdout.String())
+	}
+	if again.Steps != sum.Steps || again.LastLoss != sum.LastLoss || again.DocsKept != sum.DocsKept || again.Samples[0].Answer != sum.Samples[0].Answer {
+		t.Errorf("rerun summary differs: %+v vs %+v", again, sum)
+	}
+}
