@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,7 +90,7 @@ func (o *DecontamOptions) build(env *Env) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tasks: %w", err)
 		}
-		for _, name := range slices.Sorted(mapsKeys(byTask)) {
+		for _, name := range slices.Sorted(maps.Keys(byTask)) {
 			add(name, byTask[name])
 		}
 	}
@@ -162,14 +163,4 @@ func (s *decontam) Process(d *Document) Verdict {
 			Counts: map[string]int{s.sources[src]: 1}}
 	}
 	return Verdict{}
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
