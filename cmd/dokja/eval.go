@@ -77,6 +77,7 @@ Examples:
 	retries := fs.Int("retries", 6, "retries of an endpoint request on 429, 5xx and network errors")
 	scoreMax := fs.Int("score-max-tokens", 0, "max_tokens sent with scoring requests (1 for servers that refuse 0, such as vLLM)")
 	kernels := fs.String("kernels", "", "matrix kernels in process: portable, simd or openblas (default: fastest)")
+	cachePath := fs.String("cache", "", "JSON-lines `file` of answered requests: an interrupted run given the same file restarts where it stopped")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -168,6 +169,22 @@ Examples:
 			Concurrency: *concurrency, Retries: r, Progress: onDone}
 	}
 
+	if *cachePath != "" {
+		id := opt.Identity
+		// What the answers depend on: the model, its tokenizer and context.
+		key := fmt.Sprintf("%s %s %s %s %s max_length=%d max_tokens=%d", id.Backend, id.ModelSHA256, id.Endpoint, id.ModelName, id.TokenizerSHA256, opt.MaxLength, *scoreMax)
+		c, err := eval.OpenCache(*cachePath, key, backend)
+		if err != nil {
+			return fmt.Errorf("--cache: %w", err)
+		}
+		defer func() {
+			c.Close()
+			if c.Hits() > 0 {
+				slog.Info("answers reused from the cache", "requests", c.Hits(), "cache", *cachePath)
+			}
+		}()
+		backend = c
+	}
 	line := progress.New(stderr)
 	var total atomic.Int64
 	var current atomic.Value

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -93,6 +94,19 @@ func TestEvalCommand(t *testing.T) {
 	if len(local.Tasks) != 3 || local.Tasks[0].Items != 4 || local.Tasks[1].Items != 2 || len(local.Config.ModelSHA256) != 64 ||
 		!strings.Contains(local.Config.Sources["kobest_copa"], "sha256:") {
 		t.Fatalf("report: %+v", local)
+	}
+
+	// --cache records every answer; a second run answers from it alone
+	// and reports the same numbers.
+	cache := filepath.Join(t.TempDir(), "cache.jsonl")
+	for range 2 {
+		r = mustRun(t, "", append([]string{"eval", "--model", dir, "--json", "--cache", cache}, args...)...)
+		if got := decodeReport(t, r.stdout); !reflect.DeepEqual(got.Tasks, local.Tasks) {
+			t.Errorf("--cache run differs from the plain run")
+		}
+	}
+	if data, err := os.ReadFile(cache); err != nil || strings.Count(string(data), "\n") < 10 {
+		t.Errorf("cache file: %v, %d lines", err, strings.Count(string(data), "\n"))
 	}
 
 	// The same checkpoint through dokja serve.
