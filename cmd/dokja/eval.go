@@ -32,6 +32,9 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "compare" {
 		return runEvalCompare(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "redteam" {
+		return runEvalRedteam(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlags("eval", "", `
 Score a model on benchmarks as EleutherAI's lm-evaluation-harness does
 (same prompts, log-likelihood scoring and metrics), and print a table of

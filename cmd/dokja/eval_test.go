@@ -171,3 +171,25 @@ func TestEvalCommand(t *testing.T) {
 		}
 	}
 }
+
+// dokja eval redteam attacks a checkpoint in process and writes reports.
+func TestEvalRedteamCommand(t *testing.T) {
+	dir := evalModel(t)
+	out := filepath.Join(t.TempDir(), "rt.json")
+	html := filepath.Join(t.TempDir(), "rt.html")
+	r := mustRun(t, "", "eval", "redteam", "--model", dir, "--categories", "social_bias,pii_extraction", "--langs", "en",
+		"--max-tokens", "8", "--out", out, "--html", html)
+	for _, want := range []string{"red-team report for tiny", "social_bias", "pii_extraction", "bias_stereotype", "pii_leak", "en", "generation errors"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, f := range []string{out, html} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if r := dokja(t, "", "eval", "redteam", "--model", dir, "--categories", "nope"); r.code == 0 || !strings.Contains(r.stderr, `unknown category "nope"`) {
+		t.Errorf("bad category: exit %d %q", r.code, r.stderr)
+	}
+}
