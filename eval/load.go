@@ -20,6 +20,17 @@ func LoadTaskData(tasks []*Task, dataDir, split, text, field string, fewshot boo
 		td := TaskData{Task: t}
 		var err error
 		switch {
+		case t.RowsFunc != nil:
+			// A task file names its own data.
+			td.Docs, err = t.Load(dataDir, split)
+			if err == nil {
+				td.Source, err = t.SplitFile(dataDir, split)
+			}
+			if err == nil && fewshot {
+				if td.Fewshot, err = t.Load(dataDir, "train"); err != nil {
+					err = fmt.Errorf("few-shot examples: %w", err)
+				}
+			}
 		case t.OutputType == LoglikelihoodRolling:
 			if text == "" {
 				return nil, fmt.Errorf("task %s needs --text FILE", t.Name)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -24,12 +23,16 @@ func ItemTexts(tasks []string, dataDir string, splits []string) (map[string][]st
 			return nil, err
 		}
 		for _, t := range list {
-			if t.Dir == "" {
+			if t.Dir == "" && t.RowsFunc == nil {
 				return nil, fmt.Errorf("task %s has no items to protect (it reads a text file)", t.Name)
 			}
 			found := 0
 			for _, split := range splits {
-				if _, err := os.Stat(filepath.Join(dataDir, t.Dir, split+".tsv")); errors.Is(err, os.ErrNotExist) {
+				path, err := t.SplitFile(dataDir, split)
+				if err != nil {
+					continue // a task file without that split
+				}
+				if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 					continue
 				}
 				docs, err := t.Load(dataDir, split)
@@ -46,7 +49,7 @@ func ItemTexts(tasks []string, dataDir string, splits []string) (map[string][]st
 				}
 			}
 			if found == 0 {
-				return nil, fmt.Errorf("task %s: none of the splits %s in %s", t.Name, strings.Join(splits, ", "), filepath.Join(dataDir, t.Dir))
+				return nil, fmt.Errorf("task %s: none of the splits %s found", t.Name, strings.Join(splits, ", "))
 			}
 		}
 	}

@@ -71,10 +71,21 @@ type Task struct {
 	TargetDelimiter  string
 	FewshotDelimiter string
 	Metrics          []string
+	// RowsFunc, when set, reads a split's rows in place of Dir (tasks from
+	// YAML files, whose data lies beside them; see LoadTaskFile).
+	RowsFunc func(dataDir, split string) ([]Row, error)
+	// NumFewshot is a task file's num_fewshot (0 when not set); the run's
+	// own option decides how many examples are used.
+	NumFewshot int
+	// splitFile names a task file's data file for a split (SplitFile).
+	splitFile func(split string) (string, error)
 }
 
 // Rows reads the task's split from a KoBEST data dir.
 func (t *Task) Rows(dataDir, split string) ([]Row, error) {
+	if t.RowsFunc != nil {
+		return t.RowsFunc(dataDir, split)
+	}
 	if t.Dir == "" {
 		return nil, fmt.Errorf("task %s does not read a data dir", t.Name)
 	}
@@ -154,10 +165,18 @@ func Tasks() []*Task {
 }
 
 // Lookup returns the built-in task of that name; "kobest" names all five
-// KoBEST tasks.
+// KoBEST tasks, and a name ending in .yaml or .yml is a task file read by
+// LoadTaskFile.
 func Lookup(name string) ([]*Task, error) {
 	if name == "kobest" {
 		return kobestTasks(), nil
+	}
+	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		t, err := LoadTaskFile(name)
+		if err != nil {
+			return nil, err
+		}
+		return []*Task{t}, nil
 	}
 	var names []string
 	for _, t := range Tasks() {

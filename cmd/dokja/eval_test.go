@@ -96,6 +96,14 @@ func TestEvalCommand(t *testing.T) {
 		t.Fatalf("report: %+v", local)
 	}
 
+	// The same task written as lm-evaluation-harness YAML scores the same.
+	yamlTask := filepath.Join(data, "tasks", "kobest_copa.yaml")
+	r = mustRun(t, "", "eval", "--model", dir, "--json", "--tasks", yamlTask)
+	if got := decodeReport(t, r.stdout); len(got.Tasks) != 1 || !reflect.DeepEqual(got.Tasks[0].Records, local.Tasks[0].Records) ||
+		!reflect.DeepEqual(got.Tasks[0].Metrics, local.Tasks[0].Metrics) {
+		t.Errorf("YAML kobest_copa differs from the built-in one:\n%s", r.stdout)
+	}
+
 	// --cache records every answer; a second run answers from it alone
 	// and reports the same numbers.
 	cache := filepath.Join(t.TempDir(), "cache.jsonl")
