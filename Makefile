@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzCheck -fuzztime=$(FUZZTIME) ./quality/
 	$(GO) test -run='^$$' -fuzz=FuzzSignature -fuzztime=$(FUZZTIME) ./dedup/
 	$(GO) test -run='^$$' -fuzz=FuzzConfig -fuzztime=$(FUZZTIME) ./data/
+	$(GO) test -run='^$$' -fuzz=FuzzLoadTaskFile -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./eval/
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./safetensors/
 	$(GO) test -run='^$$' -fuzz=FuzzReadConfig -fuzztime=$(FUZZTIME) ./model/
 	$(GO) test -run='^$$' -fuzz=FuzzRedact -fuzztime=$(FUZZTIME) ./pii/
