@@ -29,8 +29,13 @@ import (
 
 // Options configures Run.
 type Options struct {
-	// Corpus is files or folders; empty means DefaultCorpus.
+	// Corpus is files or folders; empty means DefaultCorpus (or, with
+	// Pipeline, that file's input).
 	Corpus []string
+	// Pipeline is a data pipeline config (YAML) to curate with instead of
+	// the one tuned for the help pages; its tokenize stage, if any, is
+	// dropped (the demo tokenizes with the tokenizer it trains).
+	Pipeline string
 	// Out is the run folder; a rerun with the same options resumes there.
 	Out string
 	// Minutes is the pretraining budget (default 15); Steps, when
@@ -140,7 +145,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if opt.Stdout == nil {
 		opt.Stdout = io.Discard
 	}
-	if len(opt.Corpus) == 0 {
+	if len(opt.Corpus) == 0 && opt.Pipeline == "" {
 		c, err := DefaultCorpus()
 		if err != nil {
 			return nil, err
@@ -203,13 +208,33 @@ stages:
 `
 
 func curate(ctx context.Context, o *Options, s *Summary) error {
-	cfg, err := data.ParseConfig([]byte(demoPipeline))
-	if err != nil {
+	var cfg *data.Config
+	var err error
+	if o.Pipeline != "" {
+		if cfg, err = data.ReadConfig(o.Pipeline); err != nil {
+			return err
+		}
+		cfg.Stages = slices.DeleteFunc(cfg.Stages, func(st data.StageSpec) bool { return st.Kind == "tokenize" })
+	} else if cfg, err = data.ParseConfig([]byte(demoPipeline)); err != nil {
 		return err
 	}
-	cfg.Input.Paths = o.Corpus
-	cfg.Workers = o.Workers
-	rep, err := data.Run(ctx, cfg, data.RunOptions{Out: filepath.Join(o.Out, "data"), Progress: o.Progress})
+	if len(o.Corpus) > 0 {
+		// Paths given on the command line are taken as they are.
+		cfg.Input.Paths = nil
+		for _, p := range o.Corpus {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return err
+			}
+			cfg.Input.Paths = append(cfg.Input.Paths, abs)
+		}
+	}
+	s.Corpus = cfg.Input.Paths
+	if o.Workers != 0 {
+		cfg.Workers = o.Workers
+	}
+	env := &data.Env{EvalTexts: eval.ItemTexts}
+	rep, err := data.Run(ctx, cfg, data.RunOptions{Out: filepath.Join(o.Out, "data"), Env: env, Progress: o.Progress})
 	o.Progress.Done()
 	if err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dokja/dokja/data"
+	"github.com/dokja/dokja/eval"
 	"github.com/dokja/dokja/model"
 )
 
@@ -95,5 +97,53 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if again.Steps != sum.Steps || again.LastLoss != sum.LastLoss || again.DocsKept != sum.DocsKept || again.Samples[0].Answer != sum.Samples[0].Answer {
 		t.Errorf("rerun summary differs: %+v vs %+v", again, sum)
+	}
+}
+
+// The demo curates with a pipeline file when given one, and the example
+// pipelines build.
+func TestRunPipelineFile(t *testing.T) {
+	corpusDir := writePages(t, 60, false)
+	pipeline := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(pipeline, []byte("stages:\n  - normalize: {}\n  - langid: {keep: [ko, en]}\n  - tokenize: {tokenizer: nowhere.json}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Corpus: []string{corpusDir}, Pipeline: pipeline, Out: filepath.Join(t.TempDir(), "demo"), Steps: 2, VocabSize: 300,
+		Model: &model.Config{Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama", HiddenSize: 16, IntermediateSize: 32,
+			NumHiddenLayers: 1, NumAttentionHeads: 2, NumKeyValueHeads: 2, HiddenAct: "silu", MaxPositionEmbeddings: 32,
+			RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: true, TorchDtype: "float32"},
+		SeqLen: 16, BatchSize: 2, Prompts: []string{"문서를"}, MaxTokens: 2}
+	sum, err := Run(t.Context(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only normalize and langid ran: every page is kept.
+	if sum.DocsRead != 60 || sum.DocsKept != 60 {
+		t.Errorf("read %d kept %d, want 60 and 60", sum.DocsRead, sum.DocsKept)
+	}
+}
+
+func TestExamplePipelines(t *testing.T) {
+	if _, err := os.Stat("../../shared/data/kobest"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	paths, _ := filepath.Glob("../examples/*.yaml")
+	if len(paths) == 0 {
+		t.Fatal("no example pipelines")
+	}
+	for _, p := range paths {
+		cfg, err := data.ReadConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cfg.Build(&data.Env{EvalTexts: eval.ItemTexts}); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		if _, err := cfg.InputFiles(); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }

@@ -18,7 +18,10 @@ a tokenizer and compare it with o200k and cl100k, encode token shards,
 pretrain a small Llama for --minutes, evaluate it (held-out perplexity,
 and KoBEST dev with --kobest), serve it over the OpenAI API and stream a
 few answers. Everything lands in --out, with an index.html linking every
-stage's report. Ctrl-C stops; running the same command again resumes.`, stderr)
+stage's report. Ctrl-C stops; running the same command again resumes.
+
+For another corpus, pass a pipeline tuned to it:
+  dokja demo --pipeline examples/nsmc-pipeline.yaml --out runs/demo-nsmc`, stderr)
 	var corpusPaths pathsFlag
 	fs.Var(&corpusPaths, "corpus", "corpus `file` or folder (repeatable); default: the LibreOffice help pages")
 	out := fs.String("out", "runs/demo", "run folder")
@@ -27,6 +30,7 @@ stage's report. Ctrl-C stops; running the same command again resumes.`, stderr)
 	steps := fs.Int("steps", 0, "pretrain exactly this many steps instead of --minutes")
 	kobest := fs.String("kobest", "", "KoBEST data `folder`: also score the model on its dev split")
 	kobestLimit := fs.Int("kobest-limit", 200, "KoBEST items per task (0: all)")
+	pipeline := fs.String("pipeline", "", "data pipeline `file` (YAML) to curate with, e.g. examples/nsmc-pipeline.yaml for NSMC (default: one tuned for the help pages)")
 	modelPath := fs.String("model-config", "", "config.json of the decoder to pretrain (default: a 7.5M-parameter Llama; vocab_size follows the tokenizer)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -39,7 +43,7 @@ stage's report. Ctrl-C stops; running the same command again resumes.`, stderr)
 		}
 	}
 	line := progress.New(stderr)
-	_, err := demo.Run(ctx, demo.Options{Model: mc, Corpus: corpusPaths, Out: *out, VocabSize: *vocab, Minutes: *minutes, Steps: *steps,
+	_, err := demo.Run(ctx, demo.Options{Model: mc, Pipeline: *pipeline, Corpus: corpusPaths, Out: *out, VocabSize: *vocab, Minutes: *minutes, Steps: *steps,
 		KoBEST: *kobest, KoBESTLimit: *kobestLimit, Stdout: stdout, Status: stderr, Progress: line})
 	line.Done()
 	return err
