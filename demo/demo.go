@@ -235,8 +235,12 @@ func TrainTokenizer(ctx context.Context, opt TokenizerOptions) (*Report, error) 
 }
 
 func printReport(w io.Writer, rep *Report) {
-	fmt.Fprintf(w, "\nDokja demo: tokenizer\n  corpus     %v\n  documents  %d (%d for training, %.1f MB; %d held out)\n  tokenizer  %s, %d tokens, trained in %.1fs\n\n",
-		rep.Corpus, rep.Documents, rep.TrainDocs, float64(rep.TrainBytes)/1e6, rep.HeldOutDocs, rep.Tokenizer, rep.VocabSize, rep.TrainSeconds)
+	corpus := fmt.Sprint(rep.Corpus)
+	if len(rep.Corpus) > 3 {
+		corpus = fmt.Sprintf("[%s ... %s] (%d files)", rep.Corpus[0], rep.Corpus[len(rep.Corpus)-1], len(rep.Corpus))
+	}
+	fmt.Fprintf(w, "\nDokja demo: tokenizer\n  corpus     %s\n  documents  %d (%d for training, %.1f MB; %d held out)\n  tokenizer  %s, %d tokens, trained in %.1fs\n\n",
+		corpus, rep.Documents, rep.TrainDocs, float64(rep.TrainBytes)/1e6, rep.HeldOutDocs, rep.Tokenizer, rep.VocabSize, rep.TrainSeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  text\ttokenizer\ttokens\tchars/token\ttokens/syllable\tMB/s")
 	for _, r := range rep.Rows {
