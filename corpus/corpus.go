@@ -75,6 +75,19 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
+// ParseFormat returns the format String names; "" means Auto.
+func ParseFormat(name string) (Format, error) {
+	if name == "" {
+		return Auto, nil
+	}
+	for f := Auto; f <= WARC; f++ {
+		if f.String() == name {
+			return f, nil
+		}
+	}
+	return Auto, fmt.Errorf("unknown format %q: want auto, text, jsonl, html, parquet or warc", name)
+}
+
 // DefaultField is the JSON field or Parquet column read when Options.Field
 // is empty.
 const DefaultField = "text"

@@ -647,3 +647,17 @@ func TestRecordErrorUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFormat(t *testing.T) {
+	for f := Auto; f <= WARC; f++ {
+		if got, err := ParseFormat(f.String()); err != nil || got != f {
+			t.Errorf("ParseFormat(%q) = %v, %v", f.String(), got, err)
+		}
+	}
+	if got, err := ParseFormat(""); err != nil || got != Auto {
+		t.Errorf(`ParseFormat("") = %v, %v`, got, err)
+	}
+	if _, err := ParseFormat("docx"); err == nil {
+		t.Error("docx accepted")
+	}
+}

@@ -145,21 +145,11 @@ func ParseConfig(data []byte) (*Config, error) {
 func (c *Config) SetDir(dir string) { c.dir = dir }
 
 func (in Input) format() (corpus.Format, error) {
-	switch in.Format {
-	case "", "auto":
-		return corpus.Auto, nil
-	case "text":
-		return corpus.Text, nil
-	case "jsonl":
-		return corpus.JSONL, nil
-	case "html":
-		return corpus.HTML, nil
-	case "parquet":
-		return corpus.Parquet, nil
-	case "warc":
-		return corpus.WARC, nil
+	f, err := corpus.ParseFormat(in.Format)
+	if err != nil {
+		return f, fieldErr("input.format", in.Format, "auto, text, jsonl, html, parquet or warc")
 	}
-	return 0, fieldErr("input.format", in.Format, "auto, text, jsonl, html, parquet or warc")
+	return f, nil
 }
 
 // path resolves a path of the config.

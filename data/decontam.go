@@ -79,13 +79,10 @@ func (o *DecontamOptions) build(env *Env) (any, error) {
 		if env == nil || env.EvalTexts == nil {
 			return nil, fieldErr("tasks", o.Tasks, "no evaluation tasks are known to this program; use files")
 		}
-		dir := o.DataDir
-		if dir == "" {
+		if o.DataDir == "" {
 			return nil, fieldErr("data_dir", "", "the folder holding the tasks' data (e.g. a KoBEST folder)")
 		}
-		if env.Dir != "" && !filepath.IsAbs(dir) {
-			dir = filepath.Join(env.Dir, dir)
-		}
+		dir := env.path(o.DataDir)
 		byTask, err := env.EvalTexts(o.Tasks, dir, o.Splits)
 		if err != nil {
 			return nil, fmt.Errorf("tasks: %w", err)
@@ -95,10 +92,7 @@ func (o *DecontamOptions) build(env *Env) (any, error) {
 		}
 	}
 	for _, f := range o.Files {
-		path := f
-		if env != nil && env.Dir != "" && !filepath.IsAbs(path) {
-			path = filepath.Join(env.Dir, path)
-		}
+		path := env.path(f)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("files: %w", err)

@@ -1,5 +1,22 @@
 package data
 
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/dokja/dokja/corpus"
+)
+
+// NewDocument makes the document for a record read from path: its ID is
+// the record's, or "file:line" when the record has none.
+func NewDocument(rec corpus.Record, path string, order uint64) Document {
+	id := rec.ID
+	if id == "" {
+		id = fmt.Sprintf("%s:%d", filepath.Base(path), rec.Line)
+	}
+	return Document{Order: order, ID: id, Source: path, Line: rec.Line, Text: rec.Text}
+}
+
 // Document is one text moving through a pipeline.
 type Document struct {
 	// Order is the document's place in the input, unique within a run: the

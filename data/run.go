@@ -216,7 +216,6 @@ files:
 		if err != nil {
 			return nil, err
 		}
-		base := filepath.Base(path)
 		for rec, err := range rd.All() {
 			if err != nil {
 				var re *corpus.RecordError
@@ -237,14 +236,7 @@ files:
 				rd.Close()
 				return nil, ctx.Err()
 			}
-			id := rec.ID
-			if id == "" {
-				id = fmt.Sprintf("%s:%d", base, rec.Line)
-			}
-			batch = append(batch, Document{
-				Order: uint64(len(st.Shards))<<32 | uint64(len(batch)),
-				ID:    id, Source: path, Line: rec.Line, Text: rec.Text,
-			})
+			batch = append(batch, NewDocument(rec, path, uint64(len(st.Shards))<<32|uint64(len(batch))))
 			st.Docs++
 			st.Bytes += int64(len(rec.Text))
 			if len(batch) == r.cfg.ShardDocs {

@@ -2,7 +2,6 @@ package data
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/dokja/dokja/tokenizer"
 )
@@ -38,11 +37,7 @@ func (o *TokenizeStageOptions) build(env *Env) (any, error) {
 	case o.Out == "":
 		return nil, fieldErr("out", `""`, "a folder name")
 	}
-	path := o.Tokenizer
-	if env != nil && env.Dir != "" && !filepath.IsAbs(path) {
-		path = filepath.Join(env.Dir, path)
-	}
-	tok, err := tokenizer.Load(path)
+	tok, err := tokenizer.Load(env.path(o.Tokenizer))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}

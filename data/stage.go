@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +41,14 @@ type Env struct {
 	EvalTexts func(tasks []string, dataDir string, splits []string) (map[string][]string, error)
 	// Dir resolves relative paths in stage options (the config's folder).
 	Dir string
+}
+
+// path resolves p against Dir; e may be nil.
+func (e *Env) path(p string) string {
+	if e == nil || e.Dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
 }
 
 // stageKind describes a stage for the registry and `dokja data stages`.
@@ -116,13 +126,11 @@ func decodeStrict(n *yaml.Node, v any) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(text))
 	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, errEOF) {
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		return cleanYAMLErr(err)
 	}
 	return nil
 }
-
-var errEOF = fmt.Errorf("EOF")
 
 // cleanYAMLErr drops the line numbers of re-marshalled text, which do not
 // match the user's file.

@@ -20,29 +20,21 @@ func LoadTaskData(tasks []*Task, dataDir, split, text, field string, fewshot boo
 		td := TaskData{Task: t}
 		var err error
 		switch {
-		case t.RowsFunc != nil:
-			// A task file names its own data.
-			td.Docs, err = t.Load(dataDir, split)
-			if err == nil {
-				td.Source, err = t.SplitFile(dataDir, split)
-			}
-			if err == nil && fewshot {
-				if td.Fewshot, err = t.Load(dataDir, "train"); err != nil {
-					err = fmt.Errorf("few-shot examples: %w", err)
-				}
-			}
-		case t.OutputType == LoglikelihoodRolling:
+		case t.OutputType == LoglikelihoodRolling && t.RowsFunc == nil:
 			if text == "" {
 				return nil, fmt.Errorf("task %s needs --text FILE", t.Name)
 			}
 			td.Docs, err = LoadText(text, field)
 			td.Source = text
 		default:
-			if dataDir == "" {
+			// A task file names its own data; built-in tasks read dataDir.
+			if t.RowsFunc == nil && dataDir == "" {
 				return nil, fmt.Errorf("task %s needs --data-dir (the KoBEST folder holding %s/)", t.Name, t.Dir)
 			}
 			td.Docs, err = t.Load(dataDir, split)
-			td.Source = filepath.Join(dataDir, t.Dir, split+".tsv")
+			if err == nil {
+				td.Source, err = t.SplitFile(dataDir, split)
+			}
 			if err == nil && fewshot {
 				if td.Fewshot, err = t.Load(dataDir, "train"); err != nil {
 					err = fmt.Errorf("few-shot examples: %w", err)

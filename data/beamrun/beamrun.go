@@ -202,7 +202,6 @@ func (f *readFn) ProcessElement(ctx context.Context, task string, emit func(stri
 	}
 	defer rd.Close()
 	var n uint64
-	base := filepath.Base(path)
 	for rec, err := range rd.All() {
 		if err != nil {
 			var re *corpus.RecordError
@@ -216,11 +215,7 @@ func (f *readFn) ProcessElement(ctx context.Context, task string, emit func(stri
 			count(ctx, "input.bad", 1)
 			break
 		}
-		id := rec.ID
-		if id == "" {
-			id = fmt.Sprintf("%s:%d", base, rec.Line)
-		}
-		d := data.Document{Order: fi<<32 | n, ID: id, Source: path, Line: rec.Line, Text: rec.Text}
+		d := data.NewDocument(rec, path, fi<<32|n)
 		n++
 		js, err := json.Marshal(&d)
 		if err != nil {
