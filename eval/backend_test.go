@@ -41,6 +41,12 @@ func startServer(t *testing.T, e *infer.Engine) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runServer(t, s)
+}
+
+// runServer runs s on 127.0.0.1 until the test ends and returns its URL.
+func runServer(t *testing.T, s *serve.Server) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -30,6 +29,7 @@ type Cache struct {
 	path     string
 	mu       sync.Mutex
 	answers  map[[32]byte]Result
+	replies  map[[32]byte]string
 	file     *os.File
 	hits     int
 	identity string
@@ -44,14 +44,16 @@ type cacheHeader struct {
 
 type cacheLine struct {
 	Key      string  `json:"k"`
-	LogLik   float64 `json:"ll"`
-	IsGreedy bool    `json:"g"`
+	LogLik   float64 `json:"ll,omitempty"`
+	IsGreedy bool    `json:"g,omitempty"`
+	// Reply is a generation request's answer.
+	Reply *string `json:"r,omitempty"`
 }
 
 // OpenCache opens (or creates) the cache file at path for the model that
 // identity names and puts it in front of b.
 func OpenCache(path, identity string, b Backend) (*Cache, error) {
-	c := &Cache{backend: b, chunk: DefaultCacheChunk, path: path, answers: map[[32]byte]Result{}, identity: identity}
+	c := &Cache{backend: b, chunk: DefaultCacheChunk, path: path, answers: map[[32]byte]Result{}, replies: map[[32]byte]string{}, identity: identity}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -97,7 +99,11 @@ func OpenCache(path, identity string, b Backend) (*Cache, error) {
 			}
 			return nil, fmt.Errorf("cache %s line %d: not a cached answer", path, i+2)
 		}
-		c.answers[[32]byte(k)] = Result{LogLikelihood: cl.LogLik, IsGreedy: cl.IsGreedy}
+		if cl.Reply != nil {
+			c.replies[[32]byte(k)] = *cl.Reply
+		} else {
+			c.answers[[32]byte(k)] = Result{LogLikelihood: cl.LogLik, IsGreedy: cl.IsGreedy}
+		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
@@ -133,11 +139,38 @@ func cacheKey(r Request) [32]byte {
 // LogLikelihood answers from the cache what it can and asks the backend
 // for the rest, chunk by chunk, recording each answer.
 func (c *Cache) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, error) {
-	out := make([]Result, len(reqs))
+	return cached(ctx, c, reqs, c.answers, cacheKey, c.backend.LogLikelihood,
+		func(k [32]byte, res Result) cacheLine {
+			return cacheLine{Key: hex.EncodeToString(k[:]), LogLik: res.LogLikelihood, IsGreedy: res.IsGreedy}
+		})
+}
+
+// Generate implements Generator in the same way, when the backend is one.
+func (c *Cache) Generate(ctx context.Context, reqs []GenRequest) ([]string, error) {
+	g, ok := c.backend.(Generator)
+	if !ok {
+		return nil, fmt.Errorf("the backend (%T) cannot generate", c.backend)
+	}
+	return cached(ctx, c, reqs, c.replies, genCacheKey, g.Generate,
+		func(k [32]byte, reply string) cacheLine {
+			return cacheLine{Key: hex.EncodeToString(k[:]), Reply: &reply}
+		})
+}
+
+// genCacheKey identifies a generation request by its JSON form, under a
+// prefix no token-id key can start with.
+func genCacheKey(r GenRequest) [32]byte {
+	b, _ := json.Marshal(r)
+	return sha256.Sum256(append([]byte("generate\x00"), b...))
+}
+
+func cached[Q, A any](ctx context.Context, c *Cache, reqs []Q, known map[[32]byte]A, key func(Q) [32]byte,
+	ask func(context.Context, []Q) ([]A, error), line func([32]byte, A) cacheLine) ([]A, error) {
+	out := make([]A, len(reqs))
 	var todo []int
 	c.mu.Lock()
 	for i, r := range reqs {
-		if res, ok := c.answers[cacheKey(r)]; ok {
+		if res, ok := known[key(r)]; ok {
 			out[i] = res
 			c.hits++
 		} else {
@@ -147,45 +180,39 @@ func (c *Cache) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, er
 	c.mu.Unlock()
 	for start := 0; start < len(todo); start += c.chunk {
 		idx := todo[start:min(start+c.chunk, len(todo))]
-		batch := make([]Request, len(idx))
+		batch := make([]Q, len(idx))
 		for j, i := range idx {
 			batch[j] = reqs[i]
 		}
-		res, err := c.backend.LogLikelihood(ctx, batch)
+		res, err := ask(ctx, batch)
 		if err != nil {
 			return nil, err
 		}
-		if err := c.record(batch, res); err != nil {
-			return nil, err
+		if len(res) != len(batch) {
+			return nil, fmt.Errorf("backend returned %d answers for %d requests", len(res), len(batch))
+		}
+		var buf bytes.Buffer
+		c.mu.Lock()
+		for j, r := range batch {
+			k := key(r)
+			known[k] = res[j]
+			b, err := json.Marshal(line(k, res[j]))
+			if err != nil {
+				c.mu.Unlock()
+				return nil, err
+			}
+			buf.Write(append(b, '\n'))
+		}
+		_, err = c.file.Write(buf.Bytes())
+		c.mu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("cache %s: %w", c.path, err)
 		}
 		for j, i := range idx {
 			out[i] = res[j]
 		}
 	}
 	return out, nil
-}
-
-func (c *Cache) record(batch []Request, res []Result) error {
-	var buf bytes.Buffer
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for j, r := range batch {
-		k := cacheKey(r)
-		c.answers[k] = res[j]
-		line, err := json.Marshal(cacheLine{Key: hex.EncodeToString(k[:]), LogLik: res[j].LogLikelihood, IsGreedy: res[j].IsGreedy})
-		if err != nil {
-			return err
-		}
-		buf.Write(append(line, '\n'))
-	}
-	w := bufio.NewWriter(c.file)
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("cache %s: %w", c.path, err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("cache %s: %w", c.path, err)
-	}
-	return nil
 }
 
 // Hits is the number of requests answered from the cache so far.

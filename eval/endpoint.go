@@ -99,12 +99,12 @@ func (b *Endpoint) LogLikelihood(ctx context.Context, reqs []Request) ([]Result,
 	})
 }
 
-func (b *Endpoint) url() string {
+func (b *Endpoint) url(path string) string {
 	u := strings.TrimRight(b.URL, "/")
 	if !strings.HasSuffix(u, "/v1") {
 		u += "/v1"
 	}
-	return u + "/completions"
+	return u + path
 }
 
 func (b *Endpoint) one(ctx context.Context, r Request) (Result, error) {
@@ -113,26 +113,37 @@ func (b *Endpoint) one(ctx context.Context, r Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	var reply completionReply
+	if err := b.call(ctx, "/completions", body, &reply); err != nil {
+		return Result{}, err
+	}
+	return parseReply(&reply, prompt, len(r.Context))
+}
+
+// call posts body to the server's path and decodes the reply into out,
+// retrying with exponential backoff and jitter, or after the server's
+// Retry-After.
+func (b *Endpoint) call(ctx context.Context, path string, body []byte, out any) error {
 	retries := b.Retries
 	if retries == 0 {
 		retries = 6
 	}
 	backoff, maxBackoff, maxAfter := or(b.Backoff, 500*time.Millisecond), or(b.MaxBackoff, 30*time.Second), or(b.MaxRetryAfter, 2*time.Minute)
 	for attempt := 0; ; attempt++ {
-		reply, err := b.post(ctx, body)
+		err := b.post(ctx, path, body, out)
 		if err == nil {
-			return parseReply(reply, prompt, len(r.Context))
+			return nil
 		}
 		if ctx.Err() != nil {
-			return Result{}, ctx.Err()
+			return ctx.Err()
 		}
 		var se *StatusError
 		isStatus := errors.As(err, &se)
 		if (isStatus && !se.retryable()) || attempt >= retries {
 			if attempt > 0 {
-				return Result{}, fmt.Errorf("%w (after %d retries)", err, attempt)
+				return fmt.Errorf("%w (after %d retries)", err, attempt)
 			}
-			return Result{}, err
+			return err
 		}
 		// Exponential backoff with jitter in [d/2, d), or the server's word.
 		d := min(backoff<<attempt, maxBackoff)
@@ -142,7 +153,7 @@ func (b *Endpoint) one(ctx context.Context, r Request) (Result, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return Result{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(d):
 		}
 	}
@@ -158,10 +169,10 @@ func or(d, def time.Duration) time.Duration {
 // maxReplyBytes bounds a reply (32k prompt tokens with top log-probs fit).
 const maxReplyBytes = 64 << 20
 
-func (b *Endpoint) post(ctx context.Context, body []byte) (*completionReply, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url(), bytes.NewReader(body))
+func (b *Endpoint) post(ctx context.Context, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url(path), bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if b.APIKey != "" {
@@ -173,23 +184,22 @@ func (b *Endpoint) post(ctx context.Context, body []byte) (*completionReply, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
 	if err != nil {
-		return nil, fmt.Errorf("reading the reply: %w", err)
+		return fmt.Errorf("reading the reply: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
 		se := &StatusError{Code: resp.StatusCode, Body: string(data[:min(len(data), 500)])}
 		se.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		return nil, se
+		return se
 	}
-	var reply completionReply
-	if err := json.Unmarshal(data, &reply); err != nil {
-		return nil, fmt.Errorf("reply is not a completion: %w", err)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("reply from %s is not what was asked for: %w", path, err)
 	}
-	return &reply, nil
+	return nil
 }
 
 // retryAfter parses a Retry-After header: seconds or an HTTP date.

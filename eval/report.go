@@ -46,10 +46,10 @@ func compareRows(runs []Run) []compareRow {
 	for i, r := range runs {
 		for _, t := range r.Report.Tasks {
 			for _, m := range t.Metrics {
-				k := t.Task + "\x00" + m.Metric
+				k := t.Task + "\x00" + m.Name()
 				row, ok := rows[k]
 				if !ok {
-					row = &compareRow{Task: t.Task, Metric: m.Metric, Values: make([]*Value, len(runs))}
+					row = &compareRow{Task: t.Task, Metric: m.Name(), Values: make([]*Value, len(runs))}
 					rows[k] = row
 					keys = append(keys, k)
 				}

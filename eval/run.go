@@ -62,6 +62,13 @@ type Options struct {
 	// item's index (so an item's prompt does not depend on Limit).
 	NumFewshot int
 	Seed       uint64
+	// SystemInstruction, when set, opens every prompt (as a system message
+	// in chat), before the task's description.
+	SystemInstruction string
+	// FewshotAsMultiturn sends a generation item's few-shot examples as
+	// user and assistant turns; otherwise the examples and the item make
+	// one user message (the harness's --fewshot_as_multiturn).
+	FewshotAsMultiturn bool
 	// Identity describes the run for the report's config.
 	Identity Identity
 	// Progress, when set, is told before each task how many backend
@@ -77,6 +84,9 @@ type Config struct {
 	Seed        uint64   `json:"seed"`
 	MaxLength   int      `json:"max_length"`
 	PrefixToken int      `json:"prefix_token"`
+	// SystemInstruction and FewshotAsMultiturn change prompts.
+	SystemInstruction  string `json:"system_instruction,omitempty"`
+	FewshotAsMultiturn bool   `json:"fewshot_as_multiturn,omitempty"`
 	Identity
 	// Sources are the data files with their SHA-256, by task.
 	Sources map[string]string `json:"sources"`
@@ -117,7 +127,10 @@ type TaskReport struct {
 // Value is a metric's value, its standard error where one is defined,
 // and the score of guessing at random where that means something.
 type Value struct {
-	Metric string   `json:"metric"`
+	Metric string `json:"metric"`
+	// Filter names the filter chain the answers went through
+	// (generate_until), as the harness reports "exact_match,strict-match".
+	Filter string   `json:"filter,omitempty"`
 	Value  float64  `json:"value"`
 	Stderr *float64 `json:"stderr"`
 	Chance *float64 `json:"chance,omitempty"`
@@ -135,7 +148,13 @@ type Record struct {
 	IsGreedy       []bool    `json:"is_greedy,omitempty"`
 	Pred           *int      `json:"pred,omitempty"`
 	PredNorm       *int      `json:"pred_norm,omitempty"`
-	// Rolling log-likelihood: the document's, and its size.
+	// Generation: the reply (cut at the stop strings), the answer each
+	// filter chain made of it, and the gold answers.
+	Generation *string           `json:"generation,omitempty"`
+	Filtered   map[string]string `json:"filtered,omitempty"`
+	References []string          `json:"references,omitempty"`
+	// Rolling log-likelihood: the document's, and its size; loglikelihood:
+	// the answer's (IsGreedy then holds whether it is greedy).
 	LogLikelihood *float64 `json:"loglikelihood,omitempty"`
 	Tokens        int      `json:"tokens,omitempty"`
 	Words         int      `json:"words,omitempty"`
@@ -145,13 +164,16 @@ type Record struct {
 // Evaluate scores every task's items with b and reports metrics computed
 // from the per-item records.
 func Evaluate(ctx context.Context, b Backend, tasks []TaskData, opt Options) (*Report, error) {
-	if opt.Encoder == nil {
-		return nil, errors.New("eval: an encoder (tokenizer) is required")
+	for _, td := range tasks {
+		if td.Task.OutputType != GenerateUntil && opt.Encoder == nil {
+			return nil, fmt.Errorf("task %s: log-likelihoods need the model's tokenizer (eval.Options.Encoder)", td.Task.Name)
+		}
 	}
 	start := time.Now()
 	rep := &Report{Created: start.UTC().Format(time.RFC3339)}
 	cfg := Config{Limit: opt.Limit, NumFewshot: opt.NumFewshot, Seed: opt.Seed, MaxLength: opt.MaxLength,
-		PrefixToken: opt.PrefixToken, Identity: opt.Identity, Sources: map[string]string{}}
+		PrefixToken: opt.PrefixToken, SystemInstruction: opt.SystemInstruction, FewshotAsMultiturn: opt.FewshotAsMultiturn,
+		Identity: opt.Identity, Sources: map[string]string{}}
 	for _, td := range tasks {
 		cfg.Tasks = append(cfg.Tasks, td.Task.Name)
 		if td.Source != "" {
@@ -183,6 +205,9 @@ func evaluateTask(ctx context.Context, b Backend, td TaskData, opt Options) (*Ta
 	if len(docs) == 0 {
 		return nil, errors.New("no items to score")
 	}
+	if t.OutputType == GenerateUntil {
+		return generateTask(ctx, b, td, docs, opt)
+	}
 	var reqs []Request
 	var spans [][2]int // each doc's requests: reqs[from:to]
 	recs := make([]Record, len(docs))
@@ -190,13 +215,18 @@ func evaluateTask(ctx context.Context, b Backend, td TaskData, opt Options) (*Ta
 		recs[i] = Record{ID: d.ID, Line: d.Line}
 		from := len(reqs)
 		switch t.OutputType {
-		case MultipleChoice:
-			prefix, err := fewshotPrefix(t, d, td.Fewshot, opt.NumFewshot, opt.Seed, i)
+		case MultipleChoice, Loglikelihood:
+			exs, err := fewshotExamples(t, d, td.Fewshot, opt.NumFewshot, opt.Seed, i)
 			if err != nil {
 				return nil, err
 			}
-			for _, c := range d.Choices {
-				ctxIDs, cont, err := EncodePair(opt.Encoder, prefix+d.Text, t.TargetDelimiter+c)
+			prompt := textPrompt(t, d, exs, systemPrompt(t, d, opt))
+			conts := d.Choices
+			if t.OutputType == Loglikelihood {
+				conts = d.References[:1]
+			}
+			for _, c := range conts {
+				ctxIDs, cont, err := EncodePair(opt.Encoder, prompt, t.TargetDelimiter+c)
 				if err != nil {
 					return nil, fmt.Errorf("item %s (%s line %d): %w", d.ID, d.File, d.Line, err)
 				}
@@ -246,6 +276,9 @@ func evaluateTask(ctx context.Context, b Backend, td TaskData, opt Options) (*Ta
 			if contains(t.Metrics, MetricAccNorm) {
 				r.PredNorm = ptr(argmax(normalized(r.LogLikelihoods, d.Choices)))
 			}
+		case Loglikelihood:
+			r.References = d.References[:1]
+			r.LogLikelihood, r.IsGreedy = ptr(rs[0].LogLikelihood), []bool{rs[0].IsGreedy}
 		case LoglikelihoodRolling:
 			var ll float64
 			for _, x := range rs {
@@ -254,7 +287,12 @@ func evaluateTask(ctx context.Context, b Backend, td TaskData, opt Options) (*Ta
 			r.LogLikelihood = ptr(ll)
 		}
 	}
-	tr := &TaskReport{Task: t.Name, OutputType: t.OutputType, Source: td.Source, Items: len(docs), Requests: len(reqs),
+	return taskReport(td, docs, len(reqs), secs, recs, opt), nil
+}
+
+func taskReport(td TaskData, docs []Doc, requests int, secs float64, recs []Record, opt Options) *TaskReport {
+	t := td.Task
+	tr := &TaskReport{Task: t.Name, OutputType: t.OutputType, Source: td.Source, Items: len(docs), Requests: requests,
 		Seconds: secs, Records: recs}
 	if secs > 0 {
 		tr.ItemsPerSecond = float64(len(docs)) / secs
@@ -264,36 +302,124 @@ func evaluateTask(ctx context.Context, b Backend, td TaskData, opt Options) (*Ta
 		choices = len(docs[0].Choices)
 	}
 	tr.Metrics, tr.Baselines = Metrics(t, recs, choices, opt.Seed)
-	return tr, nil
+	return tr
 }
 
-// fewshotPrefix is the harness's few-shot context: k solved examples
-// (text, target delimiter, gold choice) each followed by the few-shot
-// delimiter. The examples are drawn without replacement from pool,
-// leaving out the item itself, by a generator seeded with seed and the
-// item's index.
-func fewshotPrefix(t *Task, d Doc, pool []Doc, k int, seed uint64, index int) (string, error) {
+// generateTask asks the backend, which must be a Generator, for a reply
+// to each item and scores the filtered replies by exact match.
+func generateTask(ctx context.Context, b Backend, td TaskData, docs []Doc, opt Options) (*TaskReport, error) {
+	t := td.Task
+	g, ok := b.(Generator)
+	if !ok {
+		return nil, fmt.Errorf("the backend (%T) cannot generate; generate_until needs a chat model in process or an endpoint", b)
+	}
+	maxTokens := t.MaxGenTokens
+	if maxTokens <= 0 {
+		maxTokens = 256
+	}
+	reqs := make([]GenRequest, len(docs))
+	for i, d := range docs {
+		exs, err := fewshotExamples(t, d, td.Fewshot, opt.NumFewshot, opt.Seed, i)
+		if err != nil {
+			return nil, err
+		}
+		reqs[i] = GenRequest{Messages: chatPrompt(t, d, exs, systemPrompt(t, d, opt), opt.FewshotAsMultiturn),
+			Until: t.until(), MaxTokens: maxTokens, Temperature: t.Temperature, TopP: t.TopP, Seed: opt.Seed + uint64(i)}
+	}
+	if opt.Progress != nil {
+		opt.Progress(t.Name, len(reqs))
+	}
+	start := time.Now()
+	replies, err := g.Generate(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if len(replies) != len(reqs) {
+		return nil, fmt.Errorf("backend returned %d replies for %d requests", len(replies), len(reqs))
+	}
+	secs := time.Since(start).Seconds()
+	recs := make([]Record, len(docs))
+	for i, d := range docs {
+		r := Record{ID: d.ID, Line: d.Line, Generation: ptr(replies[i]), References: d.References, Filtered: map[string]string{}}
+		for _, f := range t.filters() {
+			r.Filtered[f.Name] = f.Apply(replies[i])
+		}
+		recs[i] = r
+	}
+	return taskReport(td, docs, len(reqs), secs, recs, opt), nil
+}
+
+// example is a solved few-shot example: question and answer.
+type example struct{ q, a string }
+
+// systemPrompt is the harness's system prompt: the system instruction and
+// the item's description, joined by the few-shot delimiter.
+func systemPrompt(t *Task, d Doc, opt Options) string {
+	switch {
+	case opt.SystemInstruction == "":
+		return d.Description
+	case d.Description == "":
+		return opt.SystemInstruction
+	}
+	return opt.SystemInstruction + t.FewshotDelimiter + d.Description
+}
+
+// textPrompt is the harness's plain-text context: the system prompt, each
+// example as question, target delimiter, answer and few-shot delimiter,
+// then the item's text.
+func textPrompt(t *Task, d Doc, exs []example, system string) string {
+	var sb strings.Builder
+	sb.WriteString(system)
+	for _, e := range exs {
+		sb.WriteString(e.q + t.TargetDelimiter + e.a + t.FewshotDelimiter)
+	}
+	sb.WriteString(d.Text)
+	return sb.String()
+}
+
+// chatPrompt is the context as chat messages: the system prompt as a
+// system message, then either one user message holding the examples and
+// the item as textPrompt writes them, or (multiturn) each example as a
+// user and an assistant turn before the item's own.
+func chatPrompt(t *Task, d Doc, exs []example, system string, multiturn bool) []Message {
+	var msgs []Message
+	if system != "" {
+		msgs = append(msgs, Message{Role: "system", Content: system})
+	}
+	if !multiturn {
+		return append(msgs, Message{Role: "user", Content: textPrompt(t, d, exs, "")})
+	}
+	for _, e := range exs {
+		msgs = append(msgs, Message{Role: "user", Content: e.q}, Message{Role: "assistant", Content: e.a})
+	}
+	return append(msgs, Message{Role: "user", Content: d.Text})
+}
+
+// fewshotExamples draws k solved examples without replacement from
+// pool, leaving out the item itself, with a generator seeded by seed and
+// the item's index (so an item's prompt does not depend on --limit).
+func fewshotExamples(t *Task, d Doc, pool []Doc, k int, seed uint64, index int) ([]example, error) {
 	if k <= 0 {
-		return "", nil
+		return nil, nil
 	}
 	cands := make([]int, 0, len(pool))
 	for i, p := range pool {
-		if p.Text != d.Text || p.Target != d.Target {
+		if p.Text != d.Text || p.answer() != d.answer() {
 			cands = append(cands, i)
 		}
 	}
 	if len(cands) < k {
-		return "", fmt.Errorf("%d few-shot examples asked for, but the pool has %d", k, len(cands))
+		return nil, fmt.Errorf("%d few-shot examples asked for, but the pool has %d", k, len(cands))
 	}
 	rng := rand.New(rand.NewPCG(seed, uint64(index)))
-	var sb strings.Builder
+	out := make([]example, k)
 	for j := range k {
 		n := j + rng.IntN(len(cands)-j)
 		cands[j], cands[n] = cands[n], cands[j]
 		ex := pool[cands[j]]
-		sb.WriteString(ex.Text + t.TargetDelimiter + ex.Choices[ex.Target] + t.FewshotDelimiter)
+		out[j] = example{q: ex.Text, a: ex.answer()}
 	}
-	return sb.String(), nil
+	return out, nil
 }
 
 // Metrics computes a task's metrics from its records (choices is the
@@ -324,6 +450,31 @@ func Metrics(t *Task, recs []Record, choices int, seed uint64) ([]Value, map[str
 		}
 		return out, nil
 	}
+	switch t.OutputType {
+	case GenerateUntil:
+		return generationMetrics(t, recs), nil
+	case Loglikelihood:
+		lls, greedy := make([]float64, len(recs)), make([]float64, len(recs))
+		for i, r := range recs {
+			if r.LogLikelihood != nil {
+				lls[i] = *r.LogLikelihood
+			}
+			if len(r.IsGreedy) == 1 && r.IsGreedy[0] {
+				greedy[i] = 1
+			}
+		}
+		for _, m := range t.Metrics {
+			switch m {
+			case MetricPerplexity:
+				mean, _ := meanStderr(lls)
+				out = append(out, Value{Metric: m, Value: math.Exp(-mean)})
+			case MetricAcc:
+				v, se := meanStderr(greedy)
+				out = append(out, Value{Metric: m, Value: v, Stderr: finite(se)})
+			}
+		}
+		return out, nil
+	}
 	gold, pred, predNorm := make([]int, len(recs)), make([]int, len(recs)), make([]int, len(recs))
 	for i, r := range recs {
 		gold[i], pred[i], predNorm[i] = deref(r.Target), deref(r.Pred), deref(r.PredNorm)
@@ -344,6 +495,40 @@ func Metrics(t *Task, recs []Record, choices int, seed uint64) ([]Value, map[str
 	}
 	acc, f1 := majority(gold)
 	return out, map[string]float64{"majority_acc": acc, "majority_f1": f1}
+}
+
+// generationMetrics is exact_match per filter chain: an answer matches
+// when it equals any reference under the task's match options.
+func generationMetrics(t *Task, recs []Record) []Value {
+	var out []Value
+	for _, f := range t.filters() {
+		for _, m := range t.Metrics {
+			if m != MetricExactMatch {
+				continue
+			}
+			hits := make([]float64, len(recs))
+			for i, r := range recs {
+				for _, ref := range r.References {
+					if t.Match.Match(r.Filtered[f.Name], ref) {
+						hits[i] = 1
+						break
+					}
+				}
+			}
+			v, se := meanStderr(hits)
+			out = append(out, Value{Metric: m, Filter: f.Name, Value: v, Stderr: finite(se)})
+		}
+	}
+	return out
+}
+
+// Name is the metric's name, with its filter chain's as the harness
+// writes it: "exact_match,strict-match".
+func (v Value) Name() string {
+	if v.Filter == "" {
+		return v.Metric
+	}
+	return v.Metric + "," + v.Filter
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -394,7 +579,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if i > 0 {
 				name, items, speed = "", "", ""
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, m.Metric, num(&m.Value), num(m.Stderr), num(m.Chance), items, speed)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, m.Name(), num(&m.Value), num(m.Stderr), num(m.Chance), items, speed)
 		}
 	}
 	if err := tw.Flush(); err != nil {

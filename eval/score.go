@@ -7,7 +7,6 @@ import (
 	"math"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/dokja/dokja/infer"
 )
@@ -104,9 +103,12 @@ func score(ctxLen int, logprobs, top []float64) Result {
 // Engine scores requests with an in-process infer.Engine: each request is
 // one prompt (context and continuation) echoed with its log-probabilities,
 // and up to Concurrency of them run at once so that the engine batches
-// them.
+// them. It generates replies to conversations rendered with Chat.
 type Engine struct {
 	Engine *infer.Engine
+	// Chat is the model's chat template (infer.LoadChat), needed for
+	// generation only.
+	Chat *infer.ChatTemplate
 	// Concurrency bounds requests in flight (default: twice the engine's
 	// batch, 16).
 	Concurrency int
@@ -123,44 +125,33 @@ func (b *Engine) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, e
 			return Result{}, err
 		}
 		prompt := append(append(make([]int, 0, len(r.Context)+len(r.Continuation)), r.Context...), r.Continuation...)
-		req := infer.Request{Prompt: prompt, MaxTokens: 0, Echo: true, TopLogprobs: 1}
-		for {
-			res, err := b.Engine.Generate(ctx, req, nil)
-			if errors.Is(err, infer.ErrBusy) {
-				select {
-				case <-ctx.Done():
-					return Result{}, ctx.Err()
-				case <-time.After(5 * time.Millisecond):
-				}
-				continue
-			}
-			if err != nil {
-				return Result{}, err
-			}
-			if len(res.PromptLogprobs) != len(prompt) {
-				return Result{}, fmt.Errorf("engine returned %d prompt log-probabilities for %d tokens", len(res.PromptLogprobs), len(prompt))
-			}
-			lp, top := make([]float64, len(prompt)), make([]float64, len(prompt))
-			for t, p := range res.PromptLogprobs {
-				lp[t], top[t] = float64(p.Logprob), math.Inf(-1)
-				if len(p.Top) > 0 {
-					top[t] = float64(p.Top[0].Logprob)
-				}
-			}
-			return score(len(r.Context), lp, top), nil
+		res, err := b.generate(ctx, infer.Request{Prompt: prompt, MaxTokens: 0, Echo: true, TopLogprobs: 1})
+		if err != nil {
+			return Result{}, err
 		}
+		if len(res.PromptLogprobs) != len(prompt) {
+			return Result{}, fmt.Errorf("engine returned %d prompt log-probabilities for %d tokens", len(res.PromptLogprobs), len(prompt))
+		}
+		lp, top := make([]float64, len(prompt)), make([]float64, len(prompt))
+		for t, p := range res.PromptLogprobs {
+			lp[t], top[t] = float64(p.Logprob), math.Inf(-1)
+			if len(p.Top) > 0 {
+				top[t] = float64(p.Top[0].Logprob)
+			}
+		}
+		return score(len(r.Context), lp, top), nil
 	})
 }
 
 // parallel runs f over reqs with at most n (default def) at once,
 // stopping at the first error.
-func parallel(ctx context.Context, reqs []Request, n, def int, progress func(), f func(context.Context, Request) (Result, error)) ([]Result, error) {
+func parallel[Q, A any](ctx context.Context, reqs []Q, n, def int, progress func(), f func(context.Context, Q) (A, error)) ([]A, error) {
 	if n <= 0 {
 		n = def
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	out := make([]Result, len(reqs))
+	out := make([]A, len(reqs))
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	var once sync.Once

@@ -22,6 +22,12 @@ const (
 	// LoglikelihoodRolling scores a whole document in windows of the
 	// model's context (perplexity).
 	LoglikelihoodRolling OutputType = "loglikelihood_rolling"
+	// Loglikelihood scores the item's reference answer as a continuation
+	// of its text: perplexity, and whether greedy decoding would give it.
+	Loglikelihood OutputType = "loglikelihood"
+	// GenerateUntil asks the model for a reply (through chat), cuts it at
+	// stop strings, filters it and compares it with the references.
+	GenerateUntil OutputType = "generate_until"
 )
 
 // Metric names.
@@ -32,6 +38,8 @@ const (
 	MetricWordPerplexity = "word_perplexity"
 	MetricBytePerplexity = "byte_perplexity"
 	MetricBitsPerByte    = "bits_per_byte"
+	MetricExactMatch     = "exact_match"
+	MetricPerplexity     = "perplexity" // of loglikelihood's answers
 )
 
 // Doc is one item of a task, after doc_to_text, doc_to_choice and
@@ -45,6 +53,23 @@ type Doc struct {
 	Text    string
 	Choices []string
 	Target  int // index into Choices
+	// References are a generate_until or loglikelihood item's gold
+	// answers: any of them matches, and few-shot examples show the first.
+	References []string
+	// Description is the task's description for this item, put before
+	// the few-shot examples.
+	Description string
+}
+
+// answer is the solved form of an item, as a few-shot example shows it.
+func (d Doc) answer() string {
+	if len(d.Choices) > 0 {
+		return d.Choices[d.Target]
+	}
+	if len(d.References) > 0 {
+		return d.References[0]
+	}
+	return ""
 }
 
 // Task is a benchmark described as data: where its rows come from and
@@ -66,6 +91,21 @@ type Task struct {
 	DocToText   func(Row) (string, error)
 	DocToChoice func(Row) ([]string, error)
 	DocToTarget func(Row) (int, error)
+	// DocToReferences gives a generate_until or loglikelihood item's
+	// gold answers (the harness's doc_to_target there), and
+	// DocToDescription the harness's description, rendered per item.
+	DocToReferences  func(Row) ([]string, error)
+	DocToDescription func(Row) (string, error)
+	// Until are generate_until's stop strings (nil: the few-shot
+	// delimiter, as in the harness); MaxGenTokens bounds a reply (0:
+	// 256); Temperature and TopP sample it (0: greedy).
+	Until             []string
+	MaxGenTokens      int
+	Temperature, TopP float64
+	// Filters turn replies into answers (nil: DefaultFilter); Match
+	// configures exact_match.
+	Filters []FilterChain
+	Match   MatchOptions
 	// TargetDelimiter goes between the text and a choice (" "), and
 	// FewshotDelimiter between few-shot examples ("\n\n").
 	TargetDelimiter  string
@@ -79,6 +119,25 @@ type Task struct {
 	NumFewshot int
 	// splitFile names a task file's data file for a split (SplitFile).
 	splitFile func(split string) (string, error)
+}
+
+// until is the task's stop strings.
+func (t *Task) until() []string {
+	if t.Until != nil {
+		return t.Until
+	}
+	if t.FewshotDelimiter == "" {
+		return nil
+	}
+	return []string{t.FewshotDelimiter}
+}
+
+// filters is the task's filter chains.
+func (t *Task) filters() []FilterChain {
+	if len(t.Filters) == 0 {
+		return []FilterChain{DefaultFilter}
+	}
+	return t.Filters
 }
 
 // Rows reads the task's split from a KoBEST data dir.
@@ -138,6 +197,19 @@ func (t *Task) Docs(rows []Row) ([]Doc, error) {
 			}
 			if d.Target < 0 || d.Target >= len(d.Choices) {
 				return nil, &FieldError{File: r.File, Line: r.Line, Field: "target", Err: fmt.Errorf("target %d is not one of the %d choices", d.Target, len(d.Choices))}
+			}
+		}
+		if t.DocToReferences != nil {
+			if d.References, err = t.DocToReferences(r); err != nil {
+				return nil, err
+			}
+			if len(d.References) == 0 {
+				return nil, &FieldError{File: r.File, Line: r.Line, Field: "doc_to_target", Err: errors.New("no reference answer")}
+			}
+		}
+		if t.DocToDescription != nil {
+			if d.Description, err = t.DocToDescription(r); err != nil {
+				return nil, err
 			}
 		}
 		docs = append(docs, d)

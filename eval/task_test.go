@@ -296,8 +296,12 @@ func TestFewshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Doc{Text: "문단 질문: 무엇? 답변: "}
-	a, _ := fewshotPrefix(tk, d, pool, 2, 7, 0)
-	b, _ := fewshotPrefix(tk, d, pool, 2, 7, 0)
+	prefix := func(d Doc, k int) (string, error) {
+		exs, err := fewshotExamples(tk, d, pool, k, 7, 0)
+		return strings.TrimSuffix(textPrompt(tk, d, exs, ""), d.Text), err
+	}
+	a, _ := prefix(d, 2)
+	b, _ := prefix(d, 2)
 	if a != b || strings.Count(a, "\n\n") != 2 || !strings.Contains(a, " 답변:  ") {
 		t.Errorf("few-shot prefix %q", a)
 	}
@@ -305,7 +309,7 @@ func TestFewshot(t *testing.T) {
 	if !strings.Contains(a, "답변:  예\n\n") && !strings.Contains(a, "답변:  아니오\n\n") {
 		t.Errorf("few-shot example without its answer: %q", a)
 	}
-	if _, err := fewshotPrefix(tk, pool[0], pool, 3, 7, 0); err == nil {
+	if _, err := prefix(pool[0], 3); err == nil {
 		t.Error("asked for more examples than the pool has once the item is left out")
 	}
 }

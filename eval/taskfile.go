@@ -22,9 +22,8 @@ import (
 // read by LoadTaskFile. Supported top-level keys:
 //
 //	task                 the task's name (required)
-//	output_type          multiple_choice or loglikelihood_rolling (required;
-//	                     loglikelihood and generate_until are refused as not
-//	                     supported yet)
+//	output_type          multiple_choice, loglikelihood, loglikelihood_rolling or
+//	                     generate_until (the default, as in the harness)
 //	dataset_kwargs       {data_files: {SPLIT: FILE, ...}}: local files, relative
 //	                     to the YAML file, as JSON lines (.jsonl, .json),
 //	                     tab-separated (.tsv) or comma-separated (.csv) with a
@@ -42,18 +41,35 @@ import (
 //	doc_to_target        an int index, a column name, or a template rendering
 //	                     an index or the text of one of the choices; for
 //	                     loglikelihood_rolling it renders the document itself,
-//	                     as in the harness
+//	                     as in the harness; for generate_until and loglikelihood
+//	                     the reference answer (a list: any of them; an index
+//	                     into doc_to_choice when that is given)
 //	target_delimiter     between text and choice, default " "
 //	fewshot_delimiter    between few-shot examples, default "\n\n"
 //	metric_list          entries {metric: NAME} with NAME acc, acc_norm or f1
 //	                     (macro F1) for multiple_choice, word_perplexity,
 //	                     byte_perplexity or bits_per_byte for
-//	                     loglikelihood_rolling; aggregation and
+//	                     loglikelihood_rolling, perplexity or acc for
+//	                     loglikelihood, exact_match for generate_until (with
+//	                     its options ignore_case, ignore_punctuation,
+//	                     ignore_numbers and regexes_to_ignore); aggregation and
 //	                     higher_is_better are accepted and ignored. Without
-//	                     it: acc and acc_norm, or the three perplexities.
+//	                     it: acc and acc_norm, the three perplexities,
+//	                     perplexity and acc, or exact_match.
 //	num_fewshot          stored as Task.NumFewshot (the run's option decides)
-//	description          only empty: the harness puts it before the few-shot
-//	                     examples, which Dokja's prompts do not do yet
+//	description          a template put before the few-shot examples (in chat,
+//	                     the system message)
+//	generation_kwargs    generate_until's until (a string or a list; default the
+//	                     few-shot delimiter), max_gen_toks (default 256),
+//	                     do_sample, temperature and top_p (greedy unless
+//	                     do_sample is true)
+//	filter_list          entries {name: NAME, filter: [{function: F, ...}]}: the
+//	                     filter chains that turn a reply into the answer scored,
+//	                     each reported on its own ("exact_match,NAME"); F is
+//	                     regex (regex_pattern, group_select, fallback),
+//	                     take_first, remove_whitespace, lowercase or uppercase.
+//	                     Regular expressions are Python's as far as Go's RE2
+//	                     allows (see CompilePython).
 //
 // Accepted and ignored: tag, group, group_alias, task_alias, dataset_name,
 // metadata, should_decontaminate, doc_to_decontamination_query. Any other
@@ -181,19 +197,24 @@ func parseTaskFile(path string, data []byte) (*Task, error) {
 		return nil, err
 	}
 	switch OutputType(ot) {
-	case MultipleChoice, LoglikelihoodRolling:
+	case MultipleChoice, LoglikelihoodRolling, Loglikelihood, GenerateUntil:
 		t.OutputType = OutputType(ot)
 	case "":
-		return nil, fmt.Errorf("%s line %d field %q: missing (the harness's default, generate_until, is not supported yet)", path, root.Line, "output_type")
-	case "generate_until", "loglikelihood":
-		return nil, f.errf(keys["output_type"], "output_type", "%s is not supported yet (multiple_choice and loglikelihood_rolling are)", ot)
+		t.OutputType = GenerateUntil // the harness's default
 	default:
-		return nil, f.errf(keys["output_type"], "output_type", "unknown output type %q", ot)
+		return nil, f.errf(keys["output_type"], "output_type", "unknown output type %q (want multiple_choice, loglikelihood, loglikelihood_rolling or generate_until)", ot)
 	}
-	if d, err := f.str(keys, "description", false); err != nil {
-		return nil, err
-	} else if d != "" {
-		return nil, f.errf(keys["description"], "description", "a description (a prompt prefix before the few-shot examples) is not supported yet")
+	if n, ok := keys["description"]; ok {
+		d := &docField{f: f, name: "description", node: n}
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!null") {
+			return nil, f.errf(n, "description", "want a string")
+		}
+		if n.Value != "" && n.Tag != "!!null" {
+			if err := d.compile(n.Value, false); err != nil {
+				return nil, err
+			}
+			t.DocToDescription = d.text
+		}
 	}
 	for _, k := range []string{"target_delimiter", "fewshot_delimiter"} {
 		if n, ok := keys[k]; ok {
@@ -214,7 +235,10 @@ func parseTaskFile(path string, data []byte) (*Task, error) {
 		}
 		t.NumFewshot = v
 	}
-	if t.Metrics, err = f.metrics(keys["metric_list"], t.OutputType); err != nil {
+	if err := f.metrics(keys["metric_list"], t); err != nil {
+		return nil, err
+	}
+	if err := f.generation(keys, t); err != nil {
 		return nil, err
 	}
 	if t.splitFile, err = f.source(keys); err != nil {
@@ -238,7 +262,7 @@ var taskKeys = map[string]bool{
 	"test_split": true, "validation_split": true, "training_split": true, "fewshot_split": true,
 	"doc_to_text": true, "doc_to_choice": true, "doc_to_target": true,
 	"target_delimiter": true, "fewshot_delimiter": true, "metric_list": true,
-	"num_fewshot": true, "description": true,
+	"num_fewshot": true, "description": true, "generation_kwargs": true, "filter_list": true,
 }
 
 // str returns a string-valued key ("" when absent and not required).
@@ -262,49 +286,277 @@ func (f *taskFile) str(keys map[string]*yaml.Node, key string, required bool) (s
 var metricsFor = map[OutputType][]string{
 	MultipleChoice:       {MetricAcc, MetricAccNorm, MetricF1},
 	LoglikelihoodRolling: {MetricWordPerplexity, MetricBytePerplexity, MetricBitsPerByte},
+	Loglikelihood:        {MetricPerplexity, MetricAcc},
+	GenerateUntil:        {MetricExactMatch},
 }
 
-func (f *taskFile) metrics(n *yaml.Node, ot OutputType) ([]string, error) {
+func (f *taskFile) metrics(n *yaml.Node, t *Task) error {
+	ot := t.OutputType
 	if n == nil {
 		if ot == MultipleChoice {
-			return []string{MetricAcc, MetricAccNorm}, nil
+			t.Metrics = []string{MetricAcc, MetricAccNorm}
+		} else {
+			t.Metrics = append([]string(nil), metricsFor[ot]...)
 		}
-		return append([]string(nil), metricsFor[ot]...), nil
+		return nil
 	}
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		return nil, f.errf(n, "metric_list", "want a list of {metric: NAME} entries")
+		return f.errf(n, "metric_list", "want a list of {metric: NAME} entries")
 	}
-	var out []string
 	for _, e := range n.Content {
 		if e.Kind != yaml.MappingNode {
-			return nil, f.errf(e, "metric_list", "want an entry {metric: NAME}")
+			return f.errf(e, "metric_list", "want an entry {metric: NAME}")
 		}
 		name := ""
+		var match MatchOptions
+		var matchKey *yaml.Node
 		for i := 0; i+1 < len(e.Content); i += 2 {
 			k, v := e.Content[i], e.Content[i+1]
+			field := "metric_list." + k.Value
 			switch k.Value {
 			case "metric":
 				if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
-					return nil, f.errf(v, "metric_list.metric", "want a metric name")
+					return f.errf(v, field, "want a metric name")
 				}
 				name = v.Value
 			case "aggregation", "higher_is_better":
+			case "ignore_case", "ignore_punctuation", "ignore_numbers":
+				b, err := f.boolean(v, field)
+				if err != nil {
+					return err
+				}
+				switch k.Value {
+				case "ignore_case":
+					match.IgnoreCase = b
+				case "ignore_punctuation":
+					match.IgnorePunctuation = b
+				default:
+					match.IgnoreNumbers = b
+				}
+				matchKey = k
+			case "regexes_to_ignore":
+				if v.Kind != yaml.SequenceNode {
+					return f.errf(v, field, "want a list of regular expressions")
+				}
+				for _, p := range v.Content {
+					if p.Kind != yaml.ScalarNode || p.Tag != "!!str" {
+						return f.errf(p, field, "want a regular expression")
+					}
+					re, err := CompilePython(p.Value)
+					if err != nil {
+						return f.errf(p, field, "%v", err)
+					}
+					match.RegexesToIgnore = append(match.RegexesToIgnore, re)
+				}
+				matchKey = k
 			default:
-				return nil, f.errf(k, "metric_list."+k.Value, "unknown or unsupported metric option")
+				return f.errf(k, field, "unknown or unsupported metric option")
 			}
 		}
 		if name == "" {
-			return nil, f.errf(e, "metric_list.metric", "missing")
+			return f.errf(e, "metric_list.metric", "missing")
 		}
 		if !contains(metricsFor[ot], name) {
-			return nil, f.errf(e, "metric_list.metric", "metric %q is not supported for %s (supported: %s)", name, ot, strings.Join(metricsFor[ot], ", "))
+			return f.errf(e, "metric_list.metric", "metric %q is not supported for %s (supported: %s)", name, ot, strings.Join(metricsFor[ot], ", "))
 		}
-		if contains(out, name) {
-			return nil, f.errf(e, "metric_list.metric", "metric %q given twice", name)
+		if contains(t.Metrics, name) {
+			return f.errf(e, "metric_list.metric", "metric %q given twice", name)
 		}
-		out = append(out, name)
+		if matchKey != nil && name != MetricExactMatch {
+			return f.errf(matchKey, "metric_list."+matchKey.Value, "an option of exact_match, not of %s", name)
+		}
+		if name == MetricExactMatch {
+			t.Match = match
+		}
+		t.Metrics = append(t.Metrics, name)
+	}
+	return nil
+}
+
+func (f *taskFile) boolean(n *yaml.Node, field string) (bool, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		return false, f.errf(n, field, "want true or false")
+	}
+	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE", nil
+}
+
+func (f *taskFile) number(n *yaml.Node, field string, lo, hi float64) (float64, error) {
+	v, err := strconv.ParseFloat(n.Value, 64)
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || err != nil || v < lo || v > hi {
+		return 0, f.errf(n, field, "want a number from %g to %g", lo, hi)
+	}
+	return v, nil
+}
+
+// generation reads generation_kwargs and filter_list.
+func (f *taskFile) generation(keys map[string]*yaml.Node, t *Task) error {
+	for _, k := range []string{"generation_kwargs", "filter_list"} {
+		if n, ok := keys[k]; ok && t.OutputType != GenerateUntil {
+			return f.errf(n, k, "only generate_until tasks use it (this one is %s)", t.OutputType)
+		}
+	}
+	if n, ok := keys["generation_kwargs"]; ok {
+		if n.Kind != yaml.MappingNode {
+			return f.errf(n, "generation_kwargs", "want a mapping")
+		}
+		sample := false
+		temperature := 0.0
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			field := "generation_kwargs." + k.Value
+			var err error
+			switch k.Value {
+			case "until":
+				t.Until, err = f.strings(v, field)
+			case "max_gen_toks":
+				var x float64
+				x, err = f.number(v, field, 1, 1<<20)
+				t.MaxGenTokens = int(x)
+				if err == nil && v.Tag != "!!int" {
+					err = f.errf(v, field, "want a whole number")
+				}
+			case "do_sample":
+				sample, err = f.boolean(v, field)
+			case "temperature":
+				temperature, err = f.number(v, field, 0, 2)
+			case "top_p":
+				t.TopP, err = f.number(v, field, 0, 1)
+			default:
+				err = f.errf(k, field, "unknown or unsupported generation option (until, max_gen_toks, do_sample, temperature and top_p are)")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		// As Hugging Face's generate: without do_sample the reply is greedy.
+		if sample {
+			t.Temperature = temperature
+			if t.Temperature == 0 {
+				t.Temperature = 1
+			}
+		} else {
+			t.TopP = 0
+		}
+	}
+	if n, ok := keys["filter_list"]; ok {
+		if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+			return f.errf(n, "filter_list", "want a list of {name, filter} entries")
+		}
+		for _, e := range n.Content {
+			c, err := f.filterChain(e)
+			if err != nil {
+				return err
+			}
+			for _, prev := range t.Filters {
+				if prev.Name == c.Name {
+					return f.errf(e, "filter_list.name", "filter %q given twice", c.Name)
+				}
+			}
+			t.Filters = append(t.Filters, c)
+		}
+	}
+	return nil
+}
+
+// strings reads a string or a list of strings.
+func (f *taskFile) strings(n *yaml.Node, field string) ([]string, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		return []string{n.Value}, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, f.errf(n, field, "want a string or a list of strings")
+	}
+	out := []string{}
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode || c.Tag != "!!str" {
+			return nil, f.errf(c, field, "want a string")
+		}
+		out = append(out, c.Value)
 	}
 	return out, nil
+}
+
+func (f *taskFile) filterChain(e *yaml.Node) (FilterChain, error) {
+	var c FilterChain
+	if e.Kind != yaml.MappingNode {
+		return c, f.errf(e, "filter_list", "want an entry {name: NAME, filter: [...]}")
+	}
+	var steps *yaml.Node
+	for i := 0; i+1 < len(e.Content); i += 2 {
+		k, v := e.Content[i], e.Content[i+1]
+		switch k.Value {
+		case "name":
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value == "" {
+				return c, f.errf(v, "filter_list.name", "want a name")
+			}
+			c.Name = v.Value
+		case "filter":
+			steps = v
+		default:
+			return c, f.errf(k, "filter_list."+k.Value, "unknown key (name and filter are known)")
+		}
+	}
+	if c.Name == "" || steps == nil {
+		return c, f.errf(e, "filter_list", "an entry needs a name and a filter list")
+	}
+	if steps.Kind != yaml.SequenceNode || len(steps.Content) == 0 {
+		return c, f.errf(steps, "filter_list.filter", "want a list of {function: NAME, ...} steps")
+	}
+	for _, sn := range steps.Content {
+		if sn.Kind != yaml.MappingNode {
+			return c, f.errf(sn, "filter_list.filter", "want a step {function: NAME, ...}")
+		}
+		step := FilterStep{Fallback: "[invalid]"}
+		pattern := `#### (\-?[0-9\.\,]+)` // the harness's default
+		var patternNode *yaml.Node
+		for i := 0; i+1 < len(sn.Content); i += 2 {
+			k, v := sn.Content[i], sn.Content[i+1]
+			field := "filter_list.filter." + k.Value
+			switch k.Value {
+			case "function":
+				if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+					return c, f.errf(v, field, "want a function name")
+				}
+				step.Function = v.Value
+			case "regex_pattern":
+				if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+					return c, f.errf(v, field, "want a regular expression")
+				}
+				pattern, patternNode = v.Value, v
+			case "group_select":
+				g, err := strconv.Atoi(v.Value)
+				if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil {
+					return c, f.errf(v, field, "want a whole number (negative counts from the last match)")
+				}
+				step.Group = g
+			case "fallback":
+				if v.Kind != yaml.ScalarNode {
+					return c, f.errf(v, field, "want a string")
+				}
+				step.Fallback = v.Value
+			default:
+				return c, f.errf(k, field, "unknown or unsupported filter option")
+			}
+		}
+		switch step.Function {
+		case FilterRegex:
+			re, err := CompilePython(pattern)
+			if err != nil {
+				return c, f.errf(patternNode, "filter_list.filter.regex_pattern", "%v", err)
+			}
+			step.Regex = re
+		case FilterTakeFirst, FilterRemoveWhitespace, FilterLowercase, FilterUppercase:
+			if patternNode != nil {
+				return c, f.errf(patternNode, "filter_list.filter.regex_pattern", "only the regex function takes a pattern")
+			}
+		case "":
+			return c, f.errf(sn, "filter_list.filter.function", "missing")
+		default:
+			return c, f.errf(sn, "filter_list.filter.function", "unknown or unsupported filter %q (regex, take_first, remove_whitespace, lowercase and uppercase are supported)", step.Function)
+		}
+		c.Steps = append(c.Steps, step)
+	}
+	return c, nil
 }
 
 // source returns the resolver of a split's data file.
@@ -749,6 +1001,12 @@ func (d *docField) target(r Row, choices []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return d.choiceIndex(r, v, choices)
+}
+
+// choiceIndex reads a target value as an index into choices or the text
+// of one of them.
+func (d *docField) choiceIndex(r Row, v any, choices []string) (int, error) {
 	var s string
 	switch v := v.(type) {
 	case int:
@@ -782,6 +1040,42 @@ func (d *docField) target(r Row, choices []string) (int, error) {
 	return 0, d.rowErr(r, "%q is neither an index nor one of the choices %q", s, choices)
 }
 
+// references is a generate_until or loglikelihood item's gold answers:
+// the target's text, each of a list's, or, with doc_to_choice, the
+// choices an index names.
+func (d *docField) references(r Row, choice *docField) ([]string, error) {
+	v, err := d.value(r)
+	if err != nil {
+		return nil, err
+	}
+	vals := []any{v}
+	if list, ok := v.([]any); ok {
+		if len(list) == 0 {
+			return nil, d.rowErr(r, "an empty list of answers")
+		}
+		vals = list
+	}
+	var choices []string
+	if choice != nil {
+		if choices, err = choice.choices(r); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if choices == nil {
+			out = append(out, scalarText(v))
+			continue
+		}
+		i, err := d.choiceIndex(r, v, choices)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, choices[i])
+	}
+	return out, nil
+}
+
 func (d *docField) inRange(r Row, i int, choices []string) (int, error) {
 	if i < 0 || i >= len(choices) {
 		return 0, d.rowErr(r, "target %d is not one of the %d choices", i, len(choices))
@@ -812,6 +1106,16 @@ func (f *taskFile) docFuncs(t *Task, keys map[string]*yaml.Node) error {
 	choice, err := f.docField(keys, "doc_to_choice", true)
 	if err != nil {
 		return err
+	}
+	if t.OutputType == GenerateUntil || t.OutputType == Loglikelihood {
+		for name, d := range map[string]*docField{"doc_to_text": text, "doc_to_target": target} {
+			if d == nil {
+				return fmt.Errorf("%s field %q: missing (%s needs it)", f.path, name, t.OutputType)
+			}
+		}
+		t.DocToText = text.text
+		t.DocToReferences = func(r Row) ([]string, error) { return target.references(r, choice) }
+		return nil
 	}
 	for name, d := range map[string]*docField{"doc_to_text": text, "doc_to_choice": choice, "doc_to_target": target} {
 		if d == nil {

@@ -150,23 +150,37 @@ func writeTask(t testing.TB, yml string) string {
 func TestTaskFileErrors(t *testing.T) {
 	const head = "task: t\ndataset_kwargs:\n  data_files:\n    validation: d.jsonl\n"
 	const mc = head + "output_type: multiple_choice\ndoc_to_choice: [x, y]\n"
+	const gen = head + "output_type: generate_until\ndoc_to_text: q\ndoc_to_target: q\n"
 	cases := []struct {
 		name, yml string
 		load      bool     // the error comes from loading the items
 		want      []string // all in the error
 	}{
 		{"bad jinja", mc + "doc_to_text: \"{% if q %}open\"\ndoc_to_target: 0\n", false, []string{"line 7", "doc_to_text", "template"}},
-		{"unknown key", mc + "doc_to_text: q\ndoc_to_target: 0\nfilter_list: []\n", false, []string{"line 9", "filter_list", "unknown"}},
+		{"unknown key", mc + "doc_to_text: q\ndoc_to_target: 0\nrepeats: 3\n", false, []string{"line 9", "repeats", "unknown"}},
+		{"filters of multiple_choice", mc + "doc_to_text: q\ndoc_to_target: 0\nfilter_list: []\n", false, []string{"line 9", "filter_list", "only generate_until"}},
 		{"ignored keys", mc + "doc_to_text: q\ndoc_to_target: label\ntag: x\nmetadata: {version: 1}\n", false, nil},
 		{"duplicate key", mc + "doc_to_text: q\ndoc_to_text: q\n", false, []string{"line 8", "given twice"}},
 		{"missing data file", "task: t\ndataset_kwargs:\n  data_files:\n    validation: nope.jsonl\noutput_type: multiple_choice\n", false, []string{"line 4", "nope.jsonl", "missing"}},
 		{"missing folder", "task: t\ndataset_path: some/hub/name\noutput_type: multiple_choice\n", false, []string{"line 2", "dataset_path", "not a local folder"}},
-		{"generate_until", head + "output_type: generate_until\n", false, []string{"line 5", "output_type", "not supported yet"}},
-		{"no output_type", head + "doc_to_text: q\n", false, []string{"output_type", "generate_until"}},
+		{"generate_until without target", head + "output_type: generate_until\ndoc_to_text: q\n", false, []string{"doc_to_target", "missing", "generate_until"}},
+		{"no output_type is generate_until", head + "doc_to_text: q\ndoc_to_target: q\n", false, nil},
+		{"unknown output_type", head + "output_type: greedy_until\n", false, []string{"line 5", "output_type", "greedy_until"}},
+		{"generate_until", gen + "generation_kwargs:\n  until: [\"\\n\"]\n  max_gen_toks: 32\n  do_sample: false\nfilter_list:\n  - name: strict\n    filter:\n      - function: regex\n        regex_pattern: \"(\\\\d+)\"\n      - function: take_first\nmetric_list:\n  - metric: exact_match\n    ignore_case: true\n    regexes_to_ignore: [\",\"]\n", false, nil},
+		{"unknown generation option", gen + "generation_kwargs:\n  num_beams: 4\n", false, []string{"line 9", "generation_kwargs.num_beams"}},
+		{"max_gen_toks not a number", gen + "generation_kwargs:\n  max_gen_toks: many\n", false, []string{"line 9", "max_gen_toks", "number"}},
+		{"until not strings", gen + "generation_kwargs:\n  until: {a: b}\n", false, []string{"line 9", "until"}},
+		{"unknown filter", gen + "filter_list:\n  - name: f\n    filter:\n      - function: majority_vote\n", false, []string{"line 11", "majority_vote"}},
+		{"lookahead regex", gen + "filter_list:\n  - name: f\n    filter:\n      - function: regex\n        regex_pattern: \"a(?=b)\"\n", false, []string{"line 12", "regex_pattern", "lookaround"}},
+		{"filter without name", gen + "filter_list:\n  - filter:\n      - function: take_first\n", false, []string{"line 9", "name"}},
+		{"bad ignore regex", gen + "metric_list:\n  - metric: exact_match\n    regexes_to_ignore: [\"(\"]\n", false, []string{"line 10", "regexes_to_ignore"}},
+		{"exact_match for multiple_choice", mc + "doc_to_text: q\ndoc_to_target: 0\nmetric_list:\n  - metric: exact_match\n", false, []string{"line 10", "exact_match", "not supported for multiple_choice"}},
+		{"generation option of loglikelihood", head + "output_type: loglikelihood\ndoc_to_text: q\ndoc_to_target: q\ngeneration_kwargs: {until: x}\n", false, []string{"line 8", "only generate_until"}},
 		{"unknown metric", mc + "doc_to_text: q\ndoc_to_target: 0\nmetric_list:\n  - metric: mcc\n", false, []string{"line 10", "mcc"}},
 		{"metric option", mc + "doc_to_text: q\ndoc_to_target: 0\nmetric_list:\n  - metric: acc\n    ignore_case: true\n", false, []string{"line 11", "ignore_case"}},
 		{"python function", mc + "doc_to_text: !function utils.doc_to_text\ndoc_to_target: 0\n", false, []string{"line 7", "!function"}},
-		{"description", mc + "doc_to_text: q\ndoc_to_target: 0\ndescription: \"다음 질문에 답하시오.\"\n", false, []string{"line 9", "description", "not supported yet"}},
+		{"description", mc + "doc_to_text: q\ndoc_to_target: 0\ndescription: \"다음 질문에 답하시오.\"\n", false, nil},
+		{"bad description", mc + "doc_to_text: q\ndoc_to_target: 0\ndescription: \"{{ q \"\n", false, []string{"line 9", "description", "template"}},
 		{"split not in files", mc + "doc_to_text: q\ndoc_to_target: 0\ntest_split: test\n", false, []string{"line 9", "test_split"}},
 		{"target out of range", mc + "doc_to_text: q\ndoc_to_target: label\n", true, []string{"d.jsonl line 2", "doc_to_target", "target 5"}},
 		{"target not a choice", mc + "doc_to_text: q\ndoc_to_target: \"{{ q }}\"\n", true, []string{"d.jsonl line 1", "doc_to_target", `"a"`}},
@@ -212,12 +226,13 @@ func TestTaskFileErrors(t *testing.T) {
 }
 
 func FuzzLoadTaskFile(f *testing.F) {
-	for _, name := range []string{"kobest_copa.yaml", "mc_literal.yaml", "rolling.yaml"} {
+	for _, name := range []string{"kobest_copa.yaml", "mc_literal.yaml", "rolling.yaml", "gen.yaml"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "tasks", name))
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(strings.ReplaceAll(strings.ReplaceAll(string(data), "../kobest/COPA/dev.tsv", "d.jsonl"), "dataset_path: mc\n", "dataset_path: .\n"))
+		yml := strings.ReplaceAll(strings.ReplaceAll(string(data), "../kobest/COPA/dev.tsv", "d.jsonl"), "dataset_path: mc\n", "dataset_path: .\n")
+		f.Add(strings.ReplaceAll(yml, "dataset_path: gen\n", "dataset_kwargs: {data_files: {validation: d.jsonl, train: d.jsonl}}\n"))
 	}
 	f.Fuzz(func(t *testing.T, yml string) {
 		// A hang shows as a crash with the input and every stack.

@@ -164,6 +164,24 @@ func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
 // MaxContext is the longest prompt plus generation the engine accepts.
 func (e *Engine) MaxContext() int { return e.opt.MaxContext }
 
+// EncodeChat renders a conversation with chat, ending in the assistant's
+// turn, and tokenizes it, special tokens included, as the server, the
+// evaluation harness and red-teaming all prompt a chat model.
+func (e *Engine) EncodeChat(chat *ChatTemplate, msgs []Message) ([]int, error) {
+	if chat == nil {
+		return nil, errors.New("the model has no chat template")
+	}
+	text, err := chat.Render(msgs, true)
+	if err != nil {
+		return nil, fmt.Errorf("chat template: %w", err)
+	}
+	ids, err := e.tok.Encode(text)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the rendered conversation: %w", err)
+	}
+	return ids, nil
+}
+
 // Stats is a snapshot of the engine's load.
 type Stats struct {
 	Queued, Running int

@@ -2,7 +2,6 @@ package redteam
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/serve"
@@ -35,11 +34,7 @@ func (g *EngineGenerator) Generate(ctx context.Context, msgs []Message, maxToken
 	for i, m := range msgs {
 		im[i] = infer.Message{Role: m.Role, Content: m.Content}
 	}
-	text, err := g.Chat.Render(im, true)
-	if err != nil {
-		return "", fmt.Errorf("chat template: %w", err)
-	}
-	ids, err := g.Engine.Tokenizer().Encode(text)
+	ids, err := g.Engine.EncodeChat(g.Chat, im)
 	if err != nil {
 		return "", err
 	}

@@ -422,12 +422,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		msgs[i] = infer.Message{Role: role, Content: string(msg.Content)}
 	}
-	text, err := m.Chat.Render(msgs, true)
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	ids, err := m.Engine.Tokenizer().Encode(text)
+	ids, err := m.Engine.EncodeChat(m.Chat, msgs)
 	if err != nil {
 		s.failErr(w, r, badRequest("messages", "messages: %v", err))
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/eval"
+	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/progress"
 	"github.com/dokja/dokja/tokenizer"
@@ -49,6 +50,13 @@ token ids, echo and logprobs, so the server's tokenizer must be known here
 (--tokenizer, or --model naming a local folder that holds it). Both ways
 give the same numbers for the same model.
 
+Task files in lm-evaluation-harness's YAML (--tasks FILE.yaml) may also
+generate (output_type generate_until): the prompt goes to the model as a
+chat conversation (in process with the model's chat template, or through
+the endpoint's /v1/chat/completions, which needs no tokenizer here), the
+reply is cut at the task's stop strings, filtered, and scored by
+exact_match.
+
 KoBEST tasks read DIR/{BoolQ,COPA,HellaSwag,SentiNeg,WiC}/SPLIT.tsv
 (--data-dir; report scores on dev). The perplexity task scores the
 documents of --text (one per line, or JSON lines with --field) in windows
@@ -57,7 +65,8 @@ of the model's context.
 Examples:
   dokja eval --model runs/nsmc/15m/model --tasks kobest --data-dir ../shared/data/kobest
   dokja eval --model runs/tiny --tasks kobest_copa,perplexity --data-dir ../shared/data/kobest --text heldout.txt --limit 100 --json
-  dokja eval --endpoint http://127.0.0.1:8080 --model tiny --tokenizer runs/tiny --tasks kobest_copa --data-dir ../shared/data/kobest`, stderr)
+  dokja eval --endpoint http://127.0.0.1:8080 --model tiny --tokenizer runs/tiny --tasks kobest_copa --data-dir ../shared/data/kobest
+  dokja eval --endpoint http://127.0.0.1:8080 --model tiny --tasks examples/tasks/ko_arith.yaml --num-fewshot 2`, stderr)
 	modelFlag := fs.String("model", "", "checkpoint `folder` or GGUF file (in process), or the model's name on --endpoint")
 	endpoint := fs.String("endpoint", "", "OpenAI-compatible server `URL` (http://host:port or .../v1) to score through")
 	apiKey := fs.String("api-key", os.Getenv("OPENAI_API_KEY"), "Bearer key for --endpoint (default $OPENAI_API_KEY)")
@@ -80,6 +89,8 @@ Examples:
 	retries := fs.Int("retries", 6, "retries of an endpoint request on 429, 5xx and network errors")
 	scoreMax := fs.Int("score-max-tokens", 0, "max_tokens sent with scoring requests (1 for servers that refuse 0, such as vLLM)")
 	kernels := fs.String("kernels", "", "matrix kernels in process: portable, simd or openblas (default: fastest)")
+	system := fs.String("system", "", "system instruction opening every prompt (a system message in chat)")
+	multiturn := fs.Bool("fewshot-as-multiturn", false, "send generation tasks' few-shot examples as user and assistant turns")
 	cachePath := fs.String("cache", "", "JSON-lines `file` of answered requests: an interrupted run given the same file restarts where it stopped")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -111,7 +122,11 @@ Examples:
 	if *concurrency <= 0 && *endpoint == "" {
 		*concurrency = 2 * max(*maxBatch, 1)
 	}
-	opt := eval.Options{Limit: *limit, NumFewshot: *fewshot, Seed: *seed}
+	opt := eval.Options{Limit: *limit, NumFewshot: *fewshot, Seed: *seed, SystemInstruction: *system, FewshotAsMultiturn: *multiturn}
+	scoring := false // a task needs log-likelihoods, hence the tokenizer
+	for _, td := range data {
+		scoring = scoring || td.Task.OutputType != eval.GenerateUntil
+	}
 	opt.Identity.DataDir, opt.Identity.Split = *dataDir, *split
 	var backend eval.Backend
 	var done atomic.Int64
@@ -126,8 +141,16 @@ Examples:
 		if opt.PrefixToken, err = eval.PrefixToken(e.Model().Config, e.Tokenizer()); err != nil {
 			return fmt.Errorf("--model %s: %w", *modelFlag, err)
 		}
-		backend = &eval.Engine{Engine: e, Concurrency: *concurrency, Progress: onDone}
+		chat, err := infer.LoadChat(*modelFlag)
+		if err != nil && !scoring {
+			return fmt.Errorf("--model %s: %w", *modelFlag, err)
+		}
+		backend = &eval.Engine{Engine: e, Chat: chat, Concurrency: *concurrency, Progress: onDone}
 		slog.Info("loaded", "model", *modelFlag, "params", e.Model().NumParams(), "context", e.MaxContext(), "kernels", e.Model().K.Name())
+	} else if !scoring && *tokSpec == "" {
+		name := endpointModelName(*modelFlag)
+		opt.Identity.Backend, opt.Identity.Endpoint, opt.Identity.ModelName = "endpoint", *endpoint, name
+		backend = &eval.Endpoint{URL: *endpoint, Model: name, APIKey: *apiKey, Concurrency: *concurrency, Retries: retryFlag(*retries), Progress: onDone}
 	} else {
 		spec := *tokSpec
 		if spec == "" {
@@ -157,19 +180,12 @@ Examples:
 		if opt.PrefixToken, err = eval.PrefixToken(cfg, tok); err != nil {
 			return fmt.Errorf("--tokenizer %s: %w", spec, err)
 		}
-		name := *modelFlag
-		if st, err := os.Stat(name); err == nil && st.IsDir() {
-			name = filepath.Base(filepath.Clean(name)) // the name dokja serve gives a folder
-		}
+		name := endpointModelName(*modelFlag)
 		opt.Encoder = tok
 		opt.Identity.Backend, opt.Identity.Endpoint, opt.Identity.ModelName = "endpoint", *endpoint, name
 		opt.Identity.Tokenizer, opt.Identity.TokenizerSHA256 = eval.TokenizerIdentity(spec)
-		r := *retries
-		if r == 0 {
-			r = -1
-		}
 		backend = &eval.Endpoint{URL: *endpoint, Model: name, APIKey: *apiKey, MaxTokens: *scoreMax, MaxLength: opt.MaxLength,
-			Concurrency: *concurrency, Retries: r, Progress: onDone}
+			Concurrency: *concurrency, Retries: retryFlag(*retries), Progress: onDone}
 	}
 
 	if *cachePath != "" {
@@ -237,6 +253,24 @@ Examples:
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteTable(stdout)
+}
+
+// endpointModelName is the name dokja serve gives a local folder, or the
+// name as given.
+func endpointModelName(model string) string {
+	if st, err := os.Stat(model); err == nil && st.IsDir() {
+		return filepath.Base(filepath.Clean(model))
+	}
+	return model
+}
+
+// retryFlag turns --retries into Endpoint.Retries, whose 0 means the
+// default.
+func retryFlag(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func writeHTMLReport(path string, runs []eval.Run) error {

@@ -155,6 +155,39 @@ func TestEvalCommand(t *testing.T) {
 			}
 		}
 	}
+	// A generation task: in process with the checkpoint's chat template,
+	// and through serve's chat completions without a tokenizer here, the
+	// same sampled replies.
+	genDir := t.TempDir()
+	os.WriteFile(filepath.Join(genDir, "d.jsonl"), []byte("{\"q\": \"1+1=\", \"a\": \"2\"}\n{\"q\": \"2+2=\", \"a\": \"4\"}\n{\"q\": \"3+3=\", \"a\": \"6\"}\n"), 0o644)
+	genTask := filepath.Join(genDir, "gen.yaml")
+	os.WriteFile(genTask, []byte("task: sums\ndataset_kwargs:\n  data_files:\n    validation: d.jsonl\noutput_type: generate_until\n"+
+		"doc_to_text: \"{{ q }}\"\ndoc_to_target: a\ngeneration_kwargs:\n  until: [\"zz\"]\n  max_gen_toks: 6\n  do_sample: true\n"), 0o644)
+	gl := mustRun(t, "", "eval", "--model", dir, "--tasks", genTask, "--json")
+	gr := mustRun(t, "", "eval", "--endpoint", base, "--model", "tiny", "--api-key", "k", "--tasks", genTask, "--json")
+	var genLocal, genRemote struct {
+		Tasks []struct {
+			Metrics []struct {
+				Metric, Filter string
+				Value          float64
+			}
+			Records []struct {
+				Generation *string
+				References []string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(gl.stdout), &genLocal); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(gr.stdout), &genRemote); err != nil {
+		t.Fatal(err)
+	}
+	if len(genLocal.Tasks) != 1 || len(genLocal.Tasks[0].Records) != 3 || genLocal.Tasks[0].Records[0].Generation == nil ||
+		genLocal.Tasks[0].Metrics[0].Metric != "exact_match" || genLocal.Tasks[0].Metrics[0].Filter != "none" ||
+		!reflect.DeepEqual(genLocal, genRemote) {
+		t.Errorf("generation in process:\n%s\nthrough serve:\n%s", gl.stdout, gr.stdout)
+	}
 	// Without a tokenizer an endpoint run cannot tokenize.
 	r = dokja(t, "", "eval", "--endpoint", base, "--model", "tiny", "--tasks", "kobest_copa", "--data-dir", kobest)
 	if r.code == 0 || !strings.Contains(r.stderr, "--tokenizer") {
