@@ -188,6 +188,15 @@ func TestGenerateTask(t *testing.T) {
 		if tr.Records[1].Filtered["strict-match"] != "[invalid]" || tr.Records[3].Filtered["flexible-extract"] != "5" {
 			t.Errorf("records %+v", tr.Records)
 		}
+		// Tables and pages name each filter chain's metric and show replies.
+		var table, page strings.Builder
+		if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "exact_match,flexible-extract  0.7500") {
+			t.Errorf("table: %v\n%s", err, table.String())
+		}
+		if err := WriteHTML(&page, []Run{{"a", rep}}); err != nil || !strings.Contains(page.String(), "exact_match,strict-match") ||
+			!strings.Contains(page.String(), "정답은 12") || !strings.Contains(page.String(), "strict-match: [invalid]") {
+			t.Errorf("HTML: %v\n%s", err, page.String())
+		}
 		req := fc.seen[0]
 		if req.MaxTokens != 24 || !reflect.DeepEqual(req.Until, []string{"\n\n", "문제:"}) || req.Temperature != 0 {
 			t.Errorf("request %+v", req)

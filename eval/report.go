@@ -155,8 +155,9 @@ func WriteHTML(w io.Writer, runs []Run) error {
 		charts = append(charts, c)
 	}
 	type sample struct {
-		Task    string
-		Records []Record
+		Task       string
+		Generation bool
+		Records    []Record
 	}
 	type runView struct {
 		Label, Hash, Model, Created, Backend string
@@ -167,7 +168,7 @@ func WriteHTML(w io.Writer, runs []Run) error {
 	for _, r := range runs {
 		v := runView{Label: r.Label, Hash: r.Report.ConfigHash, Model: r.Report.model(), Created: r.Report.Created, Backend: r.Report.Config.Backend, Config: r.Report.Config}
 		for _, t := range r.Report.Tasks {
-			v.Samples = append(v.Samples, sample{t.Task, t.Records[:min(10, len(t.Records))]})
+			v.Samples = append(v.Samples, sample{t.Task, t.OutputType == GenerateUntil, t.Records[:min(10, len(t.Records))]})
 		}
 		views = append(views, v)
 	}
@@ -206,8 +207,10 @@ h2{margin-top:2rem}.chart{margin:.5rem 0 1rem}</style></head><body>
 {{range .Runs}}<h2>{{.Label}}</h2>
 <p>config {{.Hash}} · {{.Backend}} · {{.Model}} · split {{.Config.Split}} · limit {{.Config.Limit}} · {{.Config.NumFewshot}}-shot · seed {{.Config.Seed}} · {{.Created}}</p>
 {{range .Samples}}<h3>{{.Task}}: first items</h3>
-<table><tr><th>id</th><th>target</th><th>prediction</th><th>log-likelihoods</th><th>tokens</th></tr>
+{{if .Generation}}<table><tr><th>id</th><th>references</th><th>reply</th><th>answers (filter: answer)</th></tr>
+{{range .Records}}<tr><td>{{.ID}}</td><td>{{range .References}}<pre>{{.}}</pre>{{end}}</td><td><pre>{{if .Generation}}{{.Generation}}{{end}}</pre></td><td>{{range $k, $v := .Filtered}}{{$k}}: {{$v}}<br>{{end}}</td></tr>{{end}}
+</table>{{else}}<table><tr><th>id</th><th>target</th><th>prediction</th><th>log-likelihoods</th><th>tokens</th></tr>
 {{range .Records}}<tr><td>{{.ID}}</td><td>{{deref .Target}}</td><td>{{deref .Pred}}</td><td>{{ll .LogLikelihoods}}{{if .LogLikelihood}}{{.LogLikelihood}}{{end}}</td><td>{{.Tokens}}</td></tr>{{end}}
-</table>{{end}}{{end}}
+</table>{{end}}{{end}}{{end}}
 </body></html>
 `))
