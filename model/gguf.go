@@ -164,7 +164,7 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 				return nil, nil, err
 			}
 			rows, cols := info.Dims[1], info.Dims[0]
-			raw = slices.Clone(raw) // the file's mapping ends with f
+			// NewMatrix copies raw, so the file's mapping may end with f.
 			if heads, ok := m.ropePermuted(s.name); ok {
 				if err := checkPermutable(name, rows, heads, c.HeadDim); err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", path, err)
@@ -194,7 +194,7 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 			if err != nil {
 				return nil, nil, err
 			}
-			if m.QuantHead, err = quant.NewMatrix(info.Type, info.Dims[1], info.Dims[0], slices.Clone(raw)); err != nil {
+			if m.QuantHead, err = quant.NewMatrix(info.Type, info.Dims[1], info.Dims[0], raw); err != nil {
 				return nil, nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
 			}
 		}
@@ -561,11 +561,7 @@ func quantizeRows(t quant.Type, src []float32, cols int) ([]byte, error) {
 	if t == quant.F32 || t == quant.F16 || rows == 1 {
 		return quant.Quantize(t, nil, src)
 	}
-	mat, err := quant.QuantizeMatrix(t, rows, cols, src)
-	if err != nil {
-		return nil, err
-	}
-	return mat.Data, nil
+	return quant.QuantizeRows(t, rows, cols, src)
 }
 
 // tokenID reads a config.json token id (a number, or the first of a list).

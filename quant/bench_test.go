@@ -31,7 +31,7 @@ func BenchmarkMatVec(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Run(fmt.Sprintf("%dx%d/%s-%s", rows, cols, typ, KernelPath()), func(b *testing.B) {
-				b.SetBytes(int64(len(m.Data)))
+				b.SetBytes(int64(m.Size()))
 				for b.Loop() {
 					m.MatVec(y, x)
 				}

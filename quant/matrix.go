@@ -3,22 +3,31 @@ package quant
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/dokja/dokja/tensor"
 )
 
-// Matrix is a Rows×Cols weight matrix held as ggml stores it: row r is
-// Data[r·RowBytes : (r+1)·RowBytes], a run of blocks of Type. Data may
-// alias a memory-mapped file.
+// Matrix is a Rows×Cols weight matrix of ggml blocks of Type (each row a
+// run of Cols/BlockSize blocks). For types with four-row kernels (Q8_0,
+// Q4_0) the rows are stored in groups of four with their blocks
+// interleaved: block b of rows 4g..4g+3 lie side by side, so that a
+// four-row product reads one stream of memory, as llama.cpp repacks
+// Q4_0 for its AVX2 kernels; the last Rows%4 rows, and every row of other
+// types, are stored as ggml stores them. Row returns a row in ggml's
+// layout.
 type Matrix struct {
 	Type       Type
 	Rows, Cols int
-	Data       []byte
+	data       []byte
 	rowBytes   int
+	// grouped is how many leading rows are stored in interleaved groups.
+	grouped int
 }
 
-// NewMatrix wraps stored data as a matrix, checking its size. Products
-// are supported for Q8_0, Q4_0 and Q4_K (see CanMultiply).
+// NewMatrix copies stored rows (ggml's layout, row after row) into a
+// matrix, checking their size; data may alias a memory-mapped file.
+// Products are supported for Q8_0, Q4_0 and Q4_K (see CanMultiply).
 func NewMatrix(t Type, rows, cols int, data []byte) (*Matrix, error) {
 	rb, err := t.RowBytes(cols)
 	if err != nil {
@@ -30,11 +39,54 @@ func NewMatrix(t Type, rows, cols int, data []byte) (*Matrix, error) {
 	if len(data) != rows*rb {
 		return nil, fmt.Errorf("quant: %d×%d %s matrix takes %d bytes, have %d", rows, cols, t, rows*rb, len(data))
 	}
-	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb}, nil
+	m := &Matrix{Type: t, Rows: rows, Cols: cols, data: make([]byte, len(data)), rowBytes: rb}
+	if t == Q8_0 || t == Q4_0 {
+		m.grouped = rows &^ 3
+	}
+	bb := t.BlockBytes()
+	blocks := rb / bb
+	for g := 0; g < m.grouped; g += 4 {
+		group := m.data[g*rb : (g+4)*rb]
+		for k := range 4 {
+			row := data[(g+k)*rb : (g+k+1)*rb]
+			for b := range blocks {
+				copy(group[(4*b+k)*bb:(4*b+k+1)*bb], row[b*bb:(b+1)*bb])
+			}
+		}
+	}
+	copy(m.data[m.grouped*rb:], data[m.grouped*rb:])
+	return m, nil
 }
+
+// Row appends row r, in ggml's layout, to dst.
+func (m *Matrix) Row(dst []byte, r int) []byte {
+	if r >= m.grouped {
+		return append(dst, m.data[r*m.rowBytes:(r+1)*m.rowBytes]...)
+	}
+	bb := m.Type.BlockBytes()
+	group := m.data[(r&^3)*m.rowBytes:]
+	for b := range m.rowBytes / bb {
+		off := (4*b + r&3) * bb
+		dst = append(dst, group[off:off+bb]...)
+	}
+	return dst
+}
+
+// Size is the bytes the matrix holds.
+func (m *Matrix) Size() int { return len(m.data) }
 
 // QuantizeMatrix quantizes a row-major rows×cols float32 matrix.
 func QuantizeMatrix(t Type, rows, cols int, w []float32) (*Matrix, error) {
+	data, err := QuantizeRows(t, rows, cols, w)
+	if err != nil {
+		return nil, err
+	}
+	return NewMatrix(t, rows, cols, data)
+}
+
+// QuantizeRows quantizes a row-major rows×cols float32 matrix into
+// ggml's layout (row after row), on all cores.
+func QuantizeRows(t Type, rows, cols int, w []float32) ([]byte, error) {
 	if len(w) != rows*cols {
 		return nil, fmt.Errorf("quant: %d×%d matrix needs %d values, have %d", rows, cols, rows*cols, len(w))
 	}
@@ -44,17 +96,20 @@ func QuantizeMatrix(t Type, rows, cols int, w []float32) (*Matrix, error) {
 	}
 	data := make([]byte, rows*rb)
 	var qerr error
+	var mu sync.Mutex
 	tensor.ParallelFor(rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			if _, err := Quantize(t, data[r*rb:r*rb:(r+1)*rb], w[r*cols:(r+1)*cols]); err != nil {
+				mu.Lock()
 				qerr = err
+				mu.Unlock()
 			}
 		}
 	})
 	if qerr != nil {
 		return nil, qerr
 	}
-	return NewMatrix(t, rows, cols, data)
+	return data, nil
 }
 
 // RowBytes is the size of one stored row.
@@ -64,8 +119,9 @@ func (m *Matrix) RowBytes() int { return m.rowBytes }
 // loading into float32 models; products never call it).
 func (m *Matrix) Dequantize() ([]float32, error) {
 	out := make([]float32, m.Rows*m.Cols)
+	row := make([]byte, 0, m.rowBytes)
 	for r := range m.Rows {
-		if err := Dequantize(m.Type, out[r*m.Cols:(r+1)*m.Cols], m.Data[r*m.rowBytes:(r+1)*m.rowBytes]); err != nil {
+		if err := Dequantize(m.Type, out[r*m.Cols:(r+1)*m.Cols], m.Row(row[:0], r)); err != nil {
 			return nil, err
 		}
 	}
@@ -102,7 +158,7 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		for i := range n {
 			quantizeRowQ8K(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 		}
-		m.rows(n, func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) }, y)
+		m.rows(n, func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) }, nil, y)
 		return
 	}
 	per := m.Cols / 32
@@ -110,21 +166,35 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 	for i := range n {
 		quantizeRowQ8(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 	}
-	dot := k.q8_0
+	dot, dot4 := k.q8_0, k.q8_0x4
 	if m.Type == Q4_0 {
-		dot = k.q4_0
+		dot, dot4 = k.q4_0, k.q4_0x4
 	}
-	m.rows(n, func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) }, y)
+	bb := m.Type.BlockBytes()
+	m.rows(n, func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) },
+		func(w []byte, i int, out *[4]float32) { dot4(w, bb, 4*bb, acts[i*per:(i+1)*per], out) }, y)
 }
 
-// rows runs dot for every (weight row, input row) pair, split by weight
-// rows across cores; a weight row stays in cache while it meets every
-// input row.
-func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, y []float32) {
+// rows runs dot for every (weight row, input row) pair, split across
+// cores by weight rows: four at a time through dot4 for the interleaved
+// groups, one by one for the rest. The weights stay in cache while they
+// meet every input row.
+func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, dot4 func(w []byte, i int, out *[4]float32), y []float32) {
 	grain := max(1, 4096/max(n, 1))
-	tensor.ParallelFor(m.Rows, grain, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			w := m.Data[r*m.rowBytes : (r+1)*m.rowBytes]
+	rb := m.rowBytes
+	tensor.ParallelFor(m.grouped/4, max(1, grain/4), func(lo, hi int) {
+		var out [4]float32
+		for g := lo; g < hi; g++ {
+			w, r := m.data[4*g*rb:4*(g+1)*rb], 4*g
+			for i := range n {
+				dot4(w, i, &out)
+				copy(y[i*m.Rows+r:i*m.Rows+r+4], out[:])
+			}
+		}
+	})
+	tensor.ParallelFor(m.Rows-m.grouped, grain, func(lo, hi int) {
+		for r := m.grouped + lo; r < m.grouped+hi; r++ {
+			w := m.data[r*rb : (r+1)*rb]
 			for i := range n {
 				y[i*m.Rows+r] = dot(w, i)
 			}
@@ -163,9 +233,23 @@ func quantizeRowQ8(dst []q8Block, x []float32) {
 		blk := &dst[b]
 		blk.d = f16[toHalf(d)]
 		for j, v := range xs {
-			blk.qs[j] = int8(math.Round(float64(float32(v * id))))
+			blk.qs[j] = int8(roundHalfAway(v * id))
 		}
 	}
+}
+
+// roundHalfAway is C's roundf for |v| < 2²³, as ggml's reference
+// quantizer rounds, without math.Round's trip through float64 (a tenth of
+// a decode step's time): v − trunc(v) is exact there.
+func roundHalfAway(v float32) int32 {
+	i := int32(v)
+	switch f := v - float32(i); {
+	case f >= 0.5:
+		i++
+	case f <= -0.5:
+		i--
+	}
+	return i
 }
 
 // quantizeRowQ8K quantizes x into Q8_K blocks (quantize_row_q8_K_ref).
@@ -198,14 +282,31 @@ func quantizeRowQ8K(dst []q8KBlock, x []float32) {
 	}
 }
 
-// dotKernels are the block dot products of one path.
+// dotKernels are the block dot products of one path: single rows of
+// contiguous blocks, and four rows whose block b lies at b·step +
+// k·stride for row k (each result as the single-row kernel's).
 type dotKernels struct {
-	name       string
-	q8_0, q4_0 func(w []byte, a []q8Block) float32
-	q4K        func(w []byte, a []q8KBlock) float32
+	name           string
+	q8_0, q4_0     func(w []byte, a []q8Block) float32
+	q8_0x4, q4_0x4 func(w []byte, stride, step int, a []q8Block, out *[4]float32)
+	q4K            func(w []byte, a []q8KBlock) float32
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, dotQ4K}
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, fourRows(34, dotQ8_0), fourRows(18, dotQ4_0), dotQ4K}
+
+// fourRows makes a four-row kernel of a single-row one by gathering each
+// row's blocks (bb bytes each) into a contiguous row.
+func fourRows(bb int, dot func(w []byte, a []q8Block) float32) func(w []byte, stride, step int, a []q8Block, out *[4]float32) {
+	return func(w []byte, stride, step int, a []q8Block, out *[4]float32) {
+		row := make([]byte, bb*len(a))
+		for k := range 4 {
+			for b := range a {
+				copy(row[b*bb:(b+1)*bb], w[b*step+k*stride:])
+			}
+			out[k] = dot(row, a)
+		}
+	}
+}
 
 // simdKernels is where the AVX2 path registers itself when the CPU has
 // it (simd_amd64.go): Q8_0 and Q4_0 block dot products in assembly

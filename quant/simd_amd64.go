@@ -16,11 +16,15 @@ var (
 	_ [36 - unsafe.Sizeof(q8Block{})]struct{}
 	_ [unsafe.Offsetof(q8Block{}.qs) - 4]struct{}
 	_ [4 - unsafe.Offsetof(q8Block{}.qs)]struct{}
+	_ [unsafe.Sizeof(q8KBlock{}) - 292]struct{}
+	_ [292 - unsafe.Sizeof(q8KBlock{})]struct{}
+	_ [unsafe.Offsetof(q8KBlock{}.bsums) - 260]struct{}
+	_ [260 - unsafe.Offsetof(q8KBlock{}.bsums)]struct{}
 )
 
 func init() {
 	if cpu.X86.HasAVX2 {
-		simdKernels = &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, dotQ4K}
+		simdKernels = &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, dotQ8_0x4AVX2, dotQ4_0x4AVX2, dotQ4KAVX2}
 	}
 }
 
@@ -38,4 +42,30 @@ func dotQ4_0AVX2(w []byte, a []q8Block) float32 {
 	}
 	_ = w[18*len(a)-1]
 	return q8asm.DotQ4_0(&w[0], (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0])
+}
+
+func dotQ8_0x4AVX2(w []byte, stride, step int, a []q8Block, out *[4]float32) {
+	if len(a) == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = w[(len(a)-1)*step+3*stride+33]
+	q8asm.DotQ8_0x4(&w[0], stride, step, (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0], out)
+}
+
+func dotQ4_0x4AVX2(w []byte, stride, step int, a []q8Block, out *[4]float32) {
+	if len(a) == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = w[(len(a)-1)*step+3*stride+17]
+	q8asm.DotQ4_0x4(&w[0], stride, step, (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0], out)
+}
+
+func dotQ4KAVX2(w []byte, a []q8KBlock) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	_ = w[144*len(a)-1]
+	return q8asm.DotQ4K(&w[0], (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0])
 }

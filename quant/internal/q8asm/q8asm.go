@@ -20,3 +20,28 @@ func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 //
 //go:noescape
 func DotQ4_0(w, a *byte, blocks int, f16 *float32) float32
+
+// DotQ8_0x4 computes DotQ8_0 for four weight rows against the same
+// activation blocks, into out: block b of row k is at w + b·step +
+// k·stride (step 34, stride a row's bytes for rows stored one after the
+// other; stride 34, step 136 for rows whose blocks are interleaved). Each
+// result equals DotQ8_0's for that row bit for bit.
+//
+//go:noescape
+func DotQ8_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
+
+// DotQ4_0x4 is DotQ8_0x4 for Q4_0 weight rows; each result equals
+// DotQ4_0's bit for bit.
+//
+//go:noescape
+func DotQ4_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
+
+// DotQ4K returns the dot product of blocks ggml Q4_K weight blocks at w
+// (144 bytes: fp16 scale and min, twelve bytes of 6-bit sub-block scales
+// and mins, 256 nibbles) with Q8_K activation blocks at a (292 bytes: a
+// float32 scale, 256 int8, sixteen int16 sums of 16 values). It rounds
+// differently from quant's portable loop (eight lanes, the mins summed
+// apart), within float32 precision of the sum.
+//
+//go:noescape
+func DotQ4K(w, a *byte, blocks int, f16 *float32) float32

@@ -29,6 +29,77 @@
 	VHADDPS      X7, X7, X7 \
 	VHADDPS      X7, X7, X7
 
+// Four-row kernels: one pass over the activation blocks serves four
+// weight rows (stride bytes apart), with an accumulator per row, as
+// llama.cpp's repacked Q4_0 path does; the activation load and, for Q4_0,
+// the offset term are paid once per four rows, and the four independent
+// accumulators keep the FMA pipeline busy.
+
+// Row k of Q8_0: the single-row block dot into accumulator acc, the
+// weight block at p.
+#define ROWQ8(p, acc) \
+	VMOVDQU      2(p), Y0 \
+	VPSIGNB      Y0, Y0, Y2 \
+	VPSIGNB      Y0, Y1, Y3 \
+	VPMADDUBSW   Y3, Y2, Y0 \
+	VPMADDWD     Y6, Y0, Y0 \
+	VCVTDQ2PS    Y0, Y0 \
+	MOVWLZX      (p), AX \
+	VBROADCASTSS (R8)(AX*4), Y2 \
+	VMULPS       Y12, Y2, Y2 \
+	VFMADD231PS  Y2, Y0, acc
+
+// Row k of Q4_0: the nibbles (0..15) times the activations with
+// VPMADDUBSW (unsigned nibbles, signed activations), less 8·Σa (Y13, per
+// lane, computed once per block): the same int32 lanes as DotQ4_0's
+// (nibble−8)·a, without the sign tricks.
+#define ROWQ4(p, acc) \
+	VMOVDQU      2(p), X0 \
+	VPSRLW       $4, X0, X2 \
+	VINSERTI128  $1, X2, Y0, Y0 \
+	VPAND        Y8, Y0, Y0 \
+	VPMADDUBSW   Y1, Y0, Y0 \
+	VPMADDWD     Y6, Y0, Y0 \
+	VPSUBD       Y13, Y0, Y0 \
+	VCVTDQ2PS    Y0, Y0 \
+	MOVWLZX      (p), AX \
+	VBROADCASTSS (R8)(AX*4), Y2 \
+	VMULPS       Y12, Y2, Y2 \
+	VFMADD231PS  Y2, Y0, acc
+
+// Stores the sum of acc's lanes (as HSUM) at off(DX).
+#define STORESUM(acc, accx, off) \
+	VEXTRACTF128 $1, acc, X4 \
+	VADDPS       X4, accx, accx \
+	VHADDPS      accx, accx, accx \
+	VHADDPS      accx, accx, accx \
+	MOVSS        accx, off(DX)
+
+#define SETUP4 \
+	MOVQ     w+0(FP), SI \
+	MOVQ     stride+8(FP), BX \
+	MOVQ     step+16(FP), R12 \
+	MOVQ     a+24(FP), DI \
+	MOVQ     blocks+32(FP), CX \
+	MOVQ     f16+40(FP), R8 \
+	MOVQ     out+48(FP), DX \
+	LEAQ     (SI)(BX*1), R9 \
+	LEAQ     (R9)(BX*1), R10 \
+	LEAQ     (R10)(BX*1), R11 \
+	VXORPS   Y7, Y7, Y7 \
+	VXORPS   Y10, Y10, Y10 \
+	VXORPS   Y11, Y11, Y11 \
+	VXORPS   Y14, Y14, Y14 \
+	VPCMPEQW Y6, Y6, Y6 \
+	VPSRLW   $15, Y6, Y6
+
+#define FINISH4 \
+	STORESUM(Y7, X7, 0) \
+	STORESUM(Y10, X10, 4) \
+	STORESUM(Y11, X11, 8) \
+	STORESUM(Y14, X14, 12) \
+	VZEROUPPER
+
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ     w+0(FP), SI
@@ -93,4 +164,171 @@ q4done:
 	HSUM
 	VZEROUPPER
 	MOVSS X7, ret+32(FP)
+	RET
+
+// func DotQ8_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
+TEXT ·DotQ8_0x4(SB), NOSPLIT, $0-56
+	SETUP4
+
+q8x4loop:
+	TESTQ        CX, CX
+	JE           q8x4done
+	VMOVDQU      4(DI), Y1
+	VBROADCASTSS (DI), Y12
+	ROWQ8(SI, Y7)
+	ROWQ8(R9, Y10)
+	ROWQ8(R10, Y11)
+	ROWQ8(R11, Y14)
+	ADDQ         R12, SI
+	ADDQ         R12, R9
+	ADDQ         R12, R10
+	ADDQ         R12, R11
+	ADDQ         $36, DI
+	DECQ         CX
+	JMP          q8x4loop
+
+q8x4done:
+	FINISH4
+	RET
+
+// func DotQ4_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
+TEXT ·DotQ4_0x4(SB), NOSPLIT, $0-56
+	SETUP4
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8
+	MOVL         $0x08080808, AX
+	VMOVD        AX, X9
+	VPBROADCASTD X9, Y9
+
+q4x4loop:
+	TESTQ        CX, CX
+	JE           q4x4done
+	VMOVDQU      4(DI), Y1
+	VBROADCASTSS (DI), Y12
+	VPMADDUBSW   Y1, Y9, Y13
+	VPMADDWD     Y6, Y13, Y13
+	ROWQ4(SI, Y7)
+	ROWQ4(R9, Y10)
+	ROWQ4(R10, Y11)
+	ROWQ4(R11, Y14)
+	ADDQ         R12, SI
+	ADDQ         R12, R9
+	ADDQ         R12, R10
+	ADDQ         R12, R11
+	ADDQ         $36, DI
+	DECQ         CX
+	JMP          q4x4loop
+
+q4x4done:
+	FINISH4
+	RET
+
+// func DotQ4K(w, a *byte, blocks int, f16 *float32) float32
+//
+// Per 256-value block: the 6-bit scales and mins unpacked in general
+// registers (ggml's kmask trick), the scales widened to int16 on the
+// stack, the mins dotted with the activations' 16-value sums, and each
+// 32-value sub-block's nibbles multiplied with VPMADDUBSW then by its
+// scale with VPMADDWD, summed as int32 lanes over the block.
+TEXT ·DotQ4K(SB), NOSPLIT, $16-36
+	MOVQ         w+0(FP), SI
+	MOVQ         a+8(FP), DI
+	MOVQ         blocks+16(FP), CX
+	MOVQ         f16+24(FP), R8
+	VXORPS       Y7, Y7, Y7
+	VXORPS       X11, X11, X11
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8
+
+q4kloop:
+	TESTQ CX, CX
+	JE    q4kdone
+
+	// Scales (bytes 0-3 in R9, 4-7 in R10) and mins (R11, R12).
+	MOVL  4(SI), AX
+	MOVL  8(SI), BX
+	MOVL  12(SI), DX
+	MOVL  AX, R9
+	ANDL  $0x3f3f3f3f, R9
+	MOVL  DX, R10
+	ANDL  $0x0f0f0f0f, R10
+	MOVL  AX, R13
+	SHRL  $6, R13
+	ANDL  $0x03030303, R13
+	SHLL  $4, R13
+	ORL   R13, R10
+	MOVL  BX, R11
+	ANDL  $0x3f3f3f3f, R11
+	MOVL  DX, R12
+	SHRL  $4, R12
+	ANDL  $0x0f0f0f0f, R12
+	MOVL  BX, R13
+	SHRL  $6, R13
+	ANDL  $0x03030303, R13
+	SHLL  $4, R13
+	ORL   R13, R12
+
+	VMOVD     R9, X0
+	VPINSRD   $1, R10, X0, X0
+	VPMOVZXBW X0, X0
+	VMOVDQU   X0, 0(SP)
+
+	// Mins times the activations' pair sums, scaled by dmin·d(a).
+	VMOVD        R11, X1
+	VPINSRD      $1, R12, X1, X1
+	VPMOVZXBW    X1, X1
+	VMOVDQU      260(DI), Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPHADDW      X3, X2, X2
+	VPMADDWD     X2, X1, X1
+	VCVTDQ2PS    X1, X1
+	MOVWLZX      2(SI), AX
+	VMOVSS       (R8)(AX*4), X4
+	VMULSS       (DI), X4, X4
+	VBROADCASTSS X4, X4
+	VFMADD231PS  X4, X1, X11
+
+	// Sub-blocks: four chunks of 32 bytes, low nibbles then high.
+	VPXOR Y9, Y9, Y9
+
+#define Q4KCHUNK(qoff, aoff, soff) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPAND        Y8, Y0, Y1 \
+	VPSRLW       $4, Y0, Y0 \
+	VPAND        Y8, Y0, Y0 \
+	VPMADDUBSW   aoff(DI), Y1, Y1 \
+	VPBROADCASTW soff(SP), Y3 \
+	VPMADDWD     Y3, Y1, Y1 \
+	VPADDD       Y1, Y9, Y9 \
+	VPMADDUBSW   aoff+32(DI), Y0, Y0 \
+	VPBROADCASTW soff+2(SP), Y3 \
+	VPMADDWD     Y3, Y0, Y0 \
+	VPADDD       Y0, Y9, Y9
+
+	Q4KCHUNK(16, 4, 0)
+	Q4KCHUNK(48, 68, 4)
+	Q4KCHUNK(80, 132, 8)
+	Q4KCHUNK(112, 196, 12)
+
+	MOVWLZX      (SI), AX
+	VMOVSS       (R8)(AX*4), X4
+	VMULSS       (DI), X4, X4
+	VBROADCASTSS X4, Y4
+	VCVTDQ2PS    Y9, Y9
+	VFMADD231PS  Y4, Y9, Y7
+
+	ADDQ $144, SI
+	ADDQ $292, DI
+	DECQ CX
+	JMP  q4kloop
+
+q4kdone:
+	HSUM
+	VHADDPS X11, X11, X11
+	VHADDPS X11, X11, X11
+	VSUBSS  X11, X7, X7
+	VZEROUPPER
+	MOVSS   X7, ret+32(FP)
 	RET
