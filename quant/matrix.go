@@ -9,11 +9,12 @@ import (
 )
 
 // Matrix is a Rows×Cols weight matrix of ggml blocks of Type (each row a
-// run of Cols/BlockSize blocks). For types with four-row kernels (Q8_0,
-// Q4_0) the rows are stored in groups of four with their blocks
-// interleaved: block b of rows 4g..4g+3 lie side by side, so that a
-// four-row product reads one stream of memory, as llama.cpp repacks
-// Q4_0 for its AVX2 kernels; the last Rows%4 rows, and every row of other
+// run of Cols/BlockSize blocks). For types with group kernels the leading
+// rows are stored in groups whose blocks lie side by side, so that a
+// product over a group reads one stream of memory and shares each
+// activation load, as llama.cpp repacks Q4_0 for its AVX2 kernels: Q8_0
+// in groups of four rows with their blocks interleaved, Q4_0 in groups of
+// eight (see packQ4_0x8). The remaining rows, and every row of other
 // types, are stored as ggml stores them. Row returns a row in ggml's
 // layout.
 type Matrix struct {
@@ -21,8 +22,20 @@ type Matrix struct {
 	Rows, Cols int
 	data       []byte
 	rowBytes   int
-	// grouped is how many leading rows are stored in interleaved groups.
-	grouped int
+	// group is the rows of a group (0: none), grouped how many leading
+	// rows are stored in groups.
+	group, grouped int
+}
+
+// groupRows is the group size of type t's layout.
+func groupRows(t Type) int {
+	switch t {
+	case Q8_0:
+		return 4
+	case Q4_0:
+		return 8
+	}
+	return 0
 }
 
 // NewMatrix copies stored rows (ggml's layout, row after row) into a
@@ -39,23 +52,43 @@ func NewMatrix(t Type, rows, cols int, data []byte) (*Matrix, error) {
 	if len(data) != rows*rb {
 		return nil, fmt.Errorf("quant: %d×%d %s matrix takes %d bytes, have %d", rows, cols, t, rows*rb, len(data))
 	}
-	m := &Matrix{Type: t, Rows: rows, Cols: cols, data: make([]byte, len(data)), rowBytes: rb}
-	if t == Q8_0 || t == Q4_0 {
-		m.grouped = rows &^ 3
+	m := &Matrix{Type: t, Rows: rows, Cols: cols, data: make([]byte, len(data)), rowBytes: rb, group: groupRows(t)}
+	if m.group > 0 {
+		m.grouped = rows / m.group * m.group
 	}
-	bb := t.BlockBytes()
-	blocks := rb / bb
-	for g := 0; g < m.grouped; g += 4 {
-		group := m.data[g*rb : (g+4)*rb]
-		for k := range 4 {
-			row := data[(g+k)*rb : (g+k+1)*rb]
-			for b := range blocks {
-				copy(group[(4*b+k)*bb:(4*b+k+1)*bb], row[b*bb:(b+1)*bb])
-			}
-		}
+	gb := m.group * rb
+	for g := 0; g < m.grouped; g += m.group {
+		m.pack(m.data[g*rb:g*rb+gb], data[g*rb:g*rb+gb])
 	}
 	copy(m.data[m.grouped*rb:], data[m.grouped*rb:])
 	return m, nil
+}
+
+// pack lays out one group of rows (ggml's layout in src) in dst.
+func (m *Matrix) pack(dst, src []byte) {
+	bb, blocks := m.Type.BlockBytes(), m.rowBytes/m.Type.BlockBytes()
+	for k := range m.group {
+		row := src[k*m.rowBytes : (k+1)*m.rowBytes]
+		for b := range blocks {
+			blk := row[b*bb : (b+1)*bb]
+			if m.Type == Q4_0 {
+				packQ4_0x8(dst[b*8*bb:(b+1)*8*bb], k, blk)
+			} else {
+				copy(dst[(m.group*b+k)*bb:], blk)
+			}
+		}
+	}
+}
+
+// packQ4_0x8 puts block blk of row k into a group's eight-row block of
+// 144 bytes: the eight rows' fp16 scales (row k at 2k), then four chunks
+// of 32 bytes, chunk j holding quant bytes 4j..4j+3 of every row (row k
+// at 4k), so that one load brings four nibble pairs of each row.
+func packQ4_0x8(dst []byte, k int, blk []byte) {
+	copy(dst[2*k:2*k+2], blk[0:2])
+	for j := range 4 {
+		copy(dst[16+32*j+4*k:16+32*j+4*k+4], blk[2+4*j:2+4*j+4])
+	}
 }
 
 // Row appends row r, in ggml's layout, to dst.
@@ -64,9 +97,18 @@ func (m *Matrix) Row(dst []byte, r int) []byte {
 		return append(dst, m.data[r*m.rowBytes:(r+1)*m.rowBytes]...)
 	}
 	bb := m.Type.BlockBytes()
-	group := m.data[(r&^3)*m.rowBytes:]
+	g, k := r/m.group*m.group, r%m.group
+	group := m.data[g*m.rowBytes : (g+m.group)*m.rowBytes]
 	for b := range m.rowBytes / bb {
-		off := (4*b + r&3) * bb
+		if m.Type == Q4_0 {
+			gb := group[b*8*bb:]
+			dst = append(dst, gb[2*k:2*k+2]...)
+			for j := range 4 {
+				dst = append(dst, gb[16+32*j+4*k:16+32*j+4*k+4]...)
+			}
+			continue
+		}
+		off := (m.group*b + k) * bb
 		dst = append(dst, group[off:off+bb]...)
 	}
 	return dst
@@ -166,32 +208,45 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 	for i := range n {
 		quantizeRowQ8(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 	}
-	dot, dot4 := k.q8_0, k.q8_0x4
+	dot, groupDot := k.q8_0, k.q8_0x4
+	var sums []int32
 	if m.Type == Q4_0 {
-		dot, dot4 = k.q4_0, k.q4_0x4
+		dot, groupDot = k.q4_0, k.q4_0x8
+		sums = make([]int32, len(acts))
+		for b := range acts {
+			var s int32
+			for _, q := range acts[b].qs {
+				s += int32(q)
+			}
+			sums[b] = 8 * s
+		}
 	}
-	bb := m.Type.BlockBytes()
 	m.rows(n, func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) },
-		func(w []byte, i int, out *[4]float32) { dot4(w, bb, 4*bb, acts[i*per:(i+1)*per], out) }, y)
+		func(w []byte, i int, out []float32) {
+			groupDot(w, acts[i*per:(i+1)*per], sums[min(i*per, len(sums)):min((i+1)*per, len(sums))], out)
+		}, y)
 }
 
 // rows runs dot for every (weight row, input row) pair, split across
-// cores by weight rows: four at a time through dot4 for the interleaved
-// groups, one by one for the rest. The weights stay in cache while they
-// meet every input row.
-func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, dot4 func(w []byte, i int, out *[4]float32), y []float32) {
+// cores by weight rows: a group at a time through groupDot for the
+// grouped rows, one by one for the rest. The weights stay in cache while
+// they meet every input row.
+func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w []byte, i int, out []float32), y []float32) {
 	grain := max(1, 4096/max(n, 1))
 	rb := m.rowBytes
-	tensor.ParallelFor(m.grouped/4, max(1, grain/4), func(lo, hi int) {
-		var out [4]float32
-		for g := lo; g < hi; g++ {
-			w, r := m.data[4*g*rb:4*(g+1)*rb], 4*g
-			for i := range n {
-				dot4(w, i, &out)
-				copy(y[i*m.Rows+r:i*m.Rows+r+4], out[:])
+	if m.grouped > 0 {
+		gr := m.group
+		tensor.ParallelFor(m.grouped/gr, max(1, grain/gr), func(lo, hi int) {
+			out := make([]float32, gr)
+			for g := lo; g < hi; g++ {
+				w, r := m.data[gr*g*rb:gr*(g+1)*rb], gr*g
+				for i := range n {
+					groupDot(w, i, out)
+					copy(y[i*m.Rows+r:i*m.Rows+r+gr], out)
+				}
 			}
-		}
-	})
+		})
+	}
 	tensor.ParallelFor(m.Rows-m.grouped, grain, func(lo, hi int) {
 		for r := m.grouped + lo; r < m.grouped+hi; r++ {
 			w := m.data[r*rb : (r+1)*rb]
@@ -238,18 +293,13 @@ func quantizeRowQ8(dst []q8Block, x []float32) {
 	}
 }
 
-// roundHalfAway is C's roundf for |v| < 2²³, as ggml's reference
-// quantizer rounds, without math.Round's trip through float64 (a tenth of
-// a decode step's time): v − trunc(v) is exact there.
+// roundHalfAway is C's roundf for |v| < 2²⁸, as ggml's reference
+// quantizer rounds, without a branch or math.Round's call (they cost a
+// tenth of a decode step): v ± 0.5 is exact in float64, and the
+// conversion truncates.
 func roundHalfAway(v float32) int32 {
-	i := int32(v)
-	switch f := v - float32(i); {
-	case f >= 0.5:
-		i++
-	case f <= -0.5:
-		i--
-	}
-	return i
+	f := float64(v)
+	return int32(f + math.Copysign(0.5, f))
 }
 
 // quantizeRowQ8K quantizes x into Q8_K blocks (quantize_row_q8_K_ref).
@@ -283,27 +333,28 @@ func quantizeRowQ8K(dst []q8KBlock, x []float32) {
 }
 
 // dotKernels are the block dot products of one path: single rows of
-// contiguous blocks, and four rows whose block b lies at b·step +
-// k·stride for row k (each result as the single-row kernel's).
+// contiguous blocks, and groups of rows in their packed layouts (see
+// Matrix), one result per row. sums holds 8·Σ of each activation block's
+// values (for Q4_0's offset).
 type dotKernels struct {
-	name           string
-	q8_0, q4_0     func(w []byte, a []q8Block) float32
-	q8_0x4, q4_0x4 func(w []byte, stride, step int, a []q8Block, out *[4]float32)
-	q4K            func(w []byte, a []q8KBlock) float32
+	name       string
+	q8_0, q4_0 func(w []byte, a []q8Block) float32
+	q8_0x4     func(w []byte, a []q8Block, sums []int32, out []float32)
+	q4_0x8     func(w []byte, a []q8Block, sums []int32, out []float32)
+	q4K        func(w []byte, a []q8KBlock) float32
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, fourRows(34, dotQ8_0), fourRows(18, dotQ4_0), dotQ4K}
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K}
 
-// fourRows makes a four-row kernel of a single-row one by gathering each
-// row's blocks (bb bytes each) into a contiguous row.
-func fourRows(bb int, dot func(w []byte, a []q8Block) float32) func(w []byte, stride, step int, a []q8Block, out *[4]float32) {
-	return func(w []byte, stride, step int, a []q8Block, out *[4]float32) {
-		row := make([]byte, bb*len(a))
-		for k := range 4 {
-			for b := range a {
-				copy(row[b*bb:(b+1)*bb], w[b*step+k*stride:])
-			}
-			out[k] = dot(row, a)
+// groupRowsBy makes a group kernel of a single-row one: each row of the
+// group is unpacked into ggml's layout and multiplied alone.
+func groupRowsBy(t Type, dot func(w []byte, a []q8Block) float32) func(w []byte, a []q8Block, sums []int32, out []float32) {
+	return func(w []byte, a []q8Block, _ []int32, out []float32) {
+		rb := len(a) * t.BlockBytes()
+		m := &Matrix{Type: t, Rows: len(out), rowBytes: rb, group: len(out), grouped: len(out), data: w}
+		row := make([]byte, 0, rb)
+		for k := range out {
+			out[k] = dot(m.Row(row[:0], k), a)
 		}
 	}
 }

@@ -25,6 +25,9 @@ type microKernel struct {
 	dot4 func(a0, a1, a2, a3, b []float32) [4]float32
 	// dotRows sets out[j] to x dotted with row j of w (row stride ldw).
 	dotRows func(x, w []float32, ldw int, out []float32)
+	// vecMat adds x times the len(x)×len(c) matrix w (row stride ldw)
+	// into c.
+	vecMat func(x, w []float32, ldw int, c []float32)
 }
 
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -62,6 +65,14 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 					c[j0+j] += alpha * v
 				}
 			}
+		})
+		return
+	}
+	// One row times a matrix stored k×n (attention over cached values):
+	// accumulate scaled rows of B, without packing.
+	if !transA && !transB && m == 1 && alpha == 1 {
+		ParallelFor(n, 256, func(lo, hi int) {
+			mk.vecMat(a[:k], b[lo:], ldb, c[lo:hi])
 		})
 		return
 	}
@@ -207,7 +218,16 @@ func (Portable) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 // Dot implements Kernels.
 func (Portable) Dot(a, b []float32) float32 { return dotPortable(a, b) }
 
-var portableKernel = microKernel{mr: 4, nr: 8, run: kernel4x8, dot: dotPortable, dot4: dot4Portable, dotRows: dotRowsPortable}
+var portableKernel = microKernel{mr: 4, nr: 8, run: kernel4x8, dot: dotPortable, dot4: dot4Portable, dotRows: dotRowsPortable, vecMat: vecMatPortable}
+
+func vecMatPortable(x, w []float32, ldw int, c []float32) {
+	for i, a := range x {
+		row := w[i*ldw : i*ldw+len(c)]
+		for j, v := range row {
+			c[j] += a * v
+		}
+	}
+}
 
 func dotRowsPortable(x, w []float32, ldw int, out []float32) {
 	for j := range out {

@@ -30,7 +30,24 @@ func (SIMD) Dot(a, b []float32) float32 { return dotSIMD(a, b) }
 
 // A 6×16 tile: full tiles go to the assembly kernel (internal/avx);
 // partial tiles at the matrix edges to the archsimd one below.
-var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD, dot4: dot4SIMD, dotRows: dotRowsSIMD}
+var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD, dot4: dot4SIMD, dotRows: dotRowsSIMD, vecMat: vecMatSIMD}
+
+// vecMatSIMD adds x times w (len(x) rows of stride ldw) into c: the
+// columns in multiples of 8 in assembly, the rest here.
+func vecMatSIMD(x, w []float32, ldw int, c []float32) {
+	k, n := len(x), len(c)
+	if k == 0 || n == 0 {
+		return
+	}
+	_ = w[(k-1)*ldw+n-1]
+	if n8 := n &^ 7; n8 > 0 {
+		avx.VecMat(&x[0], &w[0], &c[0], k, ldw, n8)
+	}
+	if n%8 != 0 {
+		n8 := n &^ 7
+		vecMatPortable(x, w[n8:], ldw, c[n8:])
+	}
+}
 
 // dotRowsSIMD sets out[j] to x·w[j·ldw : j·ldw+len(x)] for j < len(out),
 // in assembly when len(x) is a multiple of 8.

@@ -45,3 +45,11 @@ func DotQ4_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out
 //
 //go:noescape
 func DotQ4K(w, a *byte, blocks int, f16 *float32) float32
+
+// DotQ4_0x8 computes the dot products of eight Q4_0 weight rows, stored
+// in the eight-row layout described in the assembly, with the same Q8_0
+// activation blocks, one float32 lane per row. sums holds 8·Σ of each
+// activation block's values. Needs AVX2, FMA and F16C.
+//
+//go:noescape
+func DotQ4_0x8(w, a *byte, sums *int32, blocks int, out *[8]float32)

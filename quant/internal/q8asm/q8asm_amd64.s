@@ -332,3 +332,68 @@ q4kdone:
 	VZEROUPPER
 	MOVSS   X7, ret+32(FP)
 	RET
+
+// Q4X8CHUNK multiplies chunk j of an eight-row Q4_0 group (32 bytes at
+// qoff(SI): four quant bytes of each row, row k at 4k) with the
+// activations it meets: the low nibbles are values 4j..4j+3 of each row
+// (activation bytes at aoff(DI)), the high ones values 16+4j..16+4j+3
+// (aoff+16). The int16 products of each row land in lanes 2k and 2k+1 and
+// add into Y9 (eight chunks of at most 2·15·127 fit int16).
+#define Q4X8CHUNK(qoff, aoff) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPAND        Y8, Y0, Y1 \
+	VPSRLW       $4, Y0, Y0 \
+	VPAND        Y8, Y0, Y0 \
+	VPBROADCASTD aoff(DI), Y2 \
+	VPBROADCASTD aoff+16(DI), Y3 \
+	VPMADDUBSW   Y2, Y1, Y1 \
+	VPMADDUBSW   Y3, Y0, Y0 \
+	VPADDW       Y1, Y9, Y9 \
+	VPADDW       Y0, Y9, Y9
+
+// func DotQ4_0x8(w, a *byte, sums *int32, blocks int, out *[8]float32)
+//
+// Eight Q4_0 rows at once, a lane per row (llama.cpp's repacked layout
+// in spirit): per block, eight fp16 row scales (16 bytes) then four
+// chunks of 32 bytes (see Q4X8CHUNK), 144 bytes in all. The nibbles go
+// unsigned into VPMADDUBSW; sums[b] = 8·Σ a_b takes the offset of 8 off.
+// The eight row scales convert at once with F16C. Needs AVX2, FMA, F16C.
+TEXT ·DotQ4_0x8(SB), NOSPLIT, $0-40
+	MOVQ         w+0(FP), SI
+	MOVQ         a+8(FP), DI
+	MOVQ         sums+16(FP), R9
+	MOVQ         blocks+24(FP), CX
+	MOVQ         out+32(FP), DX
+	VXORPS       Y7, Y7, Y7
+	VPCMPEQW     Y6, Y6, Y6
+	VPSRLW       $15, Y6, Y6
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8
+
+q4x8loop:
+	TESTQ        CX, CX
+	JE           q4x8done
+	VPXOR        Y9, Y9, Y9
+	Q4X8CHUNK(16, 4)
+	Q4X8CHUNK(48, 8)
+	Q4X8CHUNK(80, 12)
+	Q4X8CHUNK(112, 16)
+	VPMADDWD     Y6, Y9, Y9
+	VPBROADCASTD (R9), Y4
+	VPSUBD       Y4, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VCVTPH2PS    (SI), Y10
+	VBROADCASTSS (DI), Y12
+	VMULPS       Y12, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	ADDQ         $144, SI
+	ADDQ         $36, DI
+	ADDQ         $4, R9
+	DECQ         CX
+	JMP          q4x8loop
+
+q4x8done:
+	VMOVUPS      Y7, (DX)
+	VZEROUPPER
+	RET

@@ -23,3 +23,11 @@ func Kernel6x16(kc int, ap, bp, c *float32, ldc int, alpha float32)
 //
 //go:noescape
 func DotRows(x, w, out *float32, k, ldw, n int)
+
+// VecMat adds into c[0:n] the row vector a[0:k] times the k×n matrix b
+// (row stride ldb): one query's attention over the cached values. n must
+// be a multiple of 8. It replaces a general product whose packing of b
+// cost more than the arithmetic. The caller checks the extents.
+//
+//go:noescape
+func VecMat(a, b, c *float32, k, ldb, n int)

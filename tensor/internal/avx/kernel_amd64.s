@@ -227,3 +227,77 @@ rowsum:
 done:
 	VZEROUPPER
 	RET
+
+// func VecMat(a, b, c *float32, k, ldb, n int)
+//
+// c[j] += Σ_i a[i]·b[i·ldb+j] for j < n (a multiple of 8): a row vector
+// times a k×n matrix, as attention weighs the cached values of one query.
+// Columns go 32 at a time in four accumulators kept in registers over all
+// k rows, then 8 at a time. Needs AVX2 and FMA.
+TEXT ·VecMat(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ c+16(FP), DX
+	MOVQ k+24(FP), CX
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	MOVQ n+40(FP), R9
+
+vm32:
+	CMPQ    R9, $32
+	JL      vm8
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	MOVQ    DI, R10
+	XORQ    AX, AX
+
+vm32row:
+	CMPQ         AX, CX
+	JGE          vm32end
+	VBROADCASTSS (SI)(AX*4), Y4
+	VFMADD231PS  (R10), Y4, Y0
+	VFMADD231PS  32(R10), Y4, Y1
+	VFMADD231PS  64(R10), Y4, Y2
+	VFMADD231PS  96(R10), Y4, Y3
+	ADDQ         R8, R10
+	INCQ         AX
+	JMP          vm32row
+
+vm32end:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	SUBQ    $32, R9
+	JMP     vm32
+
+vm8:
+	CMPQ    R9, $8
+	JL      vmdone
+	VMOVUPS (DX), Y0
+	MOVQ    DI, R10
+	XORQ    AX, AX
+
+vm8row:
+	CMPQ         AX, CX
+	JGE          vm8end
+	VBROADCASTSS (SI)(AX*4), Y4
+	VFMADD231PS  (R10), Y4, Y0
+	ADDQ         R8, R10
+	INCQ         AX
+	JMP          vm8row
+
+vm8end:
+	VMOVUPS Y0, (DX)
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, R9
+	JMP     vm8
+
+vmdone:
+	VZEROUPPER
+	RET
