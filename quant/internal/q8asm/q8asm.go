@@ -30,12 +30,6 @@ func DotQ4_0(w, a *byte, blocks int, f16 *float32) float32
 //go:noescape
 func DotQ8_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
 
-// DotQ4_0x4 is DotQ8_0x4 for Q4_0 weight rows; each result equals
-// DotQ4_0's bit for bit.
-//
-//go:noescape
-func DotQ4_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
-
 // DotQ4K returns the dot product of blocks ggml Q4_K weight blocks at w
 // (144 bytes: fp16 scale and min, twelve bytes of 6-bit sub-block scales
 // and mins, 256 nibbles) with Q8_K activation blocks at a (292 bytes: a

@@ -29,11 +29,10 @@
 	VHADDPS      X7, X7, X7 \
 	VHADDPS      X7, X7, X7
 
-// Four-row kernels: one pass over the activation blocks serves four
-// weight rows (stride bytes apart), with an accumulator per row, as
-// llama.cpp's repacked Q4_0 path does; the activation load and, for Q4_0,
-// the offset term are paid once per four rows, and the four independent
-// accumulators keep the FMA pipeline busy.
+// The four-row Q8_0 kernel: one pass over the activation blocks serves
+// four weight rows, with an accumulator per row; the activation load is
+// paid once per four rows, and the four independent accumulators keep the
+// FMA pipeline busy.
 
 // Row k of Q8_0: the single-row block dot into accumulator acc, the
 // weight block at p.
@@ -43,24 +42,6 @@
 	VPSIGNB      Y0, Y1, Y3 \
 	VPMADDUBSW   Y3, Y2, Y0 \
 	VPMADDWD     Y6, Y0, Y0 \
-	VCVTDQ2PS    Y0, Y0 \
-	MOVWLZX      (p), AX \
-	VBROADCASTSS (R8)(AX*4), Y2 \
-	VMULPS       Y12, Y2, Y2 \
-	VFMADD231PS  Y2, Y0, acc
-
-// Row k of Q4_0: the nibbles (0..15) times the activations with
-// VPMADDUBSW (unsigned nibbles, signed activations), less 8·Σa (Y13, per
-// lane, computed once per block): the same int32 lanes as DotQ4_0's
-// (nibble−8)·a, without the sign tricks.
-#define ROWQ4(p, acc) \
-	VMOVDQU      2(p), X0 \
-	VPSRLW       $4, X0, X2 \
-	VINSERTI128  $1, X2, Y0, Y0 \
-	VPAND        Y8, Y0, Y0 \
-	VPMADDUBSW   Y1, Y0, Y0 \
-	VPMADDWD     Y6, Y0, Y0 \
-	VPSUBD       Y13, Y0, Y0 \
 	VCVTDQ2PS    Y0, Y0 \
 	MOVWLZX      (p), AX \
 	VBROADCASTSS (R8)(AX*4), Y2 \
@@ -188,39 +169,6 @@ q8x4loop:
 	JMP          q8x4loop
 
 q8x4done:
-	FINISH4
-	RET
-
-// func DotQ4_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
-TEXT ·DotQ4_0x4(SB), NOSPLIT, $0-56
-	SETUP4
-	MOVL         $0x0F0F0F0F, AX
-	VMOVD        AX, X8
-	VPBROADCASTD X8, Y8
-	MOVL         $0x08080808, AX
-	VMOVD        AX, X9
-	VPBROADCASTD X9, Y9
-
-q4x4loop:
-	TESTQ        CX, CX
-	JE           q4x4done
-	VMOVDQU      4(DI), Y1
-	VBROADCASTSS (DI), Y12
-	VPMADDUBSW   Y1, Y9, Y13
-	VPMADDWD     Y6, Y13, Y13
-	ROWQ4(SI, Y7)
-	ROWQ4(R9, Y10)
-	ROWQ4(R10, Y11)
-	ROWQ4(R11, Y14)
-	ADDQ         R12, SI
-	ADDQ         R12, R9
-	ADDQ         R12, R10
-	ADDQ         R12, R11
-	ADDQ         $36, DI
-	DECQ         CX
-	JMP          q4x4loop
-
-q4x4done:
 	FINISH4
 	RET
 
