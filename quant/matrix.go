@@ -30,9 +30,7 @@ type Matrix struct {
 // groupRows is the group size of type t's layout.
 func groupRows(t Type) int {
 	switch t {
-	case Q8_0:
-		return 4
-	case Q4_0:
+	case Q8_0, Q4_0:
 		return 8
 	}
 	return 0
@@ -70,23 +68,19 @@ func (m *Matrix) pack(dst, src []byte) {
 	for k := range m.group {
 		row := src[k*m.rowBytes : (k+1)*m.rowBytes]
 		for b := range blocks {
-			blk := row[b*bb : (b+1)*bb]
-			if m.Type == Q4_0 {
-				packQ4_0x8(dst[b*8*bb:(b+1)*8*bb], k, blk)
-			} else {
-				copy(dst[(m.group*b+k)*bb:], blk)
-			}
+			packX8(dst[b*8*bb:(b+1)*8*bb], k, row[b*bb:(b+1)*bb])
 		}
 	}
 }
 
-// packQ4_0x8 puts block blk of row k into a group's eight-row block of
-// 144 bytes: the eight rows' fp16 scales (row k at 2k), then four chunks
-// of 32 bytes, chunk j holding quant bytes 4j..4j+3 of every row (row k
-// at 4k), so that one load brings four nibble pairs of each row.
-func packQ4_0x8(dst []byte, k int, blk []byte) {
+// packX8 puts block blk of row k (Q8_0 or Q4_0) into a group's eight-row
+// block: the eight rows' fp16 scales (row k at 2k), then chunks of 32
+// bytes, chunk j holding quant bytes 4j..4j+3 of every row (row k at 4k),
+// so that one load brings four values (Q8_0) or four nibble pairs (Q4_0)
+// of each row, and the products land in a lane per row.
+func packX8(dst []byte, k int, blk []byte) {
 	copy(dst[2*k:2*k+2], blk[0:2])
-	for j := range 4 {
+	for j := range (len(blk) - 2) / 4 {
 		copy(dst[16+32*j+4*k:16+32*j+4*k+4], blk[2+4*j:2+4*j+4])
 	}
 }
@@ -100,16 +94,11 @@ func (m *Matrix) Row(dst []byte, r int) []byte {
 	g, k := r/m.group*m.group, r%m.group
 	group := m.data[g*m.rowBytes : (g+m.group)*m.rowBytes]
 	for b := range m.rowBytes / bb {
-		if m.Type == Q4_0 {
-			gb := group[b*8*bb:]
-			dst = append(dst, gb[2*k:2*k+2]...)
-			for j := range 4 {
-				dst = append(dst, gb[16+32*j+4*k:16+32*j+4*k+4]...)
-			}
-			continue
+		gb := group[b*8*bb:]
+		dst = append(dst, gb[2*k:2*k+2]...)
+		for j := range (bb - 2) / 4 {
+			dst = append(dst, gb[16+32*j+4*k:16+32*j+4*k+4]...)
 		}
-		off := (m.group*b + k) * bb
-		dst = append(dst, group[off:off+bb]...)
 	}
 	return dst
 }
@@ -208,7 +197,7 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 	for i := range n {
 		quantizeRowQ8(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 	}
-	dot, groupDot := k.q8_0, k.q8_0x4
+	dot, groupDot := k.q8_0, k.q8_0x8
 	var sums []int32
 	if m.Type == Q4_0 {
 		dot, groupDot = k.q4_0, k.q4_0x8
@@ -232,7 +221,9 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 // grouped rows, one by one for the rest. The weights stay in cache while
 // they meet every input row.
 func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w []byte, i int, out []float32), y []float32) {
-	grain := max(1, 4096/max(n, 1))
+	// At least 32 KiB of weights per piece of work: small enough that a
+	// 2048-row matrix is split across the cores when decoding one token.
+	grain := max(1, (32<<10)/(m.rowBytes*max(n, 1)))
 	rb := m.rowBytes
 	if m.grouped > 0 {
 		gr := m.group
@@ -339,7 +330,7 @@ func quantizeRowQ8K(dst []q8KBlock, x []float32) {
 type dotKernels struct {
 	name       string
 	q8_0, q4_0 func(w []byte, a []q8Block) float32
-	q8_0x4     func(w []byte, a []q8Block, sums []int32, out []float32)
+	q8_0x8     func(w []byte, a []q8Block, sums []int32, out []float32)
 	q4_0x8     func(w []byte, a []q8Block, sums []int32, out []float32)
 	q4K        func(w []byte, a []q8KBlock) float32
 }

@@ -24,9 +24,9 @@ var (
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, dotQ8_0x4AVX2, groupRowsBy(Q4_0, dotQ4_0AVX2), dotQ4KAVX2}
+		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2), dotQ4KAVX2}
 		if cpu.X86.HasF16C {
-			k.q4_0x8 = dotQ4_0x8AVX2
+			k.q8_0x8, k.q4_0x8 = dotQ8_0x8AVX2, dotQ4_0x8AVX2
 		}
 		simdKernels = k
 	}
@@ -48,13 +48,13 @@ func dotQ4_0AVX2(w []byte, a []q8Block) float32 {
 	return q8asm.DotQ4_0(&w[0], (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0])
 }
 
-func dotQ8_0x4AVX2(w []byte, a []q8Block, _ []int32, out []float32) {
+func dotQ8_0x8AVX2(w []byte, a []q8Block, _ []int32, out []float32) {
 	if len(a) == 0 {
 		clear(out)
 		return
 	}
-	_ = w[4*34*len(a)-1]
-	q8asm.DotQ8_0x4(&w[0], 34, 4*34, (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0], (*[4]float32)(out))
+	_ = w[8*34*len(a)-1]
+	q8asm.DotQ8_0x8(&w[0], (*byte)(unsafe.Pointer(&a[0])), len(a), (*[8]float32)(out))
 }
 
 func dotQ4_0x8AVX2(w []byte, a []q8Block, sums []int32, out []float32) {

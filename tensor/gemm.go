@@ -56,7 +56,9 @@ func gemm(mk *microKernel, transA, transB bool, m, n, k int, alpha float32, a []
 	// product, so take dot products, each row of B once against all rows
 	// of A while it is in L1.
 	if !transA && transB && m == 1 {
-		ParallelFor(n, 64, func(lo, hi int) {
+		// At least 16k multiply-adds per goroutine: one query's attention
+		// scores (k = a head's 64 or 128) stay on the calling goroutine.
+		ParallelFor(n, max(64, (1<<14)/k), func(lo, hi int) {
 			var buf [256]float32
 			for j0 := lo; j0 < hi; j0 += len(buf) {
 				out := buf[:min(len(buf), hi-j0)]

@@ -21,15 +21,6 @@ func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 //go:noescape
 func DotQ4_0(w, a *byte, blocks int, f16 *float32) float32
 
-// DotQ8_0x4 computes DotQ8_0 for four weight rows against the same
-// activation blocks, into out: block b of row k is at w + b·step +
-// k·stride (step 34, stride a row's bytes for rows stored one after the
-// other; stride 34, step 136 for rows whose blocks are interleaved). Each
-// result equals DotQ8_0's for that row bit for bit.
-//
-//go:noescape
-func DotQ8_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
-
 // DotQ4K returns the dot product of blocks ggml Q4_K weight blocks at w
 // (144 bytes: fp16 scale and min, twelve bytes of 6-bit sub-block scales
 // and mins, 256 nibbles) with Q8_K activation blocks at a (292 bytes: a
@@ -47,3 +38,10 @@ func DotQ4K(w, a *byte, blocks int, f16 *float32) float32
 //
 //go:noescape
 func DotQ4_0x8(w, a *byte, sums *int32, blocks int, out *[8]float32)
+
+// DotQ8_0x8 computes the dot products of eight Q8_0 weight rows, stored
+// in the eight-row layout described in the assembly, with the same Q8_0
+// activation blocks, one float32 lane per row. Needs AVX2, FMA and F16C.
+//
+//go:noescape
+func DotQ8_0x8(w, a *byte, blocks int, out *[8]float32)

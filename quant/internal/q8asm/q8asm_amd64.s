@@ -29,58 +29,6 @@
 	VHADDPS      X7, X7, X7 \
 	VHADDPS      X7, X7, X7
 
-// The four-row Q8_0 kernel: one pass over the activation blocks serves
-// four weight rows, with an accumulator per row; the activation load is
-// paid once per four rows, and the four independent accumulators keep the
-// FMA pipeline busy.
-
-// Row k of Q8_0: the single-row block dot into accumulator acc, the
-// weight block at p.
-#define ROWQ8(p, acc) \
-	VMOVDQU      2(p), Y0 \
-	VPSIGNB      Y0, Y0, Y2 \
-	VPSIGNB      Y0, Y1, Y3 \
-	VPMADDUBSW   Y3, Y2, Y0 \
-	VPMADDWD     Y6, Y0, Y0 \
-	VCVTDQ2PS    Y0, Y0 \
-	MOVWLZX      (p), AX \
-	VBROADCASTSS (R8)(AX*4), Y2 \
-	VMULPS       Y12, Y2, Y2 \
-	VFMADD231PS  Y2, Y0, acc
-
-// Stores the sum of acc's lanes (as HSUM) at off(DX).
-#define STORESUM(acc, accx, off) \
-	VEXTRACTF128 $1, acc, X4 \
-	VADDPS       X4, accx, accx \
-	VHADDPS      accx, accx, accx \
-	VHADDPS      accx, accx, accx \
-	MOVSS        accx, off(DX)
-
-#define SETUP4 \
-	MOVQ     w+0(FP), SI \
-	MOVQ     stride+8(FP), BX \
-	MOVQ     step+16(FP), R12 \
-	MOVQ     a+24(FP), DI \
-	MOVQ     blocks+32(FP), CX \
-	MOVQ     f16+40(FP), R8 \
-	MOVQ     out+48(FP), DX \
-	LEAQ     (SI)(BX*1), R9 \
-	LEAQ     (R9)(BX*1), R10 \
-	LEAQ     (R10)(BX*1), R11 \
-	VXORPS   Y7, Y7, Y7 \
-	VXORPS   Y10, Y10, Y10 \
-	VXORPS   Y11, Y11, Y11 \
-	VXORPS   Y14, Y14, Y14 \
-	VPCMPEQW Y6, Y6, Y6 \
-	VPSRLW   $15, Y6, Y6
-
-#define FINISH4 \
-	STORESUM(Y7, X7, 0) \
-	STORESUM(Y10, X10, 4) \
-	STORESUM(Y11, X11, 8) \
-	STORESUM(Y14, X14, 12) \
-	VZEROUPPER
-
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ     w+0(FP), SI
@@ -145,31 +93,6 @@ q4done:
 	HSUM
 	VZEROUPPER
 	MOVSS X7, ret+32(FP)
-	RET
-
-// func DotQ8_0x4(w *byte, stride, step int, a *byte, blocks int, f16 *float32, out *[4]float32)
-TEXT ·DotQ8_0x4(SB), NOSPLIT, $0-56
-	SETUP4
-
-q8x4loop:
-	TESTQ        CX, CX
-	JE           q8x4done
-	VMOVDQU      4(DI), Y1
-	VBROADCASTSS (DI), Y12
-	ROWQ8(SI, Y7)
-	ROWQ8(R9, Y10)
-	ROWQ8(R10, Y11)
-	ROWQ8(R11, Y14)
-	ADDQ         R12, SI
-	ADDQ         R12, R9
-	ADDQ         R12, R10
-	ADDQ         R12, R11
-	ADDQ         $36, DI
-	DECQ         CX
-	JMP          q8x4loop
-
-q8x4done:
-	FINISH4
 	RET
 
 // func DotQ4K(w, a *byte, blocks int, f16 *float32) float32
@@ -342,6 +265,60 @@ q4x8loop:
 	JMP          q4x8loop
 
 q4x8done:
+	VMOVUPS      Y7, (DX)
+	VZEROUPPER
+	RET
+
+// Q8X8CHUNK multiplies chunk j of an eight-row Q8_0 group (32 bytes at
+// qoff(SI): four int8 of each row, row k at 4k) with activation bytes
+// aoff..aoff+3, broadcast: |w| times a·sign(w) with VPMADDUBSW, pairs
+// summed to int32 lane k for row k, added into Y9.
+#define Q8X8CHUNK(qoff, aoff) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPBROADCASTD aoff(DI), Y2 \
+	VPSIGNB      Y0, Y0, Y1 \
+	VPSIGNB      Y0, Y2, Y2 \
+	VPMADDUBSW   Y2, Y1, Y1 \
+	VPMADDWD     Y6, Y1, Y1 \
+	VPADDD       Y1, Y9, Y9
+
+// func DotQ8_0x8(w, a *byte, blocks int, out *[8]float32)
+//
+// Eight Q8_0 rows at once, a lane per row: per block, eight fp16 row
+// scales (16 bytes) then eight chunks of 32 bytes (see Q8X8CHUNK), 272
+// bytes in all. Needs AVX2, FMA, F16C.
+TEXT ·DotQ8_0x8(SB), NOSPLIT, $0-32
+	MOVQ     w+0(FP), SI
+	MOVQ     a+8(FP), DI
+	MOVQ     blocks+16(FP), CX
+	MOVQ     out+24(FP), DX
+	VXORPS   Y7, Y7, Y7
+	VPCMPEQW Y6, Y6, Y6
+	VPSRLW   $15, Y6, Y6
+
+q8x8loop:
+	TESTQ        CX, CX
+	JE           q8x8done
+	VPXOR        Y9, Y9, Y9
+	Q8X8CHUNK(16, 4)
+	Q8X8CHUNK(48, 8)
+	Q8X8CHUNK(80, 12)
+	Q8X8CHUNK(112, 16)
+	Q8X8CHUNK(144, 20)
+	Q8X8CHUNK(176, 24)
+	Q8X8CHUNK(208, 28)
+	Q8X8CHUNK(240, 32)
+	VCVTDQ2PS    Y9, Y9
+	VCVTPH2PS    (SI), Y10
+	VBROADCASTSS (DI), Y12
+	VMULPS       Y12, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	ADDQ         $272, SI
+	ADDQ         $36, DI
+	DECQ         CX
+	JMP          q8x8loop
+
+q8x8done:
 	VMOVUPS      Y7, (DX)
 	VZEROUPPER
 	RET
