@@ -302,20 +302,3 @@ func TestQuantizeMatchesGGML(t *testing.T) {
 		}
 	}
 }
-
-// roundHalfAway agrees with math.Round on every float32 step around the
-// halves and integers the activations hit (|v| ≤ 127).
-func TestRoundHalfAway(t *testing.T) {
-	for base := float32(-128); base <= 128; base += 0.5 {
-		v := base
-		for range 4 {
-			v = math.Nextafter32(v, -200)
-		}
-		for range 9 {
-			if got, want := roundHalfAway(v), int32(math.Round(float64(v))); got != want {
-				t.Fatalf("roundHalfAway(%v) = %d, math.Round gives %d", v, got, want)
-			}
-			v = math.Nextafter32(v, 200)
-		}
-	}
-}
