@@ -29,6 +29,15 @@
 	VHADDPS      X7, X7, X7 \
 	VHADDPS      X7, X7, X7
 
+// Sets Y6 to sixteen int16 ones (VPMADDWD's pair sums) and Y8 to the
+// byte mask 0x0F (low nibbles).
+#define ONES_AND_LOW_NIBBLES \
+	VPCMPEQW     Y6, Y6, Y6 \
+	VPSRLW       $15, Y6, Y6 \
+	MOVL         $0x0F0F0F0F, AX \
+	VMOVD        AX, X8 \
+	VPBROADCASTD X8, Y8
+
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ     w+0(FP), SI
@@ -64,11 +73,7 @@ TEXT ·DotQ4_0(SB), NOSPLIT, $0-36
 	MOVQ         blocks+16(FP), CX
 	MOVQ         f16+24(FP), R8
 	VXORPS       Y7, Y7, Y7
-	VPCMPEQW     Y6, Y6, Y6
-	VPSRLW       $15, Y6, Y6
-	MOVL         $0x0F0F0F0F, AX
-	VMOVD        AX, X8
-	VPBROADCASTD X8, Y8
+	ONES_AND_LOW_NIBBLES
 	MOVL         $0x08080808, AX
 	VMOVD        AX, X9
 	VPBROADCASTD X9, Y9
@@ -236,11 +241,7 @@ TEXT ·DotQ4_0x8(SB), NOSPLIT, $0-40
 	MOVQ         blocks+24(FP), CX
 	MOVQ         out+32(FP), DX
 	VXORPS       Y7, Y7, Y7
-	VPCMPEQW     Y6, Y6, Y6
-	VPSRLW       $15, Y6, Y6
-	MOVL         $0x0F0F0F0F, AX
-	VMOVD        AX, X8
-	VPBROADCASTD X8, Y8
+	ONES_AND_LOW_NIBBLES
 
 q4x8loop:
 	TESTQ        CX, CX
