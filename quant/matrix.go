@@ -189,7 +189,8 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		for i := range n {
 			quantizeRowQ8K(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 		}
-		m.rows(n, func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) }, nil, y)
+		m.rows(n, func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) }, nil,
+			func(w []byte, i int, out *[4]float32) { k.q4KIn4(w, acts[i*per:(i+4)*per], per, out) }, y)
 		return
 	}
 	per := m.Cols / 32
@@ -213,14 +214,16 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 	m.rows(n, func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) },
 		func(w []byte, i int, out []float32) {
 			groupDot(w, acts[i*per:(i+1)*per], sums[min(i*per, len(sums)):min((i+1)*per, len(sums))], out)
-		}, y)
+		}, nil, y)
 }
 
 // rows runs dot for every (weight row, input row) pair, split across
 // cores by weight rows: a group at a time through groupDot for the
-// grouped rows, one by one for the rest. The weights stay in cache while
-// they meet every input row.
-func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w []byte, i int, out []float32), y []float32) {
+// grouped rows, one by one for the rest, four input rows at a time
+// through dotIn4 when it is set. The weights stay in cache while they
+// meet every input row.
+func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w []byte, i int, out []float32),
+	dotIn4 func(w []byte, i int, out *[4]float32), y []float32) {
 	// At least 32 KiB of weights per piece of work: small enough that a
 	// 2048-row matrix is split across the cores when decoding one token.
 	grain := max(1, (32<<10)/(m.rowBytes*max(n, 1)))
@@ -239,9 +242,19 @@ func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w 
 		})
 	}
 	tensor.ParallelFor(m.Rows-m.grouped, grain, func(lo, hi int) {
+		var out [4]float32
 		for r := m.grouped + lo; r < m.grouped+hi; r++ {
 			w := m.data[r*rb : (r+1)*rb]
-			for i := range n {
+			i := 0
+			if dotIn4 != nil {
+				for ; i+4 <= n; i += 4 {
+					dotIn4(w, i, &out)
+					for k, v := range out {
+						y[(i+k)*m.Rows+r] = v
+					}
+				}
+			}
+			for ; i < n; i++ {
 				y[i*m.Rows+r] = dot(w, i)
 			}
 		}
@@ -333,9 +346,21 @@ type dotKernels struct {
 	q8_0x8     func(w []byte, a []q8Block, sums []int32, out []float32)
 	q4_0x8     func(w []byte, a []q8Block, sums []int32, out []float32)
 	q4K        func(w []byte, a []q8KBlock) float32
+	// q4KIn4 multiplies one Q4_K row with four activation rows of per
+	// blocks each, one after the other in a.
+	q4KIn4 func(w []byte, a []q8KBlock, per int, out *[4]float32)
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K}
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K)}
+
+// q4KIn4By makes a four-input kernel of a single-row one.
+func q4KIn4By(dot func(w []byte, a []q8KBlock) float32) func(w []byte, a []q8KBlock, per int, out *[4]float32) {
+	return func(w []byte, a []q8KBlock, per int, out *[4]float32) {
+		for k := range 4 {
+			out[k] = dot(w, a[k*per:(k+1)*per])
+		}
+	}
+}
 
 // groupRowsBy makes a group kernel of a single-row one: each row of the
 // group is unpacked into ggml's layout and multiplied alone.

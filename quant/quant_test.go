@@ -206,7 +206,7 @@ func TestMatMulMatchesDequantized(t *testing.T) {
 		paths = append(paths, false)
 	}
 	for _, typ := range []Type{Q8_0, Q4_0, Q4_K} {
-		for _, shape := range [][3]int{{1, 1, 1}, {7, 3, 1}, {13, 9, 1}, {5, 3, 5}, {37, 5, 3}} {
+		for _, shape := range [][3]int{{1, 1, 1}, {7, 3, 1}, {13, 9, 1}, {5, 3, 5}, {37, 5, 3}, {17, 2, 9}} {
 			rows, cols, n := shape[0], shape[1]*typ.BlockSize(), shape[2]
 			if typ != Q4_K {
 				cols = shape[1] * 32 * 3 // 96, 288, ...: odd block counts

@@ -24,7 +24,7 @@ var (
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2), dotQ4KAVX2}
+		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2), dotQ4KAVX2, dotQ4KIn4AVX2}
 		if cpu.X86.HasF16C {
 			k.q8_0x8, k.q4_0x8 = dotQ8_0x8AVX2, dotQ4_0x8AVX2
 		}
@@ -73,4 +73,14 @@ func dotQ4KAVX2(w []byte, a []q8KBlock) float32 {
 	}
 	_ = w[144*len(a)-1]
 	return q8asm.DotQ4K(&w[0], (*byte)(unsafe.Pointer(&a[0])), len(a), &f16[0])
+}
+
+func dotQ4KIn4AVX2(w []byte, a []q8KBlock, per int, out *[4]float32) {
+	if per == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = w[144*per-1]
+	_ = a[4*per-1]
+	q8asm.DotQ4Kx4(&w[0], (*byte)(unsafe.Pointer(&a[0])), per*int(unsafe.Sizeof(q8KBlock{})), per, &f16[0], out)
 }

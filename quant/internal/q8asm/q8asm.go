@@ -45,3 +45,11 @@ func DotQ4_0x8(w, a *byte, sums *int32, blocks int, out *[8]float32)
 //
 //go:noescape
 func DotQ8_0x8(w, a *byte, blocks int, out *[8]float32)
+
+// DotQ4Kx4 computes DotQ4K for one weight row against four rows of Q8_K
+// activation blocks, astride bytes apart, into out (the mins are taken
+// off per block, so results round differently from DotQ4K's). Needs
+// AVX2 and FMA.
+//
+//go:noescape
+func DotQ4Kx4(w, a *byte, astride, blocks int, f16 *float32, out *[4]float32)

@@ -323,3 +323,153 @@ q8x8done:
 	VMOVUPS      Y7, (DX)
 	VZEROUPPER
 	RET
+
+// Q4KX4MINS subtracts dmin·d(a)·Σ_j min_j·(pair sums of a's 16-value
+// sums) for the activation row at DI + IDX (IDX an index such as
+// (BX*2); R14 is 0 for the first row) from acc: the mins (int16) are in X5,
+// dmin broadcast in Y4. The VEX.128 conversion zeroes Y2's upper half, so
+// only the low four lanes of acc move.
+#define Q4KX4MINS(IDX, acc) \
+	VMOVDQU      260(DI)IDX, Y2 \
+	VEXTRACTI128 $1, Y2, X6 \
+	VPHADDW      X6, X2, X2 \
+	VPMADDWD     X2, X5, X2 \
+	VCVTDQ2PS    X2, X2 \
+	VBROADCASTSS (DI)IDX, Y6 \
+	VMULPS       Y4, Y6, Y6 \
+	VFNMADD231PS Y6, Y2, acc
+
+// Q4KX4SUB adds one 32-value sub-block (nibbles in nib, scale broadcast
+// in Y6) of the activation rows into their int32 accumulators.
+#define Q4KX4SUB(nib, aoff) \
+	VPMADDUBSW aoff(DI)(R14*1), nib, Y2 \
+	VPMADDWD   Y6, Y2, Y2 \
+	VPADDD     Y2, Y9, Y9 \
+	VPMADDUBSW aoff(DI)(BX*1), nib, Y2 \
+	VPMADDWD   Y6, Y2, Y2 \
+	VPADDD     Y2, Y10, Y10 \
+	VPMADDUBSW aoff(DI)(BX*2), nib, Y2 \
+	VPMADDWD   Y6, Y2, Y2 \
+	VPADDD     Y2, Y11, Y11 \
+	VPMADDUBSW aoff(DI)(R13*1), nib, Y2 \
+	VPMADDWD   Y6, Y2, Y2 \
+	VPADDD     Y2, Y12, Y12
+
+#define Q4KX4CHUNK(qoff, aoff, soff) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPAND        Y8, Y0, Y1 \
+	VPSRLW       $4, Y0, Y0 \
+	VPAND        Y8, Y0, Y0 \
+	VPBROADCASTW soff(SP), Y6 \
+	Q4KX4SUB(Y1, aoff) \
+	VPBROADCASTW soff+2(SP), Y6 \
+	Q4KX4SUB(Y0, aoff+32)
+
+// Adds d·d(a)·sumi of the activation row at DI + IDX into acc (d in Y3).
+#define Q4KX4SCALE(IDX, sumi, acc) \
+	VCVTDQ2PS    sumi, sumi \
+	VBROADCASTSS (DI)IDX, Y2 \
+	VMULPS       Y3, Y2, Y2 \
+	VFMADD231PS  Y2, sumi, acc
+
+#define Q4KX4STORE(acc, accx, off) \
+	VEXTRACTF128 $1, acc, X4 \
+	VADDPS       X4, accx, accx \
+	VHADDPS      accx, accx, accx \
+	VHADDPS      accx, accx, accx \
+	MOVSS        accx, off(DX)
+
+// func DotQ4Kx4(w, a *byte, astride, blocks int, f16 *float32, out *[4]float32)
+//
+// One Q4_K weight row against four Q8_K activation rows (astride bytes
+// apart), for prefill: the scales, mins and nibbles of each weight block
+// are unpacked once for the four rows, where DotQ4K would unpack them for
+// each. Accumulators: int32 Y9-Y12, float32 Y7, Y13-Y15.
+TEXT ·DotQ4Kx4(SB), NOSPLIT, $16-48
+	MOVQ         w+0(FP), SI
+	MOVQ         a+8(FP), DI
+	MOVQ         astride+16(FP), BX
+	MOVQ         blocks+24(FP), CX
+	MOVQ         f16+32(FP), R8
+	LEAQ         (BX)(BX*2), R13
+	XORQ         R14, R14
+	VXORPS       Y7, Y7, Y7
+	VXORPS       Y13, Y13, Y13
+	VXORPS       Y14, Y14, Y14
+	VXORPS       Y15, Y15, Y15
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8
+
+q4kx4loop:
+	TESTQ CX, CX
+	JE    q4kx4done
+
+	// Scales (R9, R10) and mins (R11, R12), as in DotQ4K.
+	MOVL  4(SI), AX
+	MOVL  8(SI), R11
+	MOVL  12(SI), DX
+	MOVL  AX, R9
+	ANDL  $0x3f3f3f3f, R9
+	MOVL  DX, R10
+	ANDL  $0x0f0f0f0f, R10
+	MOVL  AX, R12
+	SHRL  $6, R12
+	ANDL  $0x03030303, R12
+	SHLL  $4, R12
+	ORL   R12, R10
+	MOVL  DX, R12
+	SHRL  $4, R12
+	ANDL  $0x0f0f0f0f, R12
+	MOVL  R11, AX
+	SHRL  $6, AX
+	ANDL  $0x03030303, AX
+	SHLL  $4, AX
+	ORL   AX, R12
+	ANDL  $0x3f3f3f3f, R11
+
+	VMOVD     R9, X0
+	VPINSRD   $1, R10, X0, X0
+	VPMOVZXBW X0, X0
+	VMOVDQU   X0, 0(SP)
+	VMOVD     R11, X5
+	VPINSRD   $1, R12, X5, X5
+	VPMOVZXBW X5, X5
+
+	MOVWLZX      (SI), AX
+	VBROADCASTSS (R8)(AX*4), Y3
+	MOVWLZX      2(SI), AX
+	VBROADCASTSS (R8)(AX*4), Y4
+
+	Q4KX4MINS((R14*1), Y7)
+	Q4KX4MINS((BX*1), Y13)
+	Q4KX4MINS((BX*2), Y14)
+	Q4KX4MINS((R13*1), Y15)
+
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	VPXOR Y12, Y12, Y12
+	Q4KX4CHUNK(16, 4, 0)
+	Q4KX4CHUNK(48, 68, 4)
+	Q4KX4CHUNK(80, 132, 8)
+	Q4KX4CHUNK(112, 196, 12)
+
+	Q4KX4SCALE((R14*1), Y9, Y7)
+	Q4KX4SCALE((BX*1), Y10, Y13)
+	Q4KX4SCALE((BX*2), Y11, Y14)
+	Q4KX4SCALE((R13*1), Y12, Y15)
+
+	ADDQ $144, SI
+	ADDQ $292, DI
+	DECQ CX
+	JMP  q4kx4loop
+
+q4kx4done:
+	MOVQ out+40(FP), DX
+	Q4KX4STORE(Y7, X7, 0)
+	Q4KX4STORE(Y13, X13, 4)
+	Q4KX4STORE(Y14, X14, 8)
+	Q4KX4STORE(Y15, X15, 12)
+	VZEROUPPER
+	RET
