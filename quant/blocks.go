@@ -198,6 +198,19 @@ func dequantizeQ4_0(y *[32]float32, x *[18]byte) {
 // d·scale·q − dmin·min.
 
 // scaleMinK4 unpacks sub-block j's 6-bit scale and min.
+// putScaleMinK4 stores sub-block j's 6-bit scale and min into the twelve
+// scale bytes q, which start cleared: scaleMinK4's inverse.
+func putScaleMinK4(q []byte, j int, ls, lm uint8) {
+	if j < 4 {
+		q[j] |= ls
+		q[j+4] |= lm
+		return
+	}
+	q[j+4] = ls&0xF | (lm&0xF)<<4
+	q[j-4] |= (ls >> 4) << 6
+	q[j] |= (lm >> 4) << 6
+}
+
 func scaleMinK4(j int, q []byte) (sc, m uint8) {
 	if j < 4 {
 		return q[j] & 63, q[j+4] & 63
@@ -239,14 +252,7 @@ func quantizeQ4_K(y *[144]byte, x *[256]float32) {
 	for j := range 8 {
 		ls := min(63, uint8(nearestInt(invScale*scales[j])))
 		lm := min(63, uint8(nearestInt(invMin*mins[j])))
-		if j < 4 {
-			sc[j] = ls
-			sc[j+4] = lm
-		} else {
-			sc[j+4] = ls&0xF | (lm&0xF)<<4
-			sc[j-4] |= (ls >> 4) << 6
-			sc[j] |= (lm >> 4) << 6
-		}
+		putScaleMinK4(sc, j, ls, lm)
 	}
 	binary.LittleEndian.PutUint16(y[0:], toHalf(maxScale/63))
 	binary.LittleEndian.PutUint16(y[2:], toHalf(maxM/63))

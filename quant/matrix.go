@@ -9,32 +9,38 @@ import (
 )
 
 // Matrix is a Rows×Cols weight matrix of ggml blocks of Type (each row a
-// run of Cols/BlockSize blocks). For types with group kernels the leading
-// rows are stored in groups whose blocks lie side by side, so that a
-// product over a group reads one stream of memory and shares each
-// activation load, as llama.cpp repacks Q4_0 for its AVX2 kernels: Q8_0
-// in groups of four rows with their blocks interleaved, Q4_0 in groups of
-// eight (see packQ4_0x8). The remaining rows, and every row of other
-// types, are stored as ggml stores them. Row returns a row in ggml's
-// layout.
+// run of Cols/BlockSize blocks). For the types with group kernels (Q8_0,
+// Q4_0, Q4_K) the leading rows are stored in groups of eight whose blocks
+// lie side by side, so that a product over a group reads one stream of
+// memory, shares each activation load, and lands each row's result in a
+// lane of its own, as llama.cpp repacks Q4_0 for its AVX2 kernels (see
+// packX8 and packQ4Kx8; the layouts are Dokja's). The remaining rows are
+// stored as ggml stores them. Row returns any row in ggml's layout.
 type Matrix struct {
 	Type       Type
 	Rows, Cols int
 	data       []byte
 	rowBytes   int
 	// group is the rows of a group (0: none), grouped how many leading
-	// rows are stored in groups.
-	group, grouped int
+	// rows are stored in groups, groupBytes the size of one group.
+	group, grouped, groupBytes int
 }
 
-// groupRows is the group size of type t's layout.
-func groupRows(t Type) int {
+// groupRows is the group size of type t's layout, and blockBytes the
+// bytes one block of the group's rows takes.
+func groupRows(t Type) (rows, blockBytes int) {
 	switch t {
 	case Q8_0, Q4_0:
-		return 8
+		return 8, 8 * t.BlockBytes()
+	case Q4_K:
+		return 8, q4Kx8Bytes
 	}
-	return 0
+	return 0, 0
 }
+
+// q4Kx8Bytes is a block of eight Q4_K rows in packQ4Kx8's layout: four
+// bytes more per row than ggml's 144, for the unpacked scales and mins.
+const q4Kx8Bytes = 1184
 
 // NewMatrix copies stored rows (ggml's layout, row after row) into a
 // matrix, checking their size; data may alias a memory-mapped file.
@@ -44,31 +50,39 @@ func NewMatrix(t Type, rows, cols int, data []byte) (*Matrix, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rows < 0 || cols <= 0 || rows > math.MaxInt/max(rb, 1) {
+	if rows < 0 || cols <= 0 || rows > math.MaxInt/max(rb, 1)/2 {
 		return nil, fmt.Errorf("quant: bad matrix shape %d×%d", rows, cols)
 	}
 	if len(data) != rows*rb {
 		return nil, fmt.Errorf("quant: %d×%d %s matrix takes %d bytes, have %d", rows, cols, t, rows*rb, len(data))
 	}
-	m := &Matrix{Type: t, Rows: rows, Cols: cols, data: make([]byte, len(data)), rowBytes: rb, group: groupRows(t)}
-	if m.group > 0 {
-		m.grouped = rows / m.group * m.group
+	m := &Matrix{Type: t, Rows: rows, Cols: cols, rowBytes: rb}
+	groups := 0
+	if g, gbb := groupRows(t); g > 0 {
+		m.group, m.grouped, m.groupBytes = g, rows/g*g, gbb*(rb/t.BlockBytes())
+		groups = rows / g
 	}
-	gb := m.group * rb
-	for g := 0; g < m.grouped; g += m.group {
-		m.pack(m.data[g*rb:g*rb+gb], data[g*rb:g*rb+gb])
+	m.data = make([]byte, groups*m.groupBytes+(rows-m.grouped)*rb)
+	for g := range groups {
+		m.pack(m.data[g*m.groupBytes:(g+1)*m.groupBytes], data[g*m.group*rb:(g+1)*m.group*rb])
 	}
-	copy(m.data[m.grouped*rb:], data[m.grouped*rb:])
+	copy(m.data[groups*m.groupBytes:], data[m.grouped*rb:])
 	return m, nil
 }
 
 // pack lays out one group of rows (ggml's layout in src) in dst.
 func (m *Matrix) pack(dst, src []byte) {
 	bb, blocks := m.Type.BlockBytes(), m.rowBytes/m.Type.BlockBytes()
+	gbb := m.groupBytes / blocks
 	for k := range m.group {
 		row := src[k*m.rowBytes : (k+1)*m.rowBytes]
 		for b := range blocks {
-			packX8(dst[b*8*bb:(b+1)*8*bb], k, row[b*bb:(b+1)*bb])
+			blk, gb := row[b*bb:(b+1)*bb], dst[b*gbb:(b+1)*gbb]
+			if m.Type == Q4_K {
+				packQ4Kx8(gb, k, blk)
+			} else {
+				packX8(gb, k, blk)
+			}
 		}
 	}
 }
@@ -85,19 +99,63 @@ func packX8(dst []byte, k int, blk []byte) {
 	}
 }
 
+// unpackX8 is packX8's inverse: row k's block (bb bytes), appended to dst.
+func unpackX8(dst []byte, k int, gb []byte, bb int) []byte {
+	dst = append(dst, gb[2*k:2*k+2]...)
+	for j := range (bb - 2) / 4 {
+		dst = append(dst, gb[16+32*j+4*k:16+32*j+4*k+4]...)
+	}
+	return dst
+}
+
+// packQ4Kx8 puts Q4_K block blk of row k into a group's eight-row block
+// (q4Kx8Bytes): the rows' fp16 d (row k at 2k) and dmin (16+2k); the
+// 6-bit scales and mins unpacked to bytes, sub-block j's at 32+8j and
+// 96+8j (row k at +k); then 32 chunks of 32 bytes, chunk 8c+t holding
+// quant bytes 32c+4t..32c+4t+3 of every row (row k at 4k).
+func packQ4Kx8(dst []byte, k int, blk []byte) {
+	copy(dst[2*k:2*k+2], blk[0:2])
+	copy(dst[16+2*k:16+2*k+2], blk[2:4])
+	for j := range 8 {
+		dst[32+8*j+k], dst[96+8*j+k] = scaleMinK4(j, blk[4:16])
+	}
+	for q := range 32 {
+		copy(dst[160+32*q+4*k:160+32*q+4*k+4], blk[16+4*q:16+4*q+4])
+	}
+}
+
+// unpackQ4Kx8 is packQ4Kx8's inverse: row k's block, appended to dst.
+func unpackQ4Kx8(dst []byte, k int, gb []byte) []byte {
+	var blk [144]byte
+	copy(blk[0:2], gb[2*k:2*k+2])
+	copy(blk[2:4], gb[16+2*k:16+2*k+2])
+	for j := range 8 {
+		putScaleMinK4(blk[4:16], j, gb[32+8*j+k], gb[96+8*j+k])
+	}
+	for q := range 32 {
+		copy(blk[16+4*q:16+4*q+4], gb[160+32*q+4*k:160+32*q+4*k+4])
+	}
+	return append(dst, blk[:]...)
+}
+
 // Row appends row r, in ggml's layout, to dst.
 func (m *Matrix) Row(dst []byte, r int) []byte {
 	if r >= m.grouped {
-		return append(dst, m.data[r*m.rowBytes:(r+1)*m.rowBytes]...)
+		off := (r - m.grouped) * m.rowBytes
+		if m.group > 0 {
+			off += m.grouped / m.group * m.groupBytes
+		}
+		return append(dst, m.data[off:off+m.rowBytes]...)
 	}
-	bb := m.Type.BlockBytes()
-	g, k := r/m.group*m.group, r%m.group
-	group := m.data[g*m.rowBytes : (g+m.group)*m.rowBytes]
-	for b := range m.rowBytes / bb {
-		gb := group[b*8*bb:]
-		dst = append(dst, gb[2*k:2*k+2]...)
-		for j := range (bb - 2) / 4 {
-			dst = append(dst, gb[16+32*j+4*k:16+32*j+4*k+4]...)
+	bb, blocks := m.Type.BlockBytes(), m.rowBytes/m.Type.BlockBytes()
+	gbb := m.groupBytes / blocks
+	group := m.data[r/m.group*m.groupBytes:]
+	for b := range blocks {
+		gb := group[b*gbb : (b+1)*gbb]
+		if m.Type == Q4_K {
+			dst = unpackQ4Kx8(dst, r%m.group, gb)
+		} else {
+			dst = unpackX8(dst, r%m.group, gb, bb)
 		}
 	}
 	return dst
@@ -189,7 +247,16 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		for i := range n {
 			quantizeRowQ8K(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 		}
-		m.rows(n, func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) }, nil,
+		pairs := make([]int32, 8*len(acts))
+		for b := range acts {
+			for j := range 8 {
+				pairs[8*b+j] = int32(acts[b].bsums[2*j]) + int32(acts[b].bsums[2*j+1])
+			}
+		}
+		m.rows(n, func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) },
+			func(w []byte, i int, out []float32) {
+				k.q4Kx8(w, acts[i*per:(i+1)*per], pairs[8*i*per:8*(i+1)*per], out)
+			},
 			func(w []byte, i int, out *[4]float32) { k.q4KIn4(w, acts[i*per:(i+4)*per], per, out) }, y)
 		return
 	}
@@ -228,12 +295,14 @@ func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w 
 	// 2048-row matrix is split across the cores when decoding one token.
 	grain := max(1, (32<<10)/(m.rowBytes*max(n, 1)))
 	rb := m.rowBytes
+	tail := 0
 	if m.grouped > 0 {
-		gr := m.group
+		gr, gb := m.group, m.groupBytes
+		tail = m.grouped / gr * gb
 		tensor.ParallelFor(m.grouped/gr, max(1, grain/gr), func(lo, hi int) {
 			out := make([]float32, gr)
 			for g := lo; g < hi; g++ {
-				w, r := m.data[gr*g*rb:gr*(g+1)*rb], gr*g
+				w, r := m.data[g*gb:(g+1)*gb], gr*g
 				for i := range n {
 					groupDot(w, i, out)
 					copy(y[i*m.Rows+r:i*m.Rows+r+gr], out)
@@ -244,7 +313,8 @@ func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w 
 	tensor.ParallelFor(m.Rows-m.grouped, grain, func(lo, hi int) {
 		var out [4]float32
 		for r := m.grouped + lo; r < m.grouped+hi; r++ {
-			w := m.data[r*rb : (r+1)*rb]
+			off := tail + (r-m.grouped)*rb
+			w := m.data[off : off+rb]
 			i := 0
 			if dotIn4 != nil {
 				for ; i+4 <= n; i += 4 {
@@ -349,9 +419,23 @@ type dotKernels struct {
 	// q4KIn4 multiplies one Q4_K row with four activation rows of per
 	// blocks each, one after the other in a.
 	q4KIn4 func(w []byte, a []q8KBlock, per int, out *[4]float32)
+	// q4Kx8 multiplies a group of eight rows with one activation row
+	// (pairs: the eight sub-block sums of each activation block).
+	q4Kx8 func(w []byte, a []q8KBlock, pairs []int32, out []float32)
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K)}
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K)}
+
+// groupRowsQ4K is groupRowsBy for Q4_K.
+func groupRowsQ4K(dot func(w []byte, a []q8KBlock) float32) func(w []byte, a []q8KBlock, pairs []int32, out []float32) {
+	return func(w []byte, a []q8KBlock, _ []int32, out []float32) {
+		m := &Matrix{Type: Q4_K, Rows: len(out), rowBytes: 144 * len(a), group: len(out), grouped: len(out), groupBytes: len(w), data: w}
+		row := make([]byte, 0, m.rowBytes)
+		for k := range out {
+			out[k] = dot(m.Row(row[:0], k), a)
+		}
+	}
+}
 
 // q4KIn4By makes a four-input kernel of a single-row one.
 func q4KIn4By(dot func(w []byte, a []q8KBlock) float32) func(w []byte, a []q8KBlock, per int, out *[4]float32) {
@@ -367,7 +451,7 @@ func q4KIn4By(dot func(w []byte, a []q8KBlock) float32) func(w []byte, a []q8KBl
 func groupRowsBy(t Type, dot func(w []byte, a []q8Block) float32) func(w []byte, a []q8Block, sums []int32, out []float32) {
 	return func(w []byte, a []q8Block, _ []int32, out []float32) {
 		rb := len(a) * t.BlockBytes()
-		m := &Matrix{Type: t, Rows: len(out), rowBytes: rb, group: len(out), grouped: len(out), data: w}
+		m := &Matrix{Type: t, Rows: len(out), rowBytes: rb, group: len(out), grouped: len(out), groupBytes: len(w), data: w}
 		row := make([]byte, 0, rb)
 		for k := range out {
 			out[k] = dot(m.Row(row[:0], k), a)

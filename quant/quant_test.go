@@ -302,3 +302,29 @@ func TestQuantizeMatchesGGML(t *testing.T) {
 		}
 	}
 }
+
+// Row gives back every row's bytes exactly as stored by ggml, whatever
+// layout the matrix keeps them in (groups of eight and the rest).
+func TestMatrixRowRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, typ := range []Type{Q8_0, Q4_0, Q4_K, F16} {
+		rows, cols := 19, 2*256
+		data, err := QuantizeRows(typ, rows, cols, randVec(r, rows*cols, 0.05))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewMatrix(typ, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.grouped == 0 && typ != F16 {
+			t.Errorf("%s: no rows grouped", typ)
+		}
+		rb := m.RowBytes()
+		for i := range rows {
+			if got := m.Row(nil, i); !bytes.Equal(got, data[i*rb:(i+1)*rb]) {
+				t.Fatalf("%s row %d differs from the stored bytes", typ, i)
+			}
+		}
+	}
+}

@@ -24,9 +24,10 @@ var (
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2), dotQ4KAVX2, dotQ4KIn4AVX2}
+		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2),
+			dotQ4KAVX2, dotQ4KIn4AVX2, groupRowsQ4K(dotQ4KAVX2)}
 		if cpu.X86.HasF16C {
-			k.q8_0x8, k.q4_0x8 = dotQ8_0x8AVX2, dotQ4_0x8AVX2
+			k.q8_0x8, k.q4_0x8, k.q4Kx8 = dotQ8_0x8AVX2, dotQ4_0x8AVX2, dotQ4Kx8AVX2
 		}
 		simdKernels = k
 	}
@@ -83,4 +84,14 @@ func dotQ4KIn4AVX2(w []byte, a []q8KBlock, per int, out *[4]float32) {
 	_ = w[144*per-1]
 	_ = a[4*per-1]
 	q8asm.DotQ4Kx4(&w[0], (*byte)(unsafe.Pointer(&a[0])), per*int(unsafe.Sizeof(q8KBlock{})), per, &f16[0], out)
+}
+
+func dotQ4Kx8AVX2(w []byte, a []q8KBlock, pairs []int32, out []float32) {
+	if len(a) == 0 {
+		clear(out)
+		return
+	}
+	_ = w[q4Kx8Bytes*len(a)-1]
+	_ = pairs[8*len(a)-1]
+	q8asm.DotQ4Kx8(&w[0], (*byte)(unsafe.Pointer(&a[0])), &pairs[0], len(a), (*[8]float32)(out))
 }

@@ -53,3 +53,12 @@ func DotQ8_0x8(w, a *byte, blocks int, out *[8]float32)
 //
 //go:noescape
 func DotQ4Kx4(w, a *byte, astride, blocks int, f16 *float32, out *[4]float32)
+
+// DotQ4Kx8 computes the dot products of eight Q4_K weight rows, stored in
+// the eight-row layout described in the assembly, with the same Q8_K
+// activation blocks, one float32 lane per row; pairs holds, for each
+// activation block, the sums of its eight 32-value sub-blocks. Needs
+// AVX2, FMA and F16C.
+//
+//go:noescape
+func DotQ4Kx8(w, a *byte, pairs *int32, blocks int, out *[8]float32)

@@ -38,6 +38,22 @@
 	VMOVD        AX, X8 \
 	VPBROADCASTD X8, Y8
 
+// Q4KX8STEP multiplies one 32-byte chunk of an eight-row Q4_K group
+// (four quant bytes of each row at qoff(SI)) with the activations it
+// meets: low nibbles with a's bytes at alo, high ones at ahi, adding the
+// int16 products into Y10 (sub-block 2c) and Y11 (2c+1).
+#define Q4KX8STEP(qoff, alo, ahi) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPAND        Y8, Y0, Y1 \
+	VPSRLW       $4, Y0, Y0 \
+	VPAND        Y8, Y0, Y0 \
+	VPBROADCASTD alo(DI), Y2 \
+	VPBROADCASTD ahi(DI), Y3 \
+	VPMADDUBSW   Y2, Y1, Y1 \
+	VPMADDUBSW   Y3, Y0, Y0 \
+	VPADDW       Y1, Y10, Y10 \
+	VPADDW       Y0, Y11, Y11
+
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ     w+0(FP), SI
@@ -471,5 +487,155 @@ q4kx4done:
 	Q4KX4STORE(Y13, X13, 4)
 	Q4KX4STORE(Y14, X14, 8)
 	Q4KX4STORE(Y15, X15, 12)
+	VZEROUPPER
+	RET
+
+// func DotQ4Kx8(w, a *byte, pairs *int32, blocks int, out *[8]float32)
+//
+// Eight Q4_K rows at once, a lane per row, in the eight-row layout of
+// quant's packQ4Kx8 (1,184 bytes a block: eight fp16 scales d, eight
+// fp16 dmin, the 6-bit sub-block scales and mins unpacked to bytes,
+// eight rows' scales per sub-block, then 32 chunks of 32 bytes, chunk
+// 8c+t holding quant bytes 32c+4t..32c+4t+3 of every row). For each pair
+// of sub-blocks (2c, 2c+1) the nibble products of a row add up as int16
+// (eight chunks of at most 2·15·127 fit), become int32 by VPMADDWD, and
+// are weighted by the rows' sub-block scales with VPMULLD. The mins term
+// Σ_j min_j·(a's sums over sub-block j) uses pairs (eight int32 a block,
+// precomputed). Needs AVX2, FMA, F16C.
+TEXT ·DotQ4Kx8(SB), NOSPLIT, $0-40
+	MOVQ         w+0(FP), SI
+	MOVQ         a+8(FP), DI
+	MOVQ         pairs+16(FP), R9
+	MOVQ         blocks+24(FP), CX
+	MOVQ         out+32(FP), DX
+	VXORPS       Y7, Y7, Y7
+	ONES_AND_LOW_NIBBLES
+
+q4kx8loop:
+	TESTQ        CX, CX
+	JE           q4kx8done
+	VPXOR        Y9, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y11, Y11, Y11
+	Q4KX8STEP(160, 4, 36)
+	Q4KX8STEP(192, 8, 40)
+	Q4KX8STEP(224, 12, 44)
+	Q4KX8STEP(256, 16, 48)
+	Q4KX8STEP(288, 20, 52)
+	Q4KX8STEP(320, 24, 56)
+	Q4KX8STEP(352, 28, 60)
+	Q4KX8STEP(384, 32, 64)
+	VPMADDWD     Y6, Y10, Y10
+	VPMOVZXBD    32(SI), Y2
+	VPMULLD      Y2, Y10, Y10
+	VPADDD       Y10, Y9, Y9
+	VPMADDWD     Y6, Y11, Y11
+	VPMOVZXBD    40(SI), Y2
+	VPMULLD      Y2, Y11, Y11
+	VPADDD       Y11, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y11, Y11, Y11
+	Q4KX8STEP(416, 68, 100)
+	Q4KX8STEP(448, 72, 104)
+	Q4KX8STEP(480, 76, 108)
+	Q4KX8STEP(512, 80, 112)
+	Q4KX8STEP(544, 84, 116)
+	Q4KX8STEP(576, 88, 120)
+	Q4KX8STEP(608, 92, 124)
+	Q4KX8STEP(640, 96, 128)
+	VPMADDWD     Y6, Y10, Y10
+	VPMOVZXBD    48(SI), Y2
+	VPMULLD      Y2, Y10, Y10
+	VPADDD       Y10, Y9, Y9
+	VPMADDWD     Y6, Y11, Y11
+	VPMOVZXBD    56(SI), Y2
+	VPMULLD      Y2, Y11, Y11
+	VPADDD       Y11, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y11, Y11, Y11
+	Q4KX8STEP(672, 132, 164)
+	Q4KX8STEP(704, 136, 168)
+	Q4KX8STEP(736, 140, 172)
+	Q4KX8STEP(768, 144, 176)
+	Q4KX8STEP(800, 148, 180)
+	Q4KX8STEP(832, 152, 184)
+	Q4KX8STEP(864, 156, 188)
+	Q4KX8STEP(896, 160, 192)
+	VPMADDWD     Y6, Y10, Y10
+	VPMOVZXBD    64(SI), Y2
+	VPMULLD      Y2, Y10, Y10
+	VPADDD       Y10, Y9, Y9
+	VPMADDWD     Y6, Y11, Y11
+	VPMOVZXBD    72(SI), Y2
+	VPMULLD      Y2, Y11, Y11
+	VPADDD       Y11, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VPXOR        Y11, Y11, Y11
+	Q4KX8STEP(928, 196, 228)
+	Q4KX8STEP(960, 200, 232)
+	Q4KX8STEP(992, 204, 236)
+	Q4KX8STEP(1024, 208, 240)
+	Q4KX8STEP(1056, 212, 244)
+	Q4KX8STEP(1088, 216, 248)
+	Q4KX8STEP(1120, 220, 252)
+	Q4KX8STEP(1152, 224, 256)
+	VPMADDWD     Y6, Y10, Y10
+	VPMOVZXBD    80(SI), Y2
+	VPMULLD      Y2, Y10, Y10
+	VPADDD       Y10, Y9, Y9
+	VPMADDWD     Y6, Y11, Y11
+	VPMOVZXBD    88(SI), Y2
+	VPMULLD      Y2, Y11, Y11
+	VPADDD       Y11, Y9, Y9
+	VPXOR        Y12, Y12, Y12
+	VPMOVZXBD    96(SI), Y2
+	VPBROADCASTD 0(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VPMOVZXBD    104(SI), Y2
+	VPBROADCASTD 4(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VPMOVZXBD    112(SI), Y2
+	VPBROADCASTD 8(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VPMOVZXBD    120(SI), Y2
+	VPBROADCASTD 12(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VPMOVZXBD    128(SI), Y2
+	VPBROADCASTD 16(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VPMOVZXBD    136(SI), Y2
+	VPBROADCASTD 20(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VPMOVZXBD    144(SI), Y2
+	VPBROADCASTD 24(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VPMOVZXBD    152(SI), Y2
+	VPBROADCASTD 28(R9), Y3
+	VPMULLD      Y3, Y2, Y2
+	VPADDD       Y2, Y12, Y12
+	VCVTDQ2PS    Y9, Y9
+	VCVTDQ2PS    Y12, Y12
+	VBROADCASTSS (DI), Y4
+	VCVTPH2PS    (SI), Y2
+	VMULPS       Y4, Y2, Y2
+	VFMADD231PS  Y2, Y9, Y7
+	VCVTPH2PS    16(SI), Y3
+	VMULPS       Y4, Y3, Y3
+	VFNMADD231PS Y3, Y12, Y7
+	ADDQ         $1184, SI
+	ADDQ         $292, DI
+	ADDQ         $32, R9
+	DECQ         CX
+	JMP          q4kx8loop
+
+q4kx8done:
+	VMOVUPS      Y7, (DX)
 	VZEROUPPER
 	RET
