@@ -43,6 +43,7 @@
 // meets: low nibbles with a's bytes at alo, high ones at ahi, adding the
 // int16 products into Y10 (sub-block 2c) and Y11 (2c+1).
 #define Q4KX8STEP(qoff, alo, ahi) \
+	PREFETCHT0   qoff+2368(SI) \
 	VMOVDQU      qoff(SI), Y0 \
 	VPAND        Y8, Y0, Y1 \
 	VPSRLW       $4, Y0, Y0 \
@@ -262,6 +263,9 @@ TEXT ·DotQ4_0x8(SB), NOSPLIT, $0-40
 q4x8loop:
 	TESTQ        CX, CX
 	JE           q4x8done
+	PREFETCHT0   2304(SI)
+	PREFETCHT0   2368(SI)
+	PREFETCHT0   2432(SI)
 	VPXOR        Y9, Y9, Y9
 	Q4X8CHUNK(16, 4)
 	Q4X8CHUNK(48, 8)
@@ -316,6 +320,11 @@ TEXT ·DotQ8_0x8(SB), NOSPLIT, $0-32
 q8x8loop:
 	TESTQ        CX, CX
 	JE           q8x8done
+	PREFETCHT0   4352(SI)
+	PREFETCHT0   4416(SI)
+	PREFETCHT0   4480(SI)
+	PREFETCHT0   4544(SI)
+	PREFETCHT0   4608(SI)
 	VPXOR        Y9, Y9, Y9
 	Q8X8CHUNK(16, 4)
 	Q8X8CHUNK(48, 8)
