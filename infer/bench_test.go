@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -30,16 +31,36 @@ func BenchmarkEngineDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, s := range shapes {
+	// DOKJA_BENCH_GGUF names GGUF files (comma-separated) to run as well,
+	// their quantized matrices kept in their blocks as dokja serve keeps them.
+	var ggufs []string
+	if v := os.Getenv("DOKJA_BENCH_GGUF"); v != "" {
+		ggufs = strings.Split(v, ",")
+	}
+	for _, path := range ggufs {
+		shapes = append(shapes, struct {
+			name string
+			c    model.Config
+		}{name: strings.TrimSuffix(filepath.Base(path), ".gguf")})
+	}
+	for si, s := range shapes {
 		if s.name == "134M" && os.Getenv("DOKJA_BENCH_134M") == "" {
 			continue
 		}
 		c := s.c
-		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
-		c.RMSNormEps, c.RopeTheta, c.HiddenAct, c.MaxPositionEmbeddings = 1e-5, 10000, "silu", 2048
-		m, err := model.NewRandom(&c, 1)
-		if err != nil {
-			b.Fatal(err)
+		var m *model.Model
+		if si >= len(shapes)-len(ggufs) {
+			m, _, err = model.LoadGGUFWith(ggufs[si-(len(shapes)-len(ggufs))], model.GGUFOptions{KeepQuantized: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c = *m.Config
+		} else {
+			c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+			c.RMSNormEps, c.RopeTheta, c.HiddenAct, c.MaxPositionEmbeddings = 1e-5, 10000, "silu", 2048
+			if m, err = model.NewRandom(&c, 1); err != nil {
+				b.Fatal(err)
+			}
 		}
 		e, err := newEngine(m, tok, EngineOptions{MaxBatch: 8})
 		if err != nil {

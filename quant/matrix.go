@@ -253,11 +253,13 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 				pairs[8*b+j] = int32(acts[b].bsums[2*j]) + int32(acts[b].bsums[2*j+1])
 			}
 		}
-		m.rows(n, func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) },
-			func(w []byte, i int, out []float32) {
+		m.rows(n, rowKernels{
+			dot: func(w []byte, i int) float32 { return k.q4K(w, acts[i*per:(i+1)*per]) },
+			group: func(w []byte, i int, out []float32) {
 				k.q4Kx8(w, acts[i*per:(i+1)*per], pairs[8*i*per:8*(i+1)*per], out)
 			},
-			func(w []byte, i int, out *[4]float32) { k.q4KIn4(w, acts[i*per:(i+4)*per], per, out) }, y)
+			dotIn4: func(w []byte, i int, out *[4]float32) { k.q4KIn4(w, acts[i*per:(i+4)*per], per, out) },
+		}, y)
 		return
 	}
 	per := m.Cols / 32
@@ -278,21 +280,37 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 			sums[b] = 8 * s
 		}
 	}
-	m.rows(n, func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) },
-		func(w []byte, i int, out []float32) {
+	r := rowKernels{
+		dot: func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) },
+		group: func(w []byte, i int, out []float32) {
 			groupDot(w, acts[i*per:(i+1)*per], sums[min(i*per, len(sums)):min((i+1)*per, len(sums))], out)
-		}, nil, y)
+		},
+	}
+	if m.Type == Q4_0 {
+		r.groupIn4 = func(w []byte, i int, out *[32]float32) {
+			k.q4_0x8in4(w, acts[i*per:(i+4)*per], per, sums[i*per:(i+4)*per], out)
+		}
+	}
+	m.rows(n, r, y)
 }
 
-// rows runs dot for every (weight row, input row) pair, split across
-// cores by weight rows: a group at a time through groupDot for the
-// grouped rows, one by one for the rest, four input rows at a time
-// through dotIn4 when it is set. The weights stay in cache while they
-// meet every input row.
-func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w []byte, i int, out []float32),
-	dotIn4 func(w []byte, i int, out *[4]float32), y []float32) {
-	// At least 32 KiB of weights per piece of work: small enough that a
-	// 2048-row matrix is split across the cores when decoding one token.
+// rowKernels are the products rows runs for a matrix: dot for one weight
+// row and one input row; group for a group of weight rows and one input
+// row; and, when set, groupIn4 for a group of eight weight rows and four
+// input rows (out[8k+r]: weight row r, input row i+k), dotIn4 for one
+// weight row and four input rows.
+type rowKernels struct {
+	dot      func(w []byte, i int) float32
+	group    func(w []byte, i int, out []float32)
+	groupIn4 func(w []byte, i int, out *[32]float32)
+	dotIn4   func(w []byte, i int, out *[4]float32)
+}
+
+// rows runs the kernels for every (weight row, input row) pair, split
+// across cores by weight rows: a group at a time for the grouped rows,
+// one by one for the rest, four input rows at a time where a kernel
+// takes four. The weights stay in cache while they meet every input row.
+func (m *Matrix) rows(n int, k rowKernels, y []float32) {
 	grain := max(1, (32<<10)/(m.rowBytes*max(n, 1)))
 	rb := m.rowBytes
 	tail := 0
@@ -301,10 +319,20 @@ func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w 
 		tail = m.grouped / gr * gb
 		tensor.ParallelFor(m.grouped/gr, max(1, grain/gr), func(lo, hi int) {
 			out := make([]float32, gr)
+			var out4 [32]float32
 			for g := lo; g < hi; g++ {
 				w, r := m.data[g*gb:(g+1)*gb], gr*g
-				for i := range n {
-					groupDot(w, i, out)
+				i := 0
+				if k.groupIn4 != nil && gr == 8 {
+					for ; i+4 <= n; i += 4 {
+						k.groupIn4(w, i, &out4)
+						for in := range 4 {
+							copy(y[(i+in)*m.Rows+r:(i+in)*m.Rows+r+8], out4[8*in:8*in+8])
+						}
+					}
+				}
+				for ; i < n; i++ {
+					k.group(w, i, out)
 					copy(y[i*m.Rows+r:i*m.Rows+r+gr], out)
 				}
 			}
@@ -316,16 +344,16 @@ func (m *Matrix) rows(n int, dot func(w []byte, i int) float32, groupDot func(w 
 			off := tail + (r-m.grouped)*rb
 			w := m.data[off : off+rb]
 			i := 0
-			if dotIn4 != nil {
+			if k.dotIn4 != nil {
 				for ; i+4 <= n; i += 4 {
-					dotIn4(w, i, &out)
+					k.dotIn4(w, i, &out)
 					for k, v := range out {
 						y[(i+k)*m.Rows+r] = v
 					}
 				}
 			}
 			for ; i < n; i++ {
-				y[i*m.Rows+r] = dot(w, i)
+				y[i*m.Rows+r] = k.dot(w, i)
 			}
 		}
 	})
@@ -422,9 +450,21 @@ type dotKernels struct {
 	// q4Kx8 multiplies a group of eight rows with one activation row
 	// (pairs: the eight sub-block sums of each activation block).
 	q4Kx8 func(w []byte, a []q8KBlock, pairs []int32, out []float32)
+	// q4_0x8in4 multiplies a Q4_0 group with four activation rows of per
+	// blocks each (out[8k+r]).
+	q4_0x8in4 func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32)
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K)}
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0))}
+
+// in4By makes a four-input group kernel of a one-input one.
+func in4By(group func(w []byte, a []q8Block, sums []int32, out []float32)) func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32) {
+	return func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32) {
+		for k := range 4 {
+			group(w, a[k*per:(k+1)*per], sums[k*per:(k+1)*per], out[8*k:8*k+8])
+		}
+	}
+}
 
 // groupRowsQ4K is groupRowsBy for Q4_K.
 func groupRowsQ4K(dot func(w []byte, a []q8KBlock) float32) func(w []byte, a []q8KBlock, pairs []int32, out []float32) {

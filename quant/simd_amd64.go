@@ -25,9 +25,9 @@ var (
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2),
-			dotQ4KAVX2, dotQ4KIn4AVX2, groupRowsQ4K(dotQ4KAVX2)}
+			dotQ4KAVX2, dotQ4KIn4AVX2, groupRowsQ4K(dotQ4KAVX2), in4By(groupRowsBy(Q4_0, dotQ4_0AVX2))}
 		if cpu.X86.HasF16C {
-			k.q8_0x8, k.q4_0x8, k.q4Kx8 = dotQ8_0x8AVX2, dotQ4_0x8AVX2, dotQ4Kx8AVX2
+			k.q8_0x8, k.q4_0x8, k.q4Kx8, k.q4_0x8in4 = dotQ8_0x8AVX2, dotQ4_0x8AVX2, dotQ4Kx8AVX2, dotQ4_0x8in4AVX2
 		}
 		simdKernels = k
 	}
@@ -94,4 +94,15 @@ func dotQ4Kx8AVX2(w []byte, a []q8KBlock, pairs []int32, out []float32) {
 	_ = w[q4Kx8Bytes*len(a)-1]
 	_ = pairs[8*len(a)-1]
 	q8asm.DotQ4Kx8(&w[0], (*byte)(unsafe.Pointer(&a[0])), &pairs[0], len(a), (*[8]float32)(out))
+}
+
+func dotQ4_0x8in4AVX2(w []byte, a []q8Block, per int, sums []int32, out *[32]float32) {
+	if per == 0 {
+		*out = [32]float32{}
+		return
+	}
+	_ = w[8*18*per-1]
+	_ = a[4*per-1]
+	_ = sums[4*per-1]
+	q8asm.DotQ4_0x8in4(&w[0], (*byte)(unsafe.Pointer(&a[0])), per*int(unsafe.Sizeof(q8Block{})), &sums[0], 4*per, per, out)
 }

@@ -62,3 +62,10 @@ func DotQ4Kx4(w, a *byte, astride, blocks int, f16 *float32, out *[4]float32)
 //
 //go:noescape
 func DotQ4Kx8(w, a *byte, pairs *int32, blocks int, out *[8]float32)
+
+// DotQ4_0x8in4 computes DotQ4_0x8 for four rows of activation blocks,
+// astride bytes apart (their sums sstride bytes apart), into out: out[8k+r]
+// for weight row r and activation row k. Needs AVX2, FMA and F16C.
+//
+//go:noescape
+func DotQ4_0x8in4(w, a *byte, astride int, sums *int32, sstride, blocks int, out *[32]float32)

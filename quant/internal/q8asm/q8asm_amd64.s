@@ -55,6 +55,17 @@
 	VPADDW       Y1, Y10, Y10 \
 	VPADDW       Y0, Y11, Y11
 
+// Q4X8IN4 multiplies the unpacked chunk (low nibbles Y1, high Y0) with
+// activation row DI+IDX's bytes at alo (low) and alo+16 (high), adding
+// the int16 products into acc.
+#define Q4X8IN4(acc, alo, IDX) \
+	VPBROADCASTD alo(DI)IDX, Y2 \
+	VPBROADCASTD alo+16(DI)IDX, Y3 \
+	VPMADDUBSW   Y2, Y1, Y2 \
+	VPMADDUBSW   Y3, Y0, Y3 \
+	VPADDW       Y2, acc, acc \
+	VPADDW       Y3, acc, acc
+
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ     w+0(FP), SI
@@ -646,5 +657,118 @@ q4kx8loop:
 
 q4kx8done:
 	VMOVUPS      Y7, (DX)
+	VZEROUPPER
+	RET
+
+// func DotQ4_0x8in4(w, a *byte, astride int, sums *int32, sstride, blocks int, out *[32]float32)
+//
+// DotQ4_0x8 for four activation rows at once (astride bytes apart, their
+// 8·Σa sums sstride bytes apart), for batched decoding and prefill: each
+// chunk of weights is unpacked once for the four rows. out[8k+r] is row
+// r against activation row k. Int16 accumulators Y4-Y7, float32 Y10-Y13,
+// the eight row scales in Y14.
+TEXT ·DotQ4_0x8in4(SB), NOSPLIT, $0-56
+	MOVQ         w+0(FP), SI
+	MOVQ         a+8(FP), DI
+	MOVQ         astride+16(FP), BX
+	MOVQ         sums+24(FP), R9
+	MOVQ         sstride+32(FP), R10
+	MOVQ         blocks+40(FP), CX
+	LEAQ         (BX)(BX*2), R13
+	LEAQ         (R10)(R10*2), R11
+	XORQ         R14, R14
+	VXORPS       Y10, Y10, Y10
+	VXORPS       Y11, Y11, Y11
+	VXORPS       Y12, Y12, Y12
+	VXORPS       Y13, Y13, Y13
+	VPCMPEQW     Y9, Y9, Y9
+	VPSRLW       $15, Y9, Y9
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8
+
+q4x8in4loop:
+	TESTQ        CX, CX
+	JE           q4x8in4done
+	PREFETCHT0   2304(SI)
+	PREFETCHT0   2368(SI)
+	PREFETCHT0   2432(SI)
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	VMOVDQU      16(SI), Y0
+	VPAND        Y8, Y0, Y1
+	VPSRLW       $4, Y0, Y0
+	VPAND        Y8, Y0, Y0
+	Q4X8IN4(Y4, 4, (R14*1))
+	Q4X8IN4(Y5, 4, (BX*1))
+	Q4X8IN4(Y6, 4, (BX*2))
+	Q4X8IN4(Y7, 4, (R13*1))
+	VMOVDQU      48(SI), Y0
+	VPAND        Y8, Y0, Y1
+	VPSRLW       $4, Y0, Y0
+	VPAND        Y8, Y0, Y0
+	Q4X8IN4(Y4, 8, (R14*1))
+	Q4X8IN4(Y5, 8, (BX*1))
+	Q4X8IN4(Y6, 8, (BX*2))
+	Q4X8IN4(Y7, 8, (R13*1))
+	VMOVDQU      80(SI), Y0
+	VPAND        Y8, Y0, Y1
+	VPSRLW       $4, Y0, Y0
+	VPAND        Y8, Y0, Y0
+	Q4X8IN4(Y4, 12, (R14*1))
+	Q4X8IN4(Y5, 12, (BX*1))
+	Q4X8IN4(Y6, 12, (BX*2))
+	Q4X8IN4(Y7, 12, (R13*1))
+	VMOVDQU      112(SI), Y0
+	VPAND        Y8, Y0, Y1
+	VPSRLW       $4, Y0, Y0
+	VPAND        Y8, Y0, Y0
+	Q4X8IN4(Y4, 16, (R14*1))
+	Q4X8IN4(Y5, 16, (BX*1))
+	Q4X8IN4(Y6, 16, (BX*2))
+	Q4X8IN4(Y7, 16, (R13*1))
+	VPMADDWD     Y9, Y4, Y4
+	VPMADDWD     Y9, Y5, Y5
+	VPMADDWD     Y9, Y6, Y6
+	VPMADDWD     Y9, Y7, Y7
+	VCVTPH2PS    (SI), Y14
+	VPBROADCASTD (R9)(R14*1), Y15
+	VPSUBD       Y15, Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VBROADCASTSS (DI)(R14*1), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y4, Y10
+	VPBROADCASTD (R9)(R10*1), Y15
+	VPSUBD       Y15, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VBROADCASTSS (DI)(BX*1), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y5, Y11
+	VPBROADCASTD (R9)(R10*2), Y15
+	VPSUBD       Y15, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS (DI)(BX*2), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y6, Y12
+	VPBROADCASTD (R9)(R11*1), Y15
+	VPSUBD       Y15, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS (DI)(R13*1), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y7, Y13
+	ADDQ         $144, SI
+	ADDQ         $36, DI
+	ADDQ         $4, R9
+	DECQ         CX
+	JMP          q4x8in4loop
+
+q4x8in4done:
+	MOVQ         out+48(FP), DX
+	VMOVUPS      Y10, (DX)
+	VMOVUPS      Y11, 32(DX)
+	VMOVUPS      Y12, 64(DX)
+	VMOVUPS      Y13, 96(DX)
 	VZEROUPPER
 	RET
