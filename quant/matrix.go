@@ -265,7 +265,7 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 	per := m.Cols / 32
 	acts := make([]q8Block, n*per)
 	for i := range n {
-		quantizeRowQ8(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
+		k.quantQ8(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 	}
 	dot, groupDot := k.q8_0, k.q8_0x8
 	var sums []int32
@@ -453,9 +453,11 @@ type dotKernels struct {
 	// q4_0x8in4 multiplies a Q4_0 group with four activation rows of per
 	// blocks each (out[8k+r]).
 	q4_0x8in4 func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32)
+	// quantQ8 quantizes activations (quantizeRowQ8).
+	quantQ8 func(dst []q8Block, x []float32)
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0))}
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0)), quantizeRowQ8}
 
 // in4By makes a four-input group kernel of a one-input one.
 func in4By(group func(w []byte, a []q8Block, sums []int32, out []float32)) func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32) {

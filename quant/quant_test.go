@@ -328,3 +328,35 @@ func TestMatrixRowRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Every path quantizes activations to the same bytes as quantizeRowQ8:
+// random rows over several magnitudes, a zero block, tiny values whose
+// scale is an fp16 subnormal, and exact halves.
+func TestQuantizeActivationsPaths(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	x := make([]float32, 32*64)
+	for i := range x {
+		x[i] = float32(r.NormFloat64()) * float32(math.Exp(3*r.NormFloat64()))
+	}
+	clear(x[32:64])
+	for i := 64; i < 96; i++ {
+		x[i] = float32(i-80) * 1e-7
+	}
+	for i := 96; i < 128; i++ {
+		x[i] = float32(i-112) * 0.5
+	}
+	want := make([]q8Block, len(x)/32)
+	quantizeRowQ8(want, x)
+	for _, k := range []*dotKernels{&portableKernels, simdKernels} {
+		if k == nil {
+			continue
+		}
+		got := make([]q8Block, len(want))
+		k.quantQ8(got, x)
+		for b := range want {
+			if got[b] != want[b] {
+				t.Fatalf("%s: block %d: %+v, want %+v", k.name, b, got[b], want[b])
+			}
+		}
+	}
+}

@@ -69,3 +69,10 @@ func DotQ4Kx8(w, a *byte, pairs *int32, blocks int, out *[8]float32)
 //
 //go:noescape
 func DotQ4_0x8in4(w, a *byte, astride int, sums *int32, sstride, blocks int, out *[32]float32)
+
+// QuantizeQ8 quantizes blocks·32 activations at x into Q8_0 activation
+// blocks at dst (36 bytes each), byte for byte as quant's quantizeRowQ8
+// does. Needs AVX2 and F16C.
+//
+//go:noescape
+func QuantizeQ8(x *float32, dst *byte, blocks int)

@@ -772,3 +772,85 @@ q4x8in4done:
 	VMOVUPS      Y13, 96(DX)
 	VZEROUPPER
 	RET
+
+DATA permQ8<>+0(SB)/4, $0
+DATA permQ8<>+4(SB)/4, $4
+DATA permQ8<>+8(SB)/4, $1
+DATA permQ8<>+12(SB)/4, $5
+DATA permQ8<>+16(SB)/4, $2
+DATA permQ8<>+20(SB)/4, $6
+DATA permQ8<>+24(SB)/4, $3
+DATA permQ8<>+28(SB)/4, $7
+GLOBL permQ8<>(SB), RODATA|NOPTR, $32
+
+// func QuantizeQ8(x *float32, dst *byte, blocks int)
+//
+// Quantizes blocks·32 floats at x into Q8_0 activation blocks at dst (36
+// bytes: the scale amax/127 rounded through fp16, as a float32, then 32
+// int8): values times 127/amax, rounded half to even by VCVTPS2DQ (the
+// default rounding mode), packed to int8 (the packs interleave 128-bit
+// lanes; VPERMD puts the four-value groups back in order). The same
+// operations as quant's quantizeRowQ8, so the same bytes. Needs AVX2 and
+// F16C.
+TEXT ·QuantizeQ8(SB), NOSPLIT, $0-24
+	MOVQ     x+0(FP), SI
+	MOVQ     dst+8(FP), DI
+	MOVQ     blocks+16(FP), CX
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD   $1, Y15, Y15
+	MOVL     $0x42FE0000, AX
+	VMOVD    AX, X14
+	VMOVDQU  permQ8<>(SB), Y13
+
+qq8loop:
+	TESTQ        CX, CX
+	JE           qq8done
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VMOVUPS      64(SI), Y2
+	VMOVUPS      96(SI), Y3
+	VANDPS       Y15, Y0, Y4
+	VANDPS       Y15, Y1, Y5
+	VMAXPS       Y5, Y4, Y4
+	VANDPS       Y15, Y2, Y5
+	VMAXPS       Y5, Y4, Y4
+	VANDPS       Y15, Y3, Y5
+	VMAXPS       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VMOVHLPS     X4, X4, X5
+	VMAXPS       X5, X4, X4
+	VPSHUFD      $1, X4, X5
+	VMAXSS       X5, X4, X4
+	VDIVSS       X14, X4, X5
+	VCVTPS2PH    $0, X5, X6
+	VCVTPH2PS    X6, X6
+	VMOVSS       X6, (DI)
+	VXORPS       X7, X7, X7
+	VUCOMISS     X7, X4
+	JE           qq8zero
+	VDIVSS       X4, X14, X7
+
+qq8zero:
+	VBROADCASTSS X7, Y7
+	VMULPS       Y7, Y0, Y0
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y7, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKSSWB    Y2, Y0, Y0
+	VPERMD       Y0, Y13, Y0
+	VMOVDQU      Y0, 4(DI)
+	ADDQ         $128, SI
+	ADDQ         $36, DI
+	DECQ         CX
+	JMP          qq8loop
+
+qq8done:
+	VZEROUPPER
+	RET
