@@ -78,10 +78,19 @@ func Softmax(x []float32) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
+	// The exponentials come eight at a time where the CPU allows (bit
+	// for bit as Exp32); the sum stays in order, in float64.
+	done := 0
+	if expSub != nil {
+		done = expSub(x, m)
+	}
 	var sum float64
 	for i, v := range x {
-		e := Exp32(v - m)
-		x[i] = e
+		e := v
+		if i >= done {
+			e = Exp32(v - m)
+			x[i] = e
+		}
 		sum += float64(e)
 	}
 	inv := float32(1 / sum)
@@ -90,9 +99,20 @@ func Softmax(x []float32) {
 	}
 }
 
+// expSub and swiGLU, when the CPU has them, do the leading multiple of
+// eight of Softmax's exponentials (x[i] = Exp32(x[i]−m)) and of SwiGLU in
+// assembly, bit for bit as the Go loops, and return how many they did.
+var (
+	expSub func(x []float32, m float32) int
+	swiGLU func(dst, gate, up []float32) int
+)
+
 // SwiGLU writes silu(gate)·up into dst: SiLU(g) = g·σ(g).
 func SwiGLU(dst, gate, up []float32) {
 	ParallelFor(len(gate), 16384, func(lo, hi int) {
+		if swiGLU != nil {
+			lo += swiGLU(dst[lo:hi], gate[lo:hi], up[lo:hi])
+		}
 		for i := lo; i < hi; i++ {
 			g := gate[i]
 			dst[i] = g / (1 + Exp32(-g)) * up[i]

@@ -80,3 +80,70 @@ func TestExp32(t *testing.T) {
 		t.Errorf("Exp32 edges: %g %g %g", Exp32(-100), Exp32(100), Exp32(0))
 	}
 }
+
+// Softmax and SwiGLU give the same bits on every path as the Go loops
+// over Exp32: random inputs, the ends of Exp32's range and beyond, and
+// lengths that are not multiples of eight.
+func TestExpPathsBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	edges := []float32{0, -0.0, 1, -1, 88.72283, 88.7229, 88.1, 88.03, -87.33654, -87.34, -87.3, -100, 100, 1e-8, -1e-8, 0.5, -0.5}
+	for _, n := range []int{1, 7, 8, 9, 63, 64, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 30)
+			if i < len(edges) && n > len(edges) {
+				x[i] = edges[i]
+			}
+		}
+		// Softmax against the scalar loop.
+		want := append([]float32(nil), x...)
+		m := want[0]
+		for _, v := range want[1:] {
+			m = max(m, v)
+		}
+		var sum float64
+		for i, v := range want {
+			want[i] = Exp32(v - m)
+			sum += float64(want[i])
+		}
+		inv := float32(1 / sum)
+		for i := range want {
+			want[i] *= inv
+		}
+		got := append([]float32(nil), x...)
+		Softmax(got)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("Softmax n=%d [%d] of %v: %v, want %v", n, i, x[i], got[i], want[i])
+			}
+		}
+		// SwiGLU, with the edges as gates (exp of −g over the range).
+		up := make([]float32, n)
+		for i := range up {
+			up[i] = float32(r.NormFloat64())
+		}
+		dst := make([]float32, n)
+		SwiGLU(dst, x, up)
+		for i, g := range x {
+			w := g / (1 + Exp32(-g)) * up[i]
+			if math.Float32bits(dst[i]) != math.Float32bits(w) && !(math.IsNaN(float64(w)) && math.IsNaN(float64(dst[i]))) {
+				t.Fatalf("SwiGLU n=%d [%d] g=%v: %v, want %v", n, i, g, dst[i], w)
+			}
+		}
+	}
+	// Exp32 itself on the vector path, across its whole range.
+	if expSub != nil {
+		x := make([]float32, 0, 4096)
+		for v := float32(-90); v < 90; v += 0.0441 {
+			x = append(x, v)
+		}
+		x = x[:len(x)&^7]
+		got := append([]float32(nil), x...)
+		expSub(got, 0)
+		for i, v := range x {
+			if math.Float32bits(got[i]) != math.Float32bits(Exp32(v)) {
+				t.Fatalf("vector exp(%v) = %v, Exp32 %v", v, got[i], Exp32(v))
+			}
+		}
+	}
+}

@@ -31,3 +31,16 @@ func DotRows(x, w, out *float32, k, ldw, n int)
 //
 //go:noescape
 func VecMat(a, b, c *float32, k, ldb, n int)
+
+// ExpSub sets x[i] to tensor.Exp32(x[i]−m) for i < n, a multiple of 8:
+// softmax's exponentials, bit for bit as the Go function (the same
+// operations, no fused multiply-adds), eight at a time.
+//
+//go:noescape
+func ExpSub(x *float32, n int, m float32)
+
+// SwiGLU sets dst[i] to g/(1+Exp32(−g))·up[i], g = gate[i], for i < n, a
+// multiple of 8, bit for bit as tensor.SwiGLU's Go loop.
+//
+//go:noescape
+func SwiGLU(dst, gate, up *float32, n int)
