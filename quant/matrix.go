@@ -290,6 +290,8 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		r.groupIn4 = func(w []byte, i int, out *[32]float32) {
 			k.q4_0x8in4(w, acts[i*per:(i+4)*per], per, sums[i*per:(i+4)*per], out)
 		}
+	} else {
+		r.groupIn4 = func(w []byte, i int, out *[32]float32) { k.q8_0x8in4(w, acts[i*per:(i+4)*per], per, out) }
 	}
 	m.rows(n, r, y)
 }
@@ -455,9 +457,21 @@ type dotKernels struct {
 	q4_0x8in4 func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32)
 	// quantQ8 quantizes activations (quantizeRowQ8).
 	quantQ8 func(dst []q8Block, x []float32)
+	// q8_0x8in4 is q4_0x8in4 for Q8_0 (no sums).
+	q8_0x8in4 func(w []byte, a []q8Block, per int, out *[32]float32)
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0)), quantizeRowQ8}
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0)), quantizeRowQ8,
+	q8In4By(groupRowsBy(Q8_0, dotQ8_0))}
+
+// q8In4By makes a four-input Q8_0 group kernel of a one-input one.
+func q8In4By(group func(w []byte, a []q8Block, sums []int32, out []float32)) func(w []byte, a []q8Block, per int, out *[32]float32) {
+	return func(w []byte, a []q8Block, per int, out *[32]float32) {
+		for k := range 4 {
+			group(w, a[k*per:(k+1)*per], nil, out[8*k:8*k+8])
+		}
+	}
+}
 
 // in4By makes a four-input group kernel of a one-input one.
 func in4By(group func(w []byte, a []q8Block, sums []int32, out []float32)) func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32) {

@@ -76,3 +76,10 @@ func DotQ4_0x8in4(w, a *byte, astride int, sums *int32, sstride, blocks int, out
 //
 //go:noescape
 func QuantizeQ8(x *float32, dst *byte, blocks int)
+
+// DotQ8_0x8in4 computes DotQ8_0x8 for four rows of activation blocks,
+// astride bytes apart, into out: out[8k+r] for weight row r and
+// activation row k. Needs AVX2, FMA and F16C.
+//
+//go:noescape
+func DotQ8_0x8in4(w, a *byte, astride, blocks int, out *[32]float32)

@@ -66,6 +66,17 @@
 	VPADDW       Y2, acc, acc \
 	VPADDW       Y3, acc, acc
 
+// Q8X8IN4 multiplies an eight-row Q8_0 chunk (|w| in Y1, w in Y0) with
+// activation row DI+IDX's four bytes at aoff, adding the int32 products
+// into acc.
+#define Q8X8IN4(acc, aoff, IDX) \
+	VPBROADCASTD aoff(DI)IDX, Y2 \
+	VPSIGNB      Y0, Y2, Y2 \
+	VPMADDUBSW   Y2, Y1, Y2 \
+	VPMADDWD     Y9, Y2, Y2 \
+	VPADDD       Y2, acc, acc
+
+
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ     w+0(FP), SI
@@ -852,5 +863,115 @@ qq8zero:
 	JMP          qq8loop
 
 qq8done:
+	VZEROUPPER
+	RET
+
+// func DotQ8_0x8in4(w, a *byte, astride, blocks int, out *[32]float32)
+//
+// DotQ8_0x8 for four activation rows at once (astride bytes apart): each
+// chunk's |w| is taken once for the four. out[8k+r] is row r against
+// activation row k. Int32 accumulators Y4-Y7, float32 Y10-Y13.
+TEXT ·DotQ8_0x8in4(SB), NOSPLIT, $0-40
+	MOVQ         w+0(FP), SI
+	MOVQ         a+8(FP), DI
+	MOVQ         astride+16(FP), BX
+	MOVQ         blocks+24(FP), CX
+	LEAQ         (BX)(BX*2), R13
+	XORQ         R14, R14
+	VXORPS       Y10, Y10, Y10
+	VXORPS       Y11, Y11, Y11
+	VXORPS       Y12, Y12, Y12
+	VXORPS       Y13, Y13, Y13
+	VPCMPEQW     Y9, Y9, Y9
+	VPSRLW       $15, Y9, Y9
+
+q8x8in4loop:
+	TESTQ        CX, CX
+	JE           q8x8in4done
+	PREFETCHT0   4352(SI)
+	PREFETCHT0   4416(SI)
+	PREFETCHT0   4480(SI)
+	PREFETCHT0   4544(SI)
+	PREFETCHT0   4608(SI)
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	VMOVDQU      16(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 4, (R14*1))
+	Q8X8IN4(Y5, 4, (BX*1))
+	Q8X8IN4(Y6, 4, (BX*2))
+	Q8X8IN4(Y7, 4, (R13*1))
+	VMOVDQU      48(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 8, (R14*1))
+	Q8X8IN4(Y5, 8, (BX*1))
+	Q8X8IN4(Y6, 8, (BX*2))
+	Q8X8IN4(Y7, 8, (R13*1))
+	VMOVDQU      80(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 12, (R14*1))
+	Q8X8IN4(Y5, 12, (BX*1))
+	Q8X8IN4(Y6, 12, (BX*2))
+	Q8X8IN4(Y7, 12, (R13*1))
+	VMOVDQU      112(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 16, (R14*1))
+	Q8X8IN4(Y5, 16, (BX*1))
+	Q8X8IN4(Y6, 16, (BX*2))
+	Q8X8IN4(Y7, 16, (R13*1))
+	VMOVDQU      144(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 20, (R14*1))
+	Q8X8IN4(Y5, 20, (BX*1))
+	Q8X8IN4(Y6, 20, (BX*2))
+	Q8X8IN4(Y7, 20, (R13*1))
+	VMOVDQU      176(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 24, (R14*1))
+	Q8X8IN4(Y5, 24, (BX*1))
+	Q8X8IN4(Y6, 24, (BX*2))
+	Q8X8IN4(Y7, 24, (R13*1))
+	VMOVDQU      208(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 28, (R14*1))
+	Q8X8IN4(Y5, 28, (BX*1))
+	Q8X8IN4(Y6, 28, (BX*2))
+	Q8X8IN4(Y7, 28, (R13*1))
+	VMOVDQU      240(SI), Y0
+	VPSIGNB      Y0, Y0, Y1
+	Q8X8IN4(Y4, 32, (R14*1))
+	Q8X8IN4(Y5, 32, (BX*1))
+	Q8X8IN4(Y6, 32, (BX*2))
+	Q8X8IN4(Y7, 32, (R13*1))
+	VCVTPH2PS    (SI), Y14
+	VCVTDQ2PS    Y4, Y4
+	VBROADCASTSS (DI)(R14*1), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y4, Y10
+	VCVTDQ2PS    Y5, Y5
+	VBROADCASTSS (DI)(BX*1), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y5, Y11
+	VCVTDQ2PS    Y6, Y6
+	VBROADCASTSS (DI)(BX*2), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y6, Y12
+	VCVTDQ2PS    Y7, Y7
+	VBROADCASTSS (DI)(R13*1), Y15
+	VMULPS       Y14, Y15, Y15
+	VFMADD231PS  Y15, Y7, Y13
+	ADDQ         $272, SI
+	ADDQ         $36, DI
+	DECQ         CX
+	JMP          q8x8in4loop
+
+q8x8in4done:
+	MOVQ         out+32(FP), DX
+	VMOVUPS      Y10, (DX)
+	VMOVUPS      Y11, 32(DX)
+	VMOVUPS      Y12, 64(DX)
+	VMOVUPS      Y13, 96(DX)
 	VZEROUPPER
 	RET
