@@ -7,7 +7,9 @@ package atomicfile
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -62,4 +64,29 @@ func WriteFile(path string, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// WriteJSON creates or replaces path with v as indented JSON and a final
+// newline: the run files, reports and configs that Dokja's steps leave.
+func WriteJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return WriteFile(path, append(data, '\n'))
+}
+
+// ReadJSON reads a JSON file such as WriteJSON writes into a new T. A
+// missing file gives an error that errors.Is(err, os.ErrNotExist) reports,
+// so that callers can tell "not done yet" from "damaged".
+func ReadJSON[T any](path string) (*T, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,31 @@ func TestModeFollowsUmask(t *testing.T) {
 	b, _ := os.Stat(filepath.Join(dir, "ref"))
 	if a.Mode().Perm() != b.Mode().Perm() {
 		t.Errorf("mode %v, os.Create gives %v", a.Mode().Perm(), b.Mode().Perm())
+	}
+}
+
+// WriteJSON and ReadJSON round-trip a value; a missing file is
+// os.ErrNotExist, a damaged one an error naming the file.
+func TestJSONRoundTrip(t *testing.T) {
+	type rec struct {
+		Name string `json:"name"`
+		N    int    `json:"n"`
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	if _, err := ReadJSON[rec](path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if err := WriteJSON(path, rec{"한국어", 3}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadJSON[rec](path)
+	if err != nil || *got != (rec{"한국어", 3}) {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	if err := os.WriteFile(path, []byte(`{"name": `), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadJSON[rec](path); err == nil || errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "r.json") {
+		t.Fatalf("damaged file: %v", err)
 	}
 }

@@ -503,6 +503,12 @@ func (r *Reader) tooLongErr() error {
 }
 
 func (r *Reader) readErr(err error) error {
+	return r.inputErr(err, fmt.Sprintf("after line %d", r.line))
+}
+
+// inputErr names the file, whether it was being read or decompressed, and
+// where (for lines and WARC records alike).
+func (r *Reader) inputErr(err error, where string) error {
 	if err == io.ErrUnexpectedEOF && r.codec != "" {
 		err = fmt.Errorf("truncated %s data: %w", r.codec, err)
 	}
@@ -510,7 +516,7 @@ func (r *Reader) readErr(err error) error {
 	if r.codec != "" {
 		what = "decompressing " + r.codec + " data"
 	}
-	return fmt.Errorf("corpus: %s: %s after line %d: %w", r.name, what, r.line, err)
+	return fmt.Errorf("corpus: %s: %s %s: %w", r.name, what, where, err)
 }
 
 // invalidOffset returns the offset of the first byte of b that does not

@@ -49,8 +49,14 @@ func zstdBytes(t testing.TB, data []byte) []byte {
 // and stops at io.EOF or any other error.
 func drain(t *testing.T, r *Reader) []string {
 	t.Helper()
+	return drainAs(t, r, func(rec Record) string { return fmt.Sprintf("%d:%s", rec.Line, rec.Text) })
+}
+
+// drainAs is drain with each record described by show.
+func drainAs(t *testing.T, r *Reader, show func(Record) string) []string {
+	t.Helper()
 	var got []string
-	for range 10000 {
+	for range 100000 {
 		rec, err := r.Next()
 		if err == io.EOF {
 			return got
@@ -63,7 +69,7 @@ func drain(t *testing.T, r *Reader) []string {
 			}
 			continue
 		}
-		got = append(got, fmt.Sprintf("%d:%s", rec.Line, rec.Text))
+		got = append(got, show(rec))
 	}
 	t.Fatal("reader did not stop")
 	return nil

@@ -110,24 +110,7 @@ func stripCRC(t testing.TB, data []byte) []byte {
 // drainIDs is drain with the record IDs: "N:ID:text".
 func drainIDs(t *testing.T, r *Reader) []string {
 	t.Helper()
-	var got []string
-	for range 100000 {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return got
-		}
-		if err != nil {
-			got = append(got, "ERR:"+err.Error())
-			var re *RecordError
-			if !errors.As(err, &re) {
-				return got
-			}
-			continue
-		}
-		got = append(got, fmt.Sprintf("%d:%s:%s", rec.Line, rec.ID, rec.Text))
-	}
-	t.Fatal("reader did not stop")
-	return nil
+	return drainAs(t, r, func(rec Record) string { return fmt.Sprintf("%d:%s:%s", rec.Line, rec.ID, rec.Text) })
 }
 
 func TestParquet(t *testing.T) {

@@ -245,14 +245,7 @@ func (r *Reader) warcTruncated(where string) error {
 }
 
 func (r *Reader) warcReadErr(err error) error {
-	if err == io.ErrUnexpectedEOF && r.codec != "" {
-		err = fmt.Errorf("truncated %s data: %w", r.codec, err)
-	}
-	what := "reading"
-	if r.codec != "" {
-		what = "decompressing " + r.codec + " data"
-	}
-	return fmt.Errorf("corpus: %s: %s in record %d: %w", r.name, what, r.line, err)
+	return r.inputErr(err, fmt.Sprintf("in record %d", r.line))
 }
 
 var (

@@ -2,7 +2,6 @@ package data
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -150,11 +149,7 @@ func (r *runner) sampleClusters(k int, groups [][]uint64) ([][]Sample, error) {
 
 // Write saves report.json and report.html in dir.
 func (rep *Report) Write(dir string) error {
-	data, err := json.MarshalIndent(rep, "", " ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "report.json"), rep); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, "report.html"), rep.WriteHTML)

@@ -263,7 +263,7 @@ files:
 	if st.Bad > 0 {
 		slog.Warn("skipped bad input records (strict: true stops at the first)", "count", st.Bad, "first", st.BadList[0])
 	}
-	return st, writeJSON(marker, st)
+	return st, atomicfile.WriteJSON(marker, st)
 }
 
 // phase runs phase k over every shard not yet done, on all workers.
@@ -437,7 +437,7 @@ func (r *runner) shard(ctx context.Context, k, i int, in, out string, prev *Deci
 	if err != nil {
 		return err
 	}
-	return writeJSON(r.work(phaseDir(k), markerName(i)), res)
+	return atomicfile.WriteJSON(r.work(phaseDir(k), markerName(i)), res)
 }
 
 // resolve runs phase k's corpus stage over every shard's keys, once.
@@ -466,7 +466,7 @@ func (r *runner) resolve(ctx context.Context, k int, shards []string) (*Decision
 		return nil, err
 	}
 	slog.Debug("resolved", "stage", cs.Name(), "drop", len(dc.Drop), "groups", dc.Groups, "seconds", time.Since(t0).Seconds())
-	return dc, writeJSON(path, dc)
+	return dc, atomicfile.WriteJSON(path, dc)
 }
 
 var errStop = errors.New("stop")
@@ -581,27 +581,16 @@ func (r *runner) tokenize(ctx context.Context, shards []string) (*TokenizeResult
 	if err != nil {
 		return nil, fmt.Errorf("tokenize: %w", err)
 	}
-	return res, writeJSON(r.work("tokenize.json"), res)
+	return res, atomicfile.WriteJSON(r.work("tokenize.json"), res)
 }
 
+// readJSON reads a work file; a damaged one says how to recover.
 func readJSON[T any](path string) (*T, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	v, err := atomicfile.ReadJSON[T](path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("%w (a damaged work file: delete it to redo its step)", err)
 	}
-	v := new(T)
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("%s: %w (a damaged work file: delete it to redo its step)", path, err)
-	}
-	return v, nil
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", " ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(data, '\n'))
+	return v, err
 }
 
 // ReadDocs reads the documents of an output file (or a work file).

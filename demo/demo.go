@@ -9,7 +9,6 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -223,11 +222,7 @@ func TrainTokenizer(ctx context.Context, opt TokenizerOptions) (*Report, error) 
 			rep.KoreanSavings = 1 - float64(rep.Rows[0].Tokens)/float64(r.Tokens)
 		}
 	}
-	data, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(opt.Out, "report.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(opt.Out, "report.json"), rep); err != nil {
 		return nil, err
 	}
 	printReport(opt.Stdout, rep)

@@ -177,11 +177,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 			return nil, fmt.Errorf("%s: %w", st.name, err)
 		}
 	}
-	data, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(opt.Out, "summary.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(opt.Out, "summary.json"), sum); err != nil {
 		return nil, err
 	}
 	if err := atomicfile.Write(filepath.Join(opt.Out, "index.html"), func(w io.Writer) error { return writeIndex(w, sum) }); err != nil {
@@ -265,7 +261,7 @@ func isVal(_ int, text string) bool { return shards.IsVal(text, valFraction) }
 
 func trainTokenizer(ctx context.Context, o *Options, s *Summary) error {
 	dir := filepath.Join(o.Out, "tokenizer")
-	if rep, err := readJSON[Report](filepath.Join(dir, "report.json")); err == nil {
+	if rep, err := atomicfile.ReadJSON[Report](filepath.Join(dir, "report.json")); err == nil {
 		s.Tokenizer = rep
 		fmt.Fprintf(o.Stdout, "  done before: %s\n", rep.Tokenizer)
 		return nil
@@ -513,7 +509,7 @@ func runEval(ctx context.Context, o *Options, dir string) (*eval.Report, error) 
 func serveAndAsk(ctx context.Context, o *Options, s *Summary) error {
 	dir := filepath.Join(o.Out, "serve")
 	samplesPath := filepath.Join(dir, "samples.json")
-	if got, err := readJSON[[]Sample](samplesPath); err == nil && len(*got) == len(o.Prompts) {
+	if got, err := atomicfile.ReadJSON[[]Sample](samplesPath); err == nil && len(*got) == len(o.Prompts) {
 		s.Samples = *got
 		fmt.Fprintf(o.Stdout, "  done before: %d answers in serve/samples.json\n", len(s.Samples))
 		return nil
@@ -555,21 +551,5 @@ func serveAndAsk(ctx context.Context, o *Options, s *Summary) error {
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("server shutdown: %w", err)
 	}
-	js, err := json.MarshalIndent(s.Samples, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(samplesPath, append(js, '\n'))
-}
-
-func readJSON[T any](path string) (*T, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return v, nil
+	return atomicfile.WriteJSON(samplesPath, s.Samples)
 }

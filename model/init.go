@@ -1,9 +1,7 @@
 package model
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -93,7 +91,7 @@ func (m *Model) Save(dir string, dtype string) error {
 	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, "config.json"), &c); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "config.json"), &c); err != nil {
 		return err
 	}
 	gen := map[string]any{"_from_model_config": true}
@@ -103,18 +101,7 @@ func (m *Model) Save(dir string, dtype string) error {
 	if c.EOSTokenID != nil {
 		gen["eos_token_id"] = c.EOSTokenID
 	}
-	return writeJSON(filepath.Join(dir, "generation_config.json"), gen)
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, func(w io.Writer) error {
-		_, err := w.Write(append(data, '\n'))
-		return err
-	})
+	return atomicfile.WriteJSON(filepath.Join(dir, "generation_config.json"), gen)
 }
 
 // NumParams counts the model's parameters (a tied head counts once).
