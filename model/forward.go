@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/tensor"
@@ -195,6 +196,10 @@ func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 	group := hq / hkv
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	kern := m.K
+	if qa, ok := kern.(tensor.QueryAttender); ok && probs == nil && ps.caches != nil && ps.oneRowEach() &&
+		m.attendCached(qa, ps, li, q, att, scale) {
+		return
+	}
 	tensor.ParallelFor(ps.seqs()*hq, 1, func(lo, hi int) {
 		var scratch []float32
 		for job := lo; job < hi; job++ {
@@ -232,6 +237,56 @@ func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 			kern.Gemm(false, false, T, hd, total, 1, p, total, values[kvh*hd:], kvd, 0, att[r0*qd+head*hd:], qd)
 		}
 	})
+}
+
+// oneRowEach reports whether every sequence in the pass has one new row:
+// a decode step.
+func (ps *pass) oneRowEach() bool {
+	for s := range ps.seqs() {
+		if ps.start[s+1]-ps.start[s] != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// scorePool recycles attendCached's score buffers (heads × context floats).
+var scorePool = sync.Pool{New: func() any { return new([]float32) }}
+
+// attendCached is attention for a decode step through a fused kernel:
+// work is cut by key heads rather than query heads, so that each piece
+// sweeps its part of the cache once, row after row, for all the query
+// heads reading it. It reports false, and the general path then redoes
+// the whole step, when the kernel refuses the shape.
+func (m *Model) attendCached(qa tensor.QueryAttender, ps *pass, li int, q, att []float32, scale float32) bool {
+	c := m.Config
+	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
+	qd, kvd := hq*hd, hkv*hd
+	group := hq / hkv
+	var refused atomic.Bool
+	tensor.ParallelFor(ps.seqs()*hkv, 1, func(lo, hi int) {
+		buf := scorePool.Get().(*[]float32)
+		defer scorePool.Put(buf)
+		for u := lo; u < hi; {
+			s, kv0 := u/hkv, u%hkv
+			kv1 := min(hkv, kv0+hi-u)
+			u += kv1 - kv0
+			r := ps.start[s]
+			from, n := ps.lo[r], ps.past(s)+1-ps.lo[r]
+			heads := (kv1 - kv0) * group
+			if cap(*buf) < heads*n {
+				*buf = make([]float32, heads*n)
+			}
+			cache := ps.caches[s]
+			off := from*kvd + kv0*hd
+			if !qa.AttendQuery(q[r*qd+kv0*group*hd:], cache.k[li][off:], cache.v[li][off:], (*buf)[:heads*n],
+				att[r*qd+kv0*group*hd:], heads, group, hd, kvd, n, scale) {
+				refused.Store(true)
+				return
+			}
+		}
+	})
+	return !refused.Load()
 }
 
 // Forward returns the logits [len(ids)][vocab] of a token sequence, each

@@ -196,3 +196,48 @@ func TestStepBatchMatchesSingleSteps(t *testing.T) {
 		}
 	}
 }
+
+// Decode steps of several sequences at once, each one token at a
+// different position (the fused attention kernel's case where the head
+// size allows: tiny-llama's 16, not tiny-qwen2's 8), give each sequence
+// the logits it gets alone.
+func TestDecodeBatchMatchesSingleSteps(t *testing.T) {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2"} {
+		m, err := Load(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompts := [][]int{{1, 2, 3}, {7}, {9, 9, 4, 5, 6, 20, 30}, {11, 12}}
+		alone, batched := make([]*Cache, len(prompts)), make([]*Cache, len(prompts))
+		for i, p := range prompts {
+			alone[i], batched[i] = m.NewCache(), m.NewCache()
+			if _, err := m.Step(alone[i], p, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := m.StepBatch(batched, prompts, make([]bool, len(prompts))); err != nil {
+			t.Fatal(err)
+		}
+		for step := range 3 {
+			ids := make([][]int, len(prompts))
+			for i := range ids {
+				ids[i] = []int{(5*i + 3*step + 1) % 90}
+			}
+			got, err := m.StepBatch(batched, ids, make([]bool, len(prompts)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range ids {
+				want, err := m.Step(alone[i], ids[i], false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for v := range want[0] {
+					if d := math.Abs(float64(got[i][0][v] - want[0][v])); d > 1e-5 {
+						t.Fatalf("%s step %d sequence %d: batched logit %g, alone %g", name, step, i, got[i][0][v], want[0][v])
+					}
+				}
+			}
+		}
+	}
+}

@@ -69,3 +69,49 @@ func BenchmarkMemoryBandwidth(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAttendQuery times one query's attention over a 1024-position
+// cache of the 125M shape (12 heads of 64), cycling through 12 layers'
+// caches (75 MB, beyond the caches) as a decode step does, through the
+// fused kernel and through Gemm. GB/s counts the keys and values read.
+func BenchmarkAttendQuery(b *testing.B) {
+	const heads, hd, n, layers = 12, 64, 1024, 12
+	ld := heads * hd
+	r := rand.New(rand.NewPCG(1, 2))
+	caches := make([][2][]float32, layers)
+	for i := range caches {
+		for j := range 2 {
+			x := make([]float32, n*ld)
+			for e := range x {
+				x[e] = float32(r.NormFloat64())
+			}
+			caches[i][j] = x
+		}
+	}
+	q := make([]float32, ld)
+	for i := range q {
+		q[i] = float32(r.NormFloat64())
+	}
+	att, scores := make([]float32, ld), make([]float32, heads*n)
+	for _, kern := range allPaths(b) {
+		qa, fused := kern.(QueryAttender)
+		for _, way := range []string{"fused", "gemm"} {
+			if way == "fused" && !fused {
+				continue
+			}
+			b.Run(kern.Name()+"/"+way, func(b *testing.B) {
+				l := 0
+				for b.Loop() {
+					c := caches[l%layers]
+					l++
+					if way == "fused" {
+						qa.AttendQuery(q, c[0], c[1], scores, att, heads, 1, hd, ld, n, 0.125)
+					} else {
+						attendByGemm(kern, q, c[0], c[1], att, heads, 1, hd, ld, n, 0.125)
+					}
+				}
+				b.ReportMetric(float64(2*4*n*ld)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
+		}
+	}
+}

@@ -28,6 +28,19 @@ type Kernels interface {
 	Dot(a, b []float32) float32
 }
 
+// QueryAttender is implemented by kernel paths with a fused kernel for
+// one query's attention over cached keys and values, the inner loop of
+// decoding.
+type QueryAttender interface {
+	// AttendQuery sets att[h·hd:(h+1)·hd], for query heads h < heads, to
+	// softmax(scale·q_h·Kᵀ)·V over n cached positions, where q_h is
+	// q[h·hd:(h+1)·hd] and position j's key and value for head h start at
+	// keys[j·ld+(h/group)·hd] and values[j·ld+(h/group)·hd]. scores
+	// (heads·n floats) is scratch. It reports false, touching nothing,
+	// when it cannot take the shape; the caller then uses Gemm.
+	AttendQuery(q, keys, values, scores, att []float32, heads, group, hd, ld, n int, scale float32) bool
+}
+
 var (
 	registryMu sync.Mutex
 	registry   = map[string]Kernels{"portable": Portable{}}

@@ -28,6 +28,26 @@ func (SIMD) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 // Dot implements Kernels.
 func (SIMD) Dot(a, b []float32) float32 { return dotSIMD(a, b) }
 
+// AttendQuery implements QueryAttender in assembly: the keys and values
+// are swept once, row after row, for all the heads, and the results equal
+// Gemm's (dot products, Softmax, then the weighted values) bit for bit.
+func (SIMD) AttendQuery(q, keys, values, scores, att []float32, heads, group, hd, ld, n int, scale float32) bool {
+	if hd <= 0 || hd%16 != 0 || group <= 0 || heads <= 0 || heads%group != 0 || n <= 0 {
+		return false
+	}
+	span := (n-1)*ld + heads/group*hd
+	if len(q) < heads*hd || len(att) < heads*hd || len(scores) < heads*n || len(keys) < span || len(values) < span {
+		return false
+	}
+	avx.AttnScores(&q[0], &keys[0], &scores[0], hd, heads, group, n, ld, n, scale)
+	for h := range heads {
+		Softmax(scores[h*n : (h+1)*n])
+	}
+	clear(att[:heads*hd])
+	avx.AttnValues(&scores[0], &values[0], &att[0], hd, heads, group, n, ld, n)
+	return true
+}
+
 // A 6×16 tile: full tiles go to the assembly kernel (internal/avx);
 // partial tiles at the matrix edges to the archsimd one below.
 var simdKernel = microKernel{mr: 6, nr: 16, run: kernel6x16, dot: dotSIMD, dot4: dot4SIMD, dotRows: dotRowsSIMD, vecMat: vecMatSIMD}

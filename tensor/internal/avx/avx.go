@@ -44,3 +44,22 @@ func ExpSub(x *float32, n int, m float32)
 //
 //go:noescape
 func SwiGLU(dst, gate, up *float32, n int)
+
+// AttnScores sets s[h·lds+j] to scale·(q[h·hd:(h+1)·hd]·k[j·ldk+(h/group)·hd:])
+// for heads h < heads and cached positions j < n: one query's attention
+// scores for a run of query heads, group of them to a key head. hd must
+// be a positive multiple of 16 and heads a multiple of group. It sweeps
+// the cache row after row: the general product's pass per head read it
+// with a stride of a whole row and reached half the machine's bandwidth.
+// The sums equal DotRows's bit for bit. The caller checks the extents.
+//
+//go:noescape
+func AttnScores(q, k, s *float32, hd, heads, group, n, ldk, lds int, scale float32)
+
+// AttnValues adds into out[h·hd:(h+1)·hd] the sum over j < n of
+// p[h·ldp+j]·v[j·ldv+(h/group)·hd:], for heads h < heads: the weighted sum
+// of the cached values, swept row after row like AttnScores, and equal to
+// VecMat's bit for bit. The caller checks the extents.
+//
+//go:noescape
+func AttnValues(p, v, out *float32, hd, heads, group, n, ldv, ldp int)
