@@ -258,6 +258,9 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 			group: func(w []byte, i int, out []float32) {
 				k.q4Kx8(w, acts[i*per:(i+1)*per], pairs[8*i*per:8*(i+1)*per], out)
 			},
+			groupIn4: func(w []byte, i int, out *[32]float32) {
+				k.q4Kx8in4(w, acts[i*per:(i+4)*per], per, pairs[8*i*per:8*(i+4)*per], out)
+			},
 			dotIn4: func(w []byte, i int, out *[4]float32) { k.q4KIn4(w, acts[i*per:(i+4)*per], per, out) },
 		}, y)
 		return
@@ -459,10 +462,22 @@ type dotKernels struct {
 	quantQ8 func(dst []q8Block, x []float32)
 	// q8_0x8in4 is q4_0x8in4 for Q8_0 (no sums).
 	q8_0x8in4 func(w []byte, a []q8Block, per int, out *[32]float32)
+	// q4Kx8in4 is q4Kx8 for four activation rows of per blocks each (their
+	// pairs likewise one after the other; out[8k+r]).
+	q4Kx8in4 func(w []byte, a []q8KBlock, per int, pairs []int32, out *[32]float32)
 }
 
 var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0)), quantizeRowQ8,
-	q8In4By(groupRowsBy(Q8_0, dotQ8_0))}
+	q8In4By(groupRowsBy(Q8_0, dotQ8_0)), q4KIn4GroupBy(groupRowsQ4K(dotQ4K))}
+
+// q4KIn4GroupBy makes a four-input Q4_K group kernel of a one-input one.
+func q4KIn4GroupBy(group func(w []byte, a []q8KBlock, pairs []int32, out []float32)) func(w []byte, a []q8KBlock, per int, pairs []int32, out *[32]float32) {
+	return func(w []byte, a []q8KBlock, per int, pairs []int32, out *[32]float32) {
+		for k := range 4 {
+			group(w, a[k*per:(k+1)*per], pairs[8*k*per:8*(k+1)*per], out[8*k:8*k+8])
+		}
+	}
+}
 
 // q8In4By makes a four-input Q8_0 group kernel of a one-input one.
 func q8In4By(group func(w []byte, a []q8Block, sums []int32, out []float32)) func(w []byte, a []q8Block, per int, out *[32]float32) {

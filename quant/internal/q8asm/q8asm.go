@@ -83,3 +83,11 @@ func QuantizeQ8(x *float32, dst *byte, blocks int)
 //
 //go:noescape
 func DotQ8_0x8in4(w, a *byte, astride, blocks int, out *[32]float32)
+
+// DotQ4Kx8in4 computes DotQ4Kx8 for four rows of activation blocks,
+// astride bytes apart (their pairs pstride bytes apart), into out:
+// out[8k+r] for weight row r and activation row k, each equal to
+// DotQ4Kx8's bit for bit. Needs AVX2, FMA and F16C.
+//
+//go:noescape
+func DotQ4Kx8in4(w, a *byte, astride int, pairs *int32, pstride, blocks int, out *[32]float32)

@@ -975,3 +975,154 @@ q8x8in4done:
 	VMOVUPS      Y13, 96(DX)
 	VZEROUPPER
 	RET
+
+// Q4KIN4ROW multiplies the unpacked chunk (low nibbles Y1, high Y0) with
+// activation row DI+IDX's bytes at alo (sub-block 2c) and alo+32 (2c+1),
+// adding the int16 products into lo and hi.
+#define Q4KIN4ROW(alo, IDX, lo, hi) \
+	VPBROADCASTD alo(DI)IDX, Y2 \
+	VPBROADCASTD alo+32(DI)IDX, Y3 \
+	VPMADDUBSW   Y2, Y1, Y2 \
+	VPMADDUBSW   Y3, Y0, Y3 \
+	VPADDW       Y2, lo, lo \
+	VPADDW       Y3, hi, hi
+
+// Q4KIN4STEP unpacks the chunk at qoff(SI) once for the four activation
+// rows (int16 accumulators Y4-Y7 for sub-block 2c, Y8-Y11 for 2c+1).
+#define Q4KIN4STEP(qoff, alo) \
+	PREFETCHT0   qoff+2368(SI) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPAND        Y12, Y0, Y1 \
+	VPSRLW       $4, Y0, Y0 \
+	VPAND        Y12, Y0, Y0 \
+	Q4KIN4ROW(alo, (R14*1), Y4, Y8) \
+	Q4KIN4ROW(alo, (BX*1), Y5, Y9) \
+	Q4KIN4ROW(alo, (BX*2), Y6, Y10) \
+	Q4KIN4ROW(alo, (R13*1), Y7, Y11)
+
+// Q4KIN4FOLDROW widens one activation row's int16 sums of a sub-block
+// pair to int32, weights them with the rows' scales (Y14: 2c, Y15: 2c+1)
+// and adds them into the row's block sum on the stack.
+#define Q4KIN4FOLDROW(lo, hi, sum) \
+	VPMADDWD     Y13, lo, lo \
+	VPMULLD      Y14, lo, lo \
+	VPMADDWD     Y13, hi, hi \
+	VPMULLD      Y15, hi, hi \
+	VPADDD       hi, lo, lo \
+	VPADDD       sum, lo, lo \
+	VMOVDQU      lo, sum
+
+// Q4KIN4PAIR is sub-block pair c of a block for the four activation rows.
+#define Q4KIN4PAIR(c) \
+	VPXOR        Y4, Y4, Y4 \
+	VPXOR        Y5, Y5, Y5 \
+	VPXOR        Y6, Y6, Y6 \
+	VPXOR        Y7, Y7, Y7 \
+	VPXOR        Y8, Y8, Y8 \
+	VPXOR        Y9, Y9, Y9 \
+	VPXOR        Y10, Y10, Y10 \
+	VPXOR        Y11, Y11, Y11 \
+	Q4KIN4STEP(160+256*c, 4+64*c) \
+	Q4KIN4STEP(192+256*c, 8+64*c) \
+	Q4KIN4STEP(224+256*c, 12+64*c) \
+	Q4KIN4STEP(256+256*c, 16+64*c) \
+	Q4KIN4STEP(288+256*c, 20+64*c) \
+	Q4KIN4STEP(320+256*c, 24+64*c) \
+	Q4KIN4STEP(352+256*c, 28+64*c) \
+	Q4KIN4STEP(384+256*c, 32+64*c) \
+	VPMOVZXBD    32+16*c(SI), Y14 \
+	VPMOVZXBD    40+16*c(SI), Y15 \
+	Q4KIN4FOLDROW(Y4, Y8, s0-128(SP)) \
+	Q4KIN4FOLDROW(Y5, Y9, s1-96(SP)) \
+	Q4KIN4FOLDROW(Y6, Y10, s2-64(SP)) \
+	Q4KIN4FOLDROW(Y7, Y11, s3-32(SP))
+
+// Q4KIN4MIN adds the rows' mins of sub-block j times activation row
+// PIDX's sum over it into Y3.
+#define Q4KIN4MIN(j, PIDX) \
+	VPMOVZXBD    96+8*j(SI), Y0 \
+	VPBROADCASTD 4*j(R9)PIDX, Y1 \
+	VPMULLD      Y1, Y0, Y0 \
+	VPADDD       Y0, Y3, Y3
+
+// Q4KIN4FINISH adds a block's result for activation row IDX (its
+// sub-block sums at PIDX) into out at off: d·a.d·sum − dmin·a.d·mins, the
+// operations of DotQ4Kx8, so each row equals that kernel's bit for bit.
+// Y14 and Y15 hold the eight rows' d and dmin.
+#define Q4KIN4FINISH(IDX, PIDX, sum, off) \
+	VPXOR        Y3, Y3, Y3 \
+	Q4KIN4MIN(0, PIDX) \
+	Q4KIN4MIN(1, PIDX) \
+	Q4KIN4MIN(2, PIDX) \
+	Q4KIN4MIN(3, PIDX) \
+	Q4KIN4MIN(4, PIDX) \
+	Q4KIN4MIN(5, PIDX) \
+	Q4KIN4MIN(6, PIDX) \
+	Q4KIN4MIN(7, PIDX) \
+	VCVTDQ2PS    sum, Y0 \
+	VCVTDQ2PS    Y3, Y3 \
+	VBROADCASTSS (DI)IDX, Y1 \
+	VMOVUPS      off(DX), Y4 \
+	VMULPS       Y1, Y14, Y2 \
+	VFMADD231PS  Y2, Y0, Y4 \
+	VMULPS       Y1, Y15, Y2 \
+	VFNMADD231PS Y2, Y3, Y4 \
+	VMOVUPS      Y4, off(DX)
+
+// func DotQ4Kx8in4(w, a *byte, astride int, pairs *int32, pstride, blocks int, out *[32]float32)
+//
+// DotQ4Kx8 for four activation rows at once (astride bytes apart, their
+// sub-block sums pstride bytes apart), for batched decoding and prefill:
+// each chunk of weights is unpacked once for the four rows. out[8k+r] is
+// weight row r against activation row k. The int16 sums of a sub-block
+// pair take eight registers, so each row's int32 block sum waits on the
+// stack and the float32 results accumulate in out.
+TEXT ·DotQ4Kx8in4(SB), NOSPLIT, $128-56
+	MOVQ         w+0(FP), SI
+	MOVQ         a+8(FP), DI
+	MOVQ         astride+16(FP), BX
+	MOVQ         pairs+24(FP), R9
+	MOVQ         pstride+32(FP), R10
+	MOVQ         blocks+40(FP), CX
+	MOVQ         out+48(FP), DX
+	LEAQ         (BX)(BX*2), R13
+	LEAQ         (R10)(R10*2), R11
+	XORQ         R14, R14
+	VPXOR        Y0, Y0, Y0
+	VMOVUPS      Y0, (DX)
+	VMOVUPS      Y0, 32(DX)
+	VMOVUPS      Y0, 64(DX)
+	VMOVUPS      Y0, 96(DX)
+	VPCMPEQW     Y13, Y13, Y13
+	VPSRLW       $15, Y13, Y13
+	MOVL         $0x0F0F0F0F, AX
+	VMOVD        AX, X12
+	VPBROADCASTD X12, Y12
+
+q4kx8in4loop:
+	TESTQ        CX, CX
+	JE           q4kx8in4done
+	VPXOR        Y0, Y0, Y0
+	VMOVDQU      Y0, s0-128(SP)
+	VMOVDQU      Y0, s1-96(SP)
+	VMOVDQU      Y0, s2-64(SP)
+	VMOVDQU      Y0, s3-32(SP)
+	Q4KIN4PAIR(0)
+	Q4KIN4PAIR(1)
+	Q4KIN4PAIR(2)
+	Q4KIN4PAIR(3)
+	VCVTPH2PS    (SI), Y14
+	VCVTPH2PS    16(SI), Y15
+	Q4KIN4FINISH((R14*1), (R14*1), s0-128(SP), 0)
+	Q4KIN4FINISH((BX*1), (R10*1), s1-96(SP), 32)
+	Q4KIN4FINISH((BX*2), (R10*2), s2-64(SP), 64)
+	Q4KIN4FINISH((R13*1), (R11*1), s3-32(SP), 96)
+	ADDQ         $1184, SI
+	ADDQ         $292, DI
+	ADDQ         $32, R9
+	DECQ         CX
+	JMP          q4kx8in4loop
+
+q4kx8in4done:
+	VZEROUPPER
+	RET
