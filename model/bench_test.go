@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,9 +57,11 @@ func BenchmarkForward(b *testing.B) {
 
 // BenchmarkGGUF times Dokja on GGUF files named in DOKJA_BENCH_GGUF
 // (comma-separated), the same work as model/testdata/llamaref/speed.mjs
-// does with llama.cpp: a 128-token prefill in one Step, then 64 tokens
-// one at a time. Quantized files run twice: kept in their blocks, and
-// dequantized to float32 at load.
+// does with llama.cpp: a 128-token prefill in one Step (DOKJA_BENCH_PROMPT
+// sets another length), then 64 tokens one at a time. Quantized files run
+// twice: kept in their blocks, and dequantized to float32 at load. Decode
+// also reports the machine's bandwidth, measured just before, and the
+// share of the bound it sets (bytes a step reads / bandwidth) reached.
 func BenchmarkGGUF(b *testing.B) {
 	files := os.Getenv("DOKJA_BENCH_GGUF")
 	if files == "" {
@@ -69,6 +72,14 @@ func BenchmarkGGUF(b *testing.B) {
 		m    *Model
 	}
 	var runs []variant
+	promptLen := 128
+	if v := os.Getenv("DOKJA_BENCH_PROMPT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("DOKJA_BENCH_PROMPT=%q: want a positive number of prompt tokens", v)
+		}
+		promptLen = n
+	}
 	for _, path := range strings.Split(files, ",") {
 		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
 		m, _, err := LoadGGUF(path)
@@ -82,11 +93,11 @@ func BenchmarkGGUF(b *testing.B) {
 	}
 	for _, run := range runs {
 		m, name := run.m, run.name
-		prompt := make([]int, 128)
+		prompt := make([]int, promptLen)
 		for i := range prompt {
 			prompt[i] = (i * 7919) % 256
 		}
-		b.Run(name+"/prefill128", func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/prefill%d", name, promptLen), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := m.Step(m.NewCache(), prompt, false); err != nil {
 					b.Fatal(err)

@@ -1,7 +1,5 @@
 package tensor
 
-import "math"
-
 // The backward passes below accumulate parameter gradients over rows in
 // fixed chunks of gradRows, summed in chunk order, so that gradients are
 // bit-identical whatever the number of cores: a resumed training run must
@@ -36,11 +34,7 @@ func RMSNormBackward(dx, dw, dy, x, w []float32, eps float32) {
 	chunkedSum(dw, rows, func(part []float32, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row, g, out := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			inv := 1 / math.Sqrt(ss/float64(d)+float64(eps))
+			inv := float64(rmsScale(row, eps))
 			var dot float64
 			for i, v := range row {
 				xh := float64(v) * inv

@@ -3,7 +3,8 @@ package tensor
 import "math"
 
 // RMSNorm writes x·w/√(mean(x²)+eps) into dst, row by row over rows of
-// width len(w). The mean is accumulated in float64.
+// width len(w), with the scale computed as llama.cpp computes it (see
+// rmsScale).
 func RMSNorm(dst, x, w []float32, eps float32) {
 	d := len(w)
 	ParallelFor(len(x)/d, max(1, 4096/d), func(lo, hi int) {
@@ -13,12 +14,25 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 	})
 }
 
-func rmsNormRow(out, row, w []float32, eps float32) {
+// rmsScale returns 1/√(mean(row²)+eps) as ggml's CPU RMSNorm computes
+// it: squares in float32 summed in float64, the mean rounded to float32,
+// then eps, the root and the reciprocal in float32. A float64 scale
+// differs from it in the last bit now and then, which is enough to flip
+// the rounding of an activation quantized to Q8_0 that sits on a tie: on
+// GGUF models whose embeddings are Q4_0 (normalized rows are then
+// multiples of a block scale, and ties are common) that moved logits 0.1
+// from llama.cpp's.
+func rmsScale(row []float32, eps float32) float32 {
 	var ss float64
 	for _, v := range row {
-		ss += float64(v) * float64(v)
+		ss += float64(v * v)
 	}
-	scale := float32(1 / math.Sqrt(ss/float64(len(w))+float64(eps)))
+	mean := float32(ss / float64(len(row)))
+	return 1 / float32(math.Sqrt(float64(mean+eps)))
+}
+
+func rmsNormRow(out, row, w []float32, eps float32) {
+	scale := rmsScale(row[:len(w)], eps)
 	for i, v := range row {
 		out[i] = v * scale * w[i]
 	}
