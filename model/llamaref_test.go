@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dokja/dokja/tensor"
 	"github.com/dokja/dokja/tokenizer"
 )
 
@@ -118,7 +119,21 @@ func TestMatchesLlamaCpp(t *testing.T) {
 	// zero; the scale in float64) moved Q4_0's logits by 0.03 and 0.13:
 	// the Q4_0 embedding makes normalized activations land on rounding
 	// ties. Skipping llama's q/k un-permutation moves F32 logits by 0.72.
+	// The comparison runs Dokja's simd float kernels where the build has
+	// them: their results stay close enough to llama.cpp's that no
+	// quantized activation rounds the other way. Other float paths round a
+	// few activations differently in the last bit, and one near a rounding
+	// tie flips a quantized value: on the portable path that moves Qwen2's
+	// Q4_K logits by 0.0048 (OpenBLAS moves Llama's Q4_0 by 0.069), so
+	// Q4_K gets 1e-2 there, still far below what a layout mistake costs.
+	kern := tensor.Default()
+	if k, err := tensor.ByName("simd"); err == nil {
+		kern = k
+	}
 	tol := map[string]float64{"f32": 1e-5, "q8_0": 1e-5, "q4_0": 1e-5, "q4_k": 1e-5}
+	if kern.Name() == "portable" {
+		tol["q4_k"] = 1e-2
+	}
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for _, p := range paths {
 		var ref struct {
@@ -133,6 +148,7 @@ func TestMatchesLlamaCpp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		g.K = kern
 		if (typ == "f32") != (g.Quant[0].Q == nil) {
 			t.Fatalf("%s: quantized matrices kept: %v", p, g.Quant[0].Q != nil)
 		}
