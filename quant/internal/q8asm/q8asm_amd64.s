@@ -39,17 +39,17 @@
 	VPBROADCASTD X8, Y8
 
 // Q4KX8STEP multiplies one 32-byte chunk of an eight-row Q4_K group
-// (four quant bytes of each row at qoff(SI)) with the activations it
-// meets: low nibbles with a's bytes at alo, high ones at ahi, adding the
+// (four quant bytes of each row at qoff(R12)) with the activations it
+// meets: low nibbles with a's bytes at alo(R8), high ones at ahi, adding the
 // int16 products into Y10 (sub-block 2c) and Y11 (2c+1).
 #define Q4KX8STEP(qoff, alo, ahi) \
-	PREFETCHT0   qoff+2368(SI) \
-	VMOVDQU      qoff(SI), Y0 \
+	PREFETCHT0   qoff+2368(R12) \
+	VMOVDQU      qoff(R12), Y0 \
 	VPAND        Y8, Y0, Y1 \
 	VPSRLW       $4, Y0, Y0 \
 	VPAND        Y8, Y0, Y0 \
-	VPBROADCASTD alo(DI), Y2 \
-	VPBROADCASTD ahi(DI), Y3 \
+	VPBROADCASTD alo(R8), Y2 \
+	VPBROADCASTD ahi(R8), Y3 \
 	VPMADDUBSW   Y2, Y1, Y1 \
 	VPMADDUBSW   Y3, Y0, Y0 \
 	VPADDW       Y1, Y10, Y10 \
@@ -546,6 +546,13 @@ q4kx8loop:
 	TESTQ        CX, CX
 	JE           q4kx8done
 	VPXOR        Y9, Y9, Y9
+	XORQ         AX, AX
+
+q4kx8pair:
+	// AX = 16c for pair c: chunks from SI+256c, activations from DI+64c.
+	LEAQ         (SI)(AX*8), R12
+	LEAQ         (R12)(AX*8), R12
+	LEAQ         (DI)(AX*4), R8
 	VPXOR        Y10, Y10, Y10
 	VPXOR        Y11, Y11, Y11
 	Q4KX8STEP(160, 4, 36)
@@ -557,67 +564,16 @@ q4kx8loop:
 	Q4KX8STEP(352, 28, 60)
 	Q4KX8STEP(384, 32, 64)
 	VPMADDWD     Y6, Y10, Y10
-	VPMOVZXBD    32(SI), Y2
+	VPMOVZXBD    32(SI)(AX*1), Y2
 	VPMULLD      Y2, Y10, Y10
 	VPADDD       Y10, Y9, Y9
 	VPMADDWD     Y6, Y11, Y11
-	VPMOVZXBD    40(SI), Y2
+	VPMOVZXBD    40(SI)(AX*1), Y2
 	VPMULLD      Y2, Y11, Y11
 	VPADDD       Y11, Y9, Y9
-	VPXOR        Y10, Y10, Y10
-	VPXOR        Y11, Y11, Y11
-	Q4KX8STEP(416, 68, 100)
-	Q4KX8STEP(448, 72, 104)
-	Q4KX8STEP(480, 76, 108)
-	Q4KX8STEP(512, 80, 112)
-	Q4KX8STEP(544, 84, 116)
-	Q4KX8STEP(576, 88, 120)
-	Q4KX8STEP(608, 92, 124)
-	Q4KX8STEP(640, 96, 128)
-	VPMADDWD     Y6, Y10, Y10
-	VPMOVZXBD    48(SI), Y2
-	VPMULLD      Y2, Y10, Y10
-	VPADDD       Y10, Y9, Y9
-	VPMADDWD     Y6, Y11, Y11
-	VPMOVZXBD    56(SI), Y2
-	VPMULLD      Y2, Y11, Y11
-	VPADDD       Y11, Y9, Y9
-	VPXOR        Y10, Y10, Y10
-	VPXOR        Y11, Y11, Y11
-	Q4KX8STEP(672, 132, 164)
-	Q4KX8STEP(704, 136, 168)
-	Q4KX8STEP(736, 140, 172)
-	Q4KX8STEP(768, 144, 176)
-	Q4KX8STEP(800, 148, 180)
-	Q4KX8STEP(832, 152, 184)
-	Q4KX8STEP(864, 156, 188)
-	Q4KX8STEP(896, 160, 192)
-	VPMADDWD     Y6, Y10, Y10
-	VPMOVZXBD    64(SI), Y2
-	VPMULLD      Y2, Y10, Y10
-	VPADDD       Y10, Y9, Y9
-	VPMADDWD     Y6, Y11, Y11
-	VPMOVZXBD    72(SI), Y2
-	VPMULLD      Y2, Y11, Y11
-	VPADDD       Y11, Y9, Y9
-	VPXOR        Y10, Y10, Y10
-	VPXOR        Y11, Y11, Y11
-	Q4KX8STEP(928, 196, 228)
-	Q4KX8STEP(960, 200, 232)
-	Q4KX8STEP(992, 204, 236)
-	Q4KX8STEP(1024, 208, 240)
-	Q4KX8STEP(1056, 212, 244)
-	Q4KX8STEP(1088, 216, 248)
-	Q4KX8STEP(1120, 220, 252)
-	Q4KX8STEP(1152, 224, 256)
-	VPMADDWD     Y6, Y10, Y10
-	VPMOVZXBD    80(SI), Y2
-	VPMULLD      Y2, Y10, Y10
-	VPADDD       Y10, Y9, Y9
-	VPMADDWD     Y6, Y11, Y11
-	VPMOVZXBD    88(SI), Y2
-	VPMULLD      Y2, Y11, Y11
-	VPADDD       Y11, Y9, Y9
+	ADDQ         $16, AX
+	CMPQ         AX, $64
+	JL           q4kx8pair
 	VPXOR        Y12, Y12, Y12
 	VPMOVZXBD    96(SI), Y2
 	VPBROADCASTD 0(R9), Y3
