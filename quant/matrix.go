@@ -245,7 +245,7 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		acts := make([]q8KBlock, n*(m.Cols/256))
 		per := m.Cols / 256
 		for i := range n {
-			quantizeRowQ8K(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
+			k.quantQ8K(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 		}
 		pairs := make([]int32, 8*len(acts))
 		for b := range acts {
@@ -465,10 +465,12 @@ type dotKernels struct {
 	// q4Kx8in4 is q4Kx8 for four activation rows of per blocks each (their
 	// pairs likewise one after the other; out[8k+r]).
 	q4Kx8in4 func(w []byte, a []q8KBlock, per int, pairs []int32, out *[32]float32)
+	// quantQ8K quantizes activations for Q4_K (quantizeRowQ8K).
+	quantQ8K func(dst []q8KBlock, x []float32)
 }
 
 var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0)), quantizeRowQ8,
-	q8In4By(groupRowsBy(Q8_0, dotQ8_0)), q4KIn4GroupBy(groupRowsQ4K(dotQ4K))}
+	q8In4By(groupRowsBy(Q8_0, dotQ8_0)), q4KIn4GroupBy(groupRowsQ4K(dotQ4K)), quantizeRowQ8K}
 
 // q4KIn4GroupBy makes a four-input Q4_K group kernel of a one-input one.
 func q4KIn4GroupBy(group func(w []byte, a []q8KBlock, pairs []int32, out []float32)) func(w []byte, a []q8KBlock, per int, pairs []int32, out *[32]float32) {

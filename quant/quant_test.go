@@ -363,4 +363,39 @@ func TestQuantizeActivationsPaths(t *testing.T) {
 			}
 		}
 	}
+	// Q8_K (256-value blocks): a zero block, a tiny one, one whose largest
+	// magnitude comes twice with both signs (the first decides), and
+	// values on rounding ties.
+	xk := make([]float32, 256*8)
+	for i := range xk {
+		xk[i] = float32(r.NormFloat64()) * float32(math.Exp(3*r.NormFloat64()))
+	}
+	clear(xk[256:512])
+	for i := 512; i < 768; i++ {
+		xk[i] = float32(i-640) * 1e-7
+	}
+	for i := 768; i < 1024; i++ {
+		xk[i] = float32(2*r.Float64() - 1)
+	}
+	xk[800], xk[803], xk[900] = -3, 3, 3
+	for i := 1024; i < 1280; i++ {
+		xk[i] = float32(i-1152) * 0.5
+	}
+	wantK := make([]q8KBlock, len(xk)/256)
+	quantizeRowQ8K(wantK, xk)
+	for _, k := range []*dotKernels{&portableKernels, simdKernels} {
+		if k == nil {
+			continue
+		}
+		got := make([]q8KBlock, len(wantK))
+		for b := range got {
+			got[b].qs[0], got[b].bsums[3] = 9, 9 // stale contents must go
+		}
+		k.quantQ8K(got, xk)
+		for b := range wantK {
+			if got[b] != wantK[b] {
+				t.Fatalf("%s: Q8_K block %d: %+v, want %+v", k.name, b, got[b], wantK[b])
+			}
+		}
+	}
 }

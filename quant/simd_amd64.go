@@ -26,7 +26,7 @@ func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2),
 			dotQ4KAVX2, dotQ4KIn4AVX2, groupRowsQ4K(dotQ4KAVX2), in4By(groupRowsBy(Q4_0, dotQ4_0AVX2)), quantizeRowQ8,
-			q8In4By(groupRowsBy(Q8_0, dotQ8_0AVX2)), q4KIn4GroupBy(groupRowsQ4K(dotQ4KAVX2))}
+			q8In4By(groupRowsBy(Q8_0, dotQ8_0AVX2)), q4KIn4GroupBy(groupRowsQ4K(dotQ4KAVX2)), quantizeRowQ8KAVX2}
 		if cpu.X86.HasF16C {
 			k.q8_0x8, k.q4_0x8, k.q4Kx8, k.q4_0x8in4 = dotQ8_0x8AVX2, dotQ4_0x8AVX2, dotQ4Kx8AVX2, dotQ4_0x8in4AVX2
 			k.quantQ8, k.q8_0x8in4, k.q4Kx8in4 = quantizeRowQ8AVX2, dotQ8_0x8in4AVX2, dotQ4Kx8in4AVX2
@@ -136,4 +136,12 @@ func dotQ4Kx8in4AVX2(w []byte, a []q8KBlock, per int, pairs []int32, out *[32]fl
 	_ = a[4*per-1]
 	_ = pairs[32*per-1]
 	q8asm.DotQ4Kx8in4(&w[0], (*byte)(unsafe.Pointer(&a[0])), per*int(unsafe.Sizeof(q8KBlock{})), &pairs[0], 32*per, per, out)
+}
+
+func quantizeRowQ8KAVX2(dst []q8KBlock, x []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = x[256*len(dst)-1]
+	q8asm.QuantizeQ8K(&x[0], (*byte)(unsafe.Pointer(&dst[0])), len(dst))
 }

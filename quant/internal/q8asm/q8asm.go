@@ -91,3 +91,10 @@ func DotQ8_0x8in4(w, a *byte, astride, blocks int, out *[32]float32)
 //
 //go:noescape
 func DotQ4Kx8in4(w, a *byte, astride int, pairs *int32, pstride, blocks int, out *[32]float32)
+
+// QuantizeQ8K quantizes blocks·256 activations at x into Q8_K blocks at
+// dst (292 bytes each), byte for byte as quant's quantizeRowQ8K does.
+// Needs AVX2.
+//
+//go:noescape
+func QuantizeQ8K(x *float32, dst *byte, blocks int)

@@ -1093,3 +1093,124 @@ q4kx8in4pair:
 q4kx8in4done:
 	VZEROUPPER
 	RET
+
+// func QuantizeQ8K(x *float32, dst *byte, blocks int)
+//
+// Quantizes blocks·256 floats at x into Q8_K activation blocks at dst (292
+// bytes: the float32 scale 1/iscale, 256 int8, sixteen int16 sums of 16
+// values) as quant's quantizeRowQ8K does, byte for byte: iscale is
+// −127/mx for mx the first value of largest magnitude, values times
+// iscale are rounded half to even by VCVTPS2DQ (they stay within ±127,
+// so the saturating packs never clip), and a block of zeros stays zero.
+// Needs AVX2.
+TEXT ·QuantizeQ8K(SB), NOSPLIT, $0-24
+	MOVQ     x+0(FP), SI
+	MOVQ     dst+8(FP), DI
+	MOVQ     blocks+16(FP), CX
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD   $1, Y15, Y15
+	VMOVDQU  permQ8<>(SB), Y13
+
+qq8kloop:
+	TESTQ        CX, CX
+	JE           qq8kdone
+	VANDPS       (SI), Y15, Y4
+	MOVQ         $32, AX
+
+qq8kmax:
+	VANDPS       (SI)(AX*1), Y15, Y5
+	VMAXPS       Y5, Y4, Y4
+	ADDQ         $32, AX
+	CMPQ         AX, $1024
+	JL           qq8kmax
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VMOVHLPS     X4, X4, X5
+	VMAXPS       X5, X4, X4
+	VPSHUFD      $1, X4, X5
+	VMAXSS       X5, X4, X4
+	VXORPS       X7, X7, X7
+	VUCOMISS     X7, X4
+	JE           qq8kzero
+	VBROADCASTSS X4, Y4
+	XORQ         AX, AX
+
+qq8kfind:
+	// The first value whose magnitude is the maximum gives the sign.
+	VANDPS       (SI)(AX*1), Y15, Y5
+	VCMPPS       $0, Y4, Y5, Y5
+	VMOVMSKPS    Y5, DX
+	TESTL        DX, DX
+	JNE          qq8kfound
+	ADDQ         $32, AX
+	JMP          qq8kfind
+
+qq8kfound:
+	BSFL         DX, DX
+	LEAQ         (AX)(DX*4), AX
+	VMOVSS       (SI)(AX*1), X5
+	MOVL         $0xC2FE0000, R8
+	VMOVD        R8, X6
+	VDIVSS       X5, X6, X6
+	MOVL         $0x3F800000, R8
+	VMOVD        R8, X7
+	VDIVSS       X6, X7, X7
+	VMOVSS       X7, (DI)
+	VBROADCASTSS X6, Y6
+	XORQ         AX, AX
+	LEAQ         4(DI), R9
+	LEAQ         260(DI), R10
+
+qq8kquant:
+	VMULPS       (SI)(AX*1), Y6, Y0
+	VMULPS       32(SI)(AX*1), Y6, Y1
+	VMULPS       64(SI)(AX*1), Y6, Y2
+	VMULPS       96(SI)(AX*1), Y6, Y3
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPADDD       Y1, Y0, Y8
+	VPADDD       Y3, Y2, Y9
+	VEXTRACTI128 $1, Y8, X10
+	VPADDD       X10, X8, X8
+	VEXTRACTI128 $1, Y9, X11
+	VPADDD       X11, X9, X9
+	VPHADDD      X9, X8, X8
+	VPHADDD      X8, X8, X8
+	VPACKSSDW    X8, X8, X8
+	VMOVD        X8, (R10)
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKSSWB    Y2, Y0, Y0
+	VPERMD       Y0, Y13, Y0
+	VMOVDQU      Y0, (R9)
+	ADDQ         $32, R9
+	ADDQ         $4, R10
+	ADDQ         $128, AX
+	CMPQ         AX, $1024
+	JL           qq8kquant
+	JMP          qq8knext
+
+qq8kzero:
+	VPXOR        Y0, Y0, Y0
+	VMOVDQU      Y0, (DI)
+	VMOVDQU      Y0, 32(DI)
+	VMOVDQU      Y0, 64(DI)
+	VMOVDQU      Y0, 96(DI)
+	VMOVDQU      Y0, 128(DI)
+	VMOVDQU      Y0, 160(DI)
+	VMOVDQU      Y0, 192(DI)
+	VMOVDQU      Y0, 224(DI)
+	VMOVDQU      Y0, 256(DI)
+	MOVL         $0, 288(DI)
+
+qq8knext:
+	ADDQ         $1024, SI
+	ADDQ         $292, DI
+	DECQ         CX
+	JMP          qq8kloop
+
+qq8kdone:
+	VZEROUPPER
+	RET
