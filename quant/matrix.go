@@ -267,21 +267,18 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 	}
 	per := m.Cols / 32
 	acts := make([]q8Block, n*per)
-	for i := range n {
-		k.quantQ8(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
-	}
 	dot, groupDot := k.q8_0, k.q8_0x8
 	var sums []int32
 	if m.Type == Q4_0 {
 		dot, groupDot = k.q4_0, k.q4_0x8
 		sums = make([]int32, len(acts))
-		for b := range acts {
-			var s int32
-			for _, q := range acts[b].qs {
-				s += int32(q)
-			}
-			sums[b] = 8 * s
+	}
+	for i := range n {
+		var rowSums []int32
+		if sums != nil {
+			rowSums = sums[i*per : (i+1)*per]
 		}
+		k.quantQ8(acts[i*per:(i+1)*per], rowSums, x[i*m.Cols:(i+1)*m.Cols])
 	}
 	r := rowKernels{
 		dot: func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) },
@@ -323,7 +320,6 @@ func (m *Matrix) rows(n int, k rowKernels, y []float32) {
 		gr, gb := m.group, m.groupBytes
 		tail = m.grouped / gr * gb
 		tensor.ParallelFor(m.grouped/gr, max(1, grain/gr), func(lo, hi int) {
-			out := make([]float32, gr)
 			var out4 [32]float32
 			for g := lo; g < hi; g++ {
 				w, r := m.data[g*gb:(g+1)*gb], gr*g
@@ -337,8 +333,7 @@ func (m *Matrix) rows(n int, k rowKernels, y []float32) {
 					}
 				}
 				for ; i < n; i++ {
-					k.group(w, i, out)
-					copy(y[i*m.Rows+r:i*m.Rows+r+gr], out)
+					k.group(w, i, y[i*m.Rows+r:i*m.Rows+r+gr])
 				}
 			}
 		})
@@ -409,6 +404,19 @@ func quantizeRowQ8(dst []q8Block, x []float32) {
 	}
 }
 
+// quantizeRowQ8Sums is quantizeRowQ8 that also sets sums[b] to 8·Σ of
+// block b's values when sums is not nil.
+func quantizeRowQ8Sums(dst []q8Block, sums []int32, x []float32) {
+	quantizeRowQ8(dst, x)
+	for b := range sums {
+		var s int32
+		for _, q := range dst[b].qs {
+			s += int32(q)
+		}
+		sums[b] = 8 * s
+	}
+}
+
 // quantizeRowQ8K quantizes x into Q8_K blocks (quantize_row_q8_K_ref).
 func quantizeRowQ8K(dst []q8KBlock, x []float32) {
 	for b := range dst {
@@ -458,8 +466,9 @@ type dotKernels struct {
 	// q4_0x8in4 multiplies a Q4_0 group with four activation rows of per
 	// blocks each (out[8k+r]).
 	q4_0x8in4 func(w []byte, a []q8Block, per int, sums []int32, out *[32]float32)
-	// quantQ8 quantizes activations (quantizeRowQ8).
-	quantQ8 func(dst []q8Block, x []float32)
+	// quantQ8 quantizes activations (quantizeRowQ8) and, when sums is not
+	// nil, sets each block's 8·Σ of its values there (Q4_0's offset).
+	quantQ8 func(dst []q8Block, sums []int32, x []float32)
 	// q8_0x8in4 is q4_0x8in4 for Q8_0 (no sums).
 	q8_0x8in4 func(w []byte, a []q8Block, per int, out *[32]float32)
 	// q4Kx8in4 is q4Kx8 for four activation rows of per blocks each (their
@@ -469,7 +478,7 @@ type dotKernels struct {
 	quantQ8K func(dst []q8KBlock, x []float32)
 }
 
-var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0)), quantizeRowQ8,
+var portableKernels = dotKernels{"portable", dotQ8_0, dotQ4_0, groupRowsBy(Q8_0, dotQ8_0), groupRowsBy(Q4_0, dotQ4_0), dotQ4K, q4KIn4By(dotQ4K), groupRowsQ4K(dotQ4K), in4By(groupRowsBy(Q4_0, dotQ4_0)), quantizeRowQ8Sums,
 	q8In4By(groupRowsBy(Q8_0, dotQ8_0)), q4KIn4GroupBy(groupRowsQ4K(dotQ4K)), quantizeRowQ8K}
 
 // q4KIn4GroupBy makes a four-input Q4_K group kernel of a one-input one.

@@ -355,11 +355,24 @@ func TestQuantizeActivationsPaths(t *testing.T) {
 		if k == nil {
 			continue
 		}
-		got := make([]q8Block, len(want))
-		k.quantQ8(got, x)
-		for b := range want {
-			if got[b] != want[b] {
-				t.Fatalf("%s: block %d: %+v, want %+v", k.name, b, got[b], want[b])
+		for _, withSums := range []bool{false, true} {
+			got := make([]q8Block, len(want))
+			var sums []int32
+			if withSums {
+				sums = make([]int32, len(want))
+			}
+			k.quantQ8(got, sums, x)
+			for b := range want {
+				if got[b] != want[b] {
+					t.Fatalf("%s: block %d: %+v, want %+v", k.name, b, got[b], want[b])
+				}
+				var s int32
+				for _, q := range want[b].qs {
+					s += int32(q)
+				}
+				if withSums && sums[b] != 8*s {
+					t.Fatalf("%s: block %d: sum %d, want 8·%d", k.name, b, sums[b], s)
+				}
 			}
 		}
 	}

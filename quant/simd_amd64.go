@@ -25,7 +25,7 @@ var (
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		k := &dotKernels{"simd", dotQ8_0AVX2, dotQ4_0AVX2, groupRowsBy(Q8_0, dotQ8_0AVX2), groupRowsBy(Q4_0, dotQ4_0AVX2),
-			dotQ4KAVX2, dotQ4KIn4AVX2, groupRowsQ4K(dotQ4KAVX2), in4By(groupRowsBy(Q4_0, dotQ4_0AVX2)), quantizeRowQ8,
+			dotQ4KAVX2, dotQ4KIn4AVX2, groupRowsQ4K(dotQ4KAVX2), in4By(groupRowsBy(Q4_0, dotQ4_0AVX2)), quantizeRowQ8Sums,
 			q8In4By(groupRowsBy(Q8_0, dotQ8_0AVX2)), q4KIn4GroupBy(groupRowsQ4K(dotQ4KAVX2)), quantizeRowQ8KAVX2}
 		if cpu.X86.HasF16C {
 			k.q8_0x8, k.q4_0x8, k.q4Kx8, k.q4_0x8in4 = dotQ8_0x8AVX2, dotQ4_0x8AVX2, dotQ4Kx8AVX2, dotQ4_0x8in4AVX2
@@ -109,12 +109,17 @@ func dotQ4_0x8in4AVX2(w []byte, a []q8Block, per int, sums []int32, out *[32]flo
 	q8asm.DotQ4_0x8in4(&w[0], (*byte)(unsafe.Pointer(&a[0])), per*int(unsafe.Sizeof(q8Block{})), &sums[0], 4*per, per, out)
 }
 
-func quantizeRowQ8AVX2(dst []q8Block, x []float32) {
+func quantizeRowQ8AVX2(dst []q8Block, sums []int32, x []float32) {
 	if len(dst) == 0 {
 		return
 	}
 	_ = x[32*len(dst)-1]
-	q8asm.QuantizeQ8(&x[0], (*byte)(unsafe.Pointer(&dst[0])), len(dst))
+	var sp *int32
+	if sums != nil {
+		_ = sums[len(dst)-1]
+		sp = &sums[0]
+	}
+	q8asm.QuantizeQ8(&x[0], (*byte)(unsafe.Pointer(&dst[0])), sp, len(dst))
 }
 
 func dotQ8_0x8in4AVX2(w []byte, a []q8Block, per int, out *[32]float32) {

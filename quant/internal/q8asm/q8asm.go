@@ -72,10 +72,11 @@ func DotQ4_0x8in4(w, a *byte, astride int, sums *int32, sstride, blocks int, out
 
 // QuantizeQ8 quantizes blocks·32 activations at x into Q8_0 activation
 // blocks at dst (36 bytes each), byte for byte as quant's quantizeRowQ8
-// does. Needs AVX2 and F16C.
+// does, and, when sums is not nil, sets sums[b] to 8·Σ of block b's
+// values (Q4_0's offset). Needs AVX2 and F16C.
 //
 //go:noescape
-func QuantizeQ8(x *float32, dst *byte, blocks int)
+func QuantizeQ8(x *float32, dst *byte, sums *int32, blocks int)
 
 // DotQ8_0x8in4 computes DotQ8_0x8 for four rows of activation blocks,
 // astride bytes apart, into out: out[8k+r] for weight row r and

@@ -759,10 +759,11 @@ GLOBL permQ8<>(SB), RODATA|NOPTR, $32
 // lanes; VPERMD puts the four-value groups back in order). The same
 // operations as quant's quantizeRowQ8, so the same bytes. Needs AVX2 and
 // F16C.
-TEXT ·QuantizeQ8(SB), NOSPLIT, $0-24
+TEXT ·QuantizeQ8(SB), NOSPLIT, $0-32
 	MOVQ     x+0(FP), SI
 	MOVQ     dst+8(FP), DI
-	MOVQ     blocks+16(FP), CX
+	MOVQ     sums+16(FP), R9
+	MOVQ     blocks+24(FP), CX
 	VPCMPEQD Y15, Y15, Y15
 	VPSRLD   $1, Y15, Y15
 	MOVL     $0x42FE0000, AX
@@ -808,6 +809,20 @@ qq8zero:
 	VCVTPS2DQ    Y1, Y1
 	VCVTPS2DQ    Y2, Y2
 	VCVTPS2DQ    Y3, Y3
+	TESTQ        R9, R9
+	JE           qq8pack
+	VPADDD       Y1, Y0, Y8
+	VPADDD       Y3, Y2, Y9
+	VPADDD       Y9, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD       X9, X8, X8
+	VPHADDD      X8, X8, X8
+	VPHADDD      X8, X8, X8
+	VPSLLD       $3, X8, X8
+	VMOVD        X8, (R9)
+	ADDQ         $4, R9
+
+qq8pack:
 	VPACKSSDW    Y1, Y0, Y0
 	VPACKSSDW    Y3, Y2, Y2
 	VPACKSSWB    Y2, Y0, Y0
