@@ -426,15 +426,7 @@ func (e *Engine) tokenText(id int) string {
 // logprob returns the log-probability of id under logits, with the top
 // alternatives.
 func (e *Engine) logprob(logits []float32, id, top int) TokenLogprob {
-	mx := logits[0]
-	for _, v := range logits {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for _, v := range logits {
-		sum += float64(tensor.Exp32(v - mx))
-	}
-	lse := float64(mx) + math.Log(sum)
+	lse := tensor.LogSumExp(logits)
 	tl := TokenLogprob{ID: id, Token: e.tokenText(id), Logprob: float32(float64(logits[id]) - lse)}
 	if top == 1 {
 		best := 0

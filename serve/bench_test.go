@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,10 +23,12 @@ import (
 // BenchmarkServeStreaming measures the server end to end: 1, 4 and 16
 // clients stream completions at once (16-token prompts, 48 new tokens,
 // sampled at temperature 1 so that no client stops early), through the
-// OpenAI Go client over 127.0.0.1, against a random-weight 15M Llama
-// shape with 8 decoding slots. It reports aggregate generated tokens/s,
-// time to first token (median and 99th percentile over all requests) and
-// the key/value cache bytes per cached token.
+// OpenAI Go client over 127.0.0.1, with 8 decoding slots: against a
+// random-weight 15M Llama shape, and against the GGUF files named in
+// DOKJA_BENCH_GGUF (comma-separated; kept in their blocks, with their own
+// tokenizers). It reports aggregate generated tokens/s, time to first
+// token (median and 99th percentile over all requests) and the key/value
+// cache bytes per cached token.
 func BenchmarkServeStreaming(b *testing.B) {
 	c := model.Config{VocabSize: 32000, HiddenSize: 288, IntermediateSize: 768, NumHiddenLayers: 6, NumAttentionHeads: 6,
 		NumKeyValueHeads: 6, HeadDim: 48, RMSNormEps: 1e-5, RopeTheta: 10000, HiddenAct: "silu", MaxPositionEmbeddings: 2048}
@@ -36,6 +40,22 @@ func BenchmarkServeStreaming(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Run("15m-random", func(b *testing.B) { benchServe(b, m, tok) })
+	if files := os.Getenv("DOKJA_BENCH_GGUF"); files != "" {
+		for _, path := range strings.Split(files, ",") {
+			g, gtok, err := model.LoadGGUFWith(path, model.GGUFOptions{KeepQuantized: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(strings.TrimSuffix(filepath.Base(path), ".gguf"), func(b *testing.B) { benchServe(b, g, gtok) })
+		}
+	}
+}
+
+// benchServe serves m on 127.0.0.1 and runs BenchmarkServeStreaming's
+// client counts against it.
+func benchServe(b *testing.B, m *model.Model, tok *tokenizer.Tokenizer) {
+	c := m.Config
 	e, err := infer.NewEngine(m, tok, infer.EngineOptions{MaxBatch: 8, MaxQueue: 64})
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +83,7 @@ func BenchmarkServeStreaming(b *testing.B) {
 					wg.Go(func() {
 						prompt := make([]int64, 16)
 						for k := range prompt {
-							prompt[k] = int64((i*131 + k*17) % 259)
+							prompt[k] = int64((i*131 + k*17) % min(259, c.VocabSize))
 						}
 						start := time.Now()
 						st := cl.Completions.NewStreaming(ctx, openai.CompletionNewParams{Model: "m",

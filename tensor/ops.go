@@ -113,6 +113,33 @@ func Softmax(x []float32) {
 	}
 }
 
+// LogSumExp returns log Σ exp(x[i]) (x not empty), computed as Softmax
+// computes its normalizer: the maximum taken out, the exponentials as
+// Exp32 (eight at a time where the CPU allows), summed in order in
+// float64. x is left as it was.
+func LogSumExp(x []float32) float64 {
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var buf [512]float32
+	var sum float64
+	for lo := 0; lo < len(x); lo += len(buf) {
+		e := buf[:copy(buf[:], x[lo:])]
+		done := 0
+		if expSub != nil {
+			done = expSub(e, m)
+		}
+		for i, v := range e {
+			if i >= done {
+				v = Exp32(v - m)
+			}
+			sum += float64(v)
+		}
+	}
+	return float64(m) + math.Log(sum)
+}
+
 // expSub and swiGLU, when the CPU has them, do the leading multiple of
 // eight of Softmax's exponentials (x[i] = Exp32(x[i]−m)) and of SwiGLU in
 // assembly, bit for bit as the Go loops, and return how many they did.

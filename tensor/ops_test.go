@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -144,6 +145,35 @@ func TestExpPathsBitExact(t *testing.T) {
 			if math.Float32bits(got[i]) != math.Float32bits(Exp32(v)) {
 				t.Fatalf("vector exp(%v) = %v, Exp32 %v", v, got[i], Exp32(v))
 			}
+		}
+	}
+}
+
+// LogSumExp equals the scalar loop it replaced in the engine bit for bit
+// (Exp32 in order, summed in float64), on lengths around its 512-value
+// chunks and the vector width, and leaves its input alone.
+func TestLogSumExp(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 7, 8, 9, 511, 512, 513, 1030, 32000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 6)
+		}
+		orig := slices.Clone(x)
+		mx := x[0]
+		for _, v := range x {
+			mx = max(mx, v)
+		}
+		var sum float64
+		for _, v := range x {
+			sum += float64(Exp32(v - mx))
+		}
+		want := float64(mx) + math.Log(sum)
+		if got := LogSumExp(x); got != want {
+			t.Errorf("n=%d: LogSumExp %v, scalar loop %v", n, got, want)
+		}
+		if !slices.Equal(x, orig) {
+			t.Errorf("n=%d: input changed", n)
 		}
 	}
 }
