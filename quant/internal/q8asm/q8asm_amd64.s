@@ -29,14 +29,21 @@
 	VHADDPS      X7, X7, X7 \
 	VHADDPS      X7, X7, X7
 
-// Sets Y6 to sixteen int16 ones (VPMADDWD's pair sums) and Y8 to the
-// byte mask 0x0F (low nibbles).
-#define ONES_AND_LOW_NIBBLES \
-	VPCMPEQW     Y6, Y6, Y6 \
-	VPSRLW       $15, Y6, Y6 \
+// INT16_ONES sets y to sixteen int16 ones (VPMADDWD's pair sums).
+#define INT16_ONES(y) \
+	VPCMPEQW     y, y, y \
+	VPSRLW       $15, y, y
+
+// LOW_NIBBLES sets y (whose low half is x) to the byte mask 0x0F.
+#define LOW_NIBBLES(x, y) \
 	MOVL         $0x0F0F0F0F, AX \
-	VMOVD        AX, X8 \
-	VPBROADCASTD X8, Y8
+	VMOVD        AX, x \
+	VPBROADCASTD x, y
+
+// Sets Y6 to int16 ones and Y8 to the low-nibble mask.
+#define ONES_AND_LOW_NIBBLES \
+	INT16_ONES(Y6) \
+	LOW_NIBBLES(X8, Y8)
 
 // Q4KX8STEP multiplies one 32-byte chunk of an eight-row Q4_K group
 // (four quant bytes of each row at qoff(R12)) with the activations it
@@ -153,9 +160,7 @@ TEXT ·DotQ4K(SB), NOSPLIT, $16-36
 	MOVQ         f16+24(FP), R8
 	VXORPS       Y7, Y7, Y7
 	VXORPS       X11, X11, X11
-	MOVL         $0x0F0F0F0F, AX
-	VMOVD        AX, X8
-	VPBROADCASTD X8, Y8
+	LOW_NIBBLES(X8, Y8)
 
 q4kloop:
 	TESTQ CX, CX
@@ -444,9 +449,7 @@ TEXT ·DotQ4Kx4(SB), NOSPLIT, $16-48
 	VXORPS       Y13, Y13, Y13
 	VXORPS       Y14, Y14, Y14
 	VXORPS       Y15, Y15, Y15
-	MOVL         $0x0F0F0F0F, AX
-	VMOVD        AX, X8
-	VPBROADCASTD X8, Y8
+	LOW_NIBBLES(X8, Y8)
 
 q4kx4loop:
 	TESTQ CX, CX
@@ -648,11 +651,8 @@ TEXT ·DotQ4_0x8in4(SB), NOSPLIT, $0-56
 	VXORPS       Y11, Y11, Y11
 	VXORPS       Y12, Y12, Y12
 	VXORPS       Y13, Y13, Y13
-	VPCMPEQW     Y9, Y9, Y9
-	VPSRLW       $15, Y9, Y9
-	MOVL         $0x0F0F0F0F, AX
-	VMOVD        AX, X8
-	VPBROADCASTD X8, Y8
+	INT16_ONES(Y9)
+	LOW_NIBBLES(X8, Y8)
 
 q4x8in4loop:
 	TESTQ        CX, CX
@@ -853,8 +853,7 @@ TEXT ·DotQ8_0x8in4(SB), NOSPLIT, $0-40
 	VXORPS       Y11, Y11, Y11
 	VXORPS       Y12, Y12, Y12
 	VXORPS       Y13, Y13, Y13
-	VPCMPEQW     Y9, Y9, Y9
-	VPSRLW       $15, Y9, Y9
+	INT16_ONES(Y9)
 
 q8x8in4loop:
 	TESTQ        CX, CX
@@ -1068,11 +1067,8 @@ TEXT ·DotQ4Kx8in4(SB), NOSPLIT, $128-56
 	VMOVUPS      Y0, 32(DX)
 	VMOVUPS      Y0, 64(DX)
 	VMOVUPS      Y0, 96(DX)
-	VPCMPEQW     Y13, Y13, Y13
-	VPSRLW       $15, Y13, Y13
-	MOVL         $0x0F0F0F0F, AX
-	VMOVD        AX, X12
-	VPBROADCASTD X12, Y12
+	INT16_ONES(Y13)
+	LOW_NIBBLES(X12, Y12)
 
 q4kx8in4loop:
 	TESTQ        CX, CX
