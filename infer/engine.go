@@ -85,6 +85,22 @@ type EngineOptions struct {
 	// MaxContext bounds prompt plus generated tokens (default: the
 	// model's max_position_embeddings, or 4096).
 	MaxContext int
+	// HalfKV keeps the sequences' key/value caches in fp16 (it sets the
+	// model's HalfKV): half the memory a cached position takes.
+	HalfKV bool
+}
+
+// ParseKVCache reads a key/value cache precision as flags give it: "f32"
+// (or "") for float32, "f16" for fp16. It reports whether the cache is
+// half.
+func ParseKVCache(s string) (half bool, err error) {
+	switch s {
+	case "", "f32":
+		return false, nil
+	case "f16":
+		return true, nil
+	}
+	return false, fmt.Errorf("key/value cache type %q: want f32 or f16", s)
 }
 
 // Engine serves generations of one model with continuous batching: every
@@ -142,6 +158,9 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*En
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("tokenizer has %d ids but the model only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
+	if opt.HalfKV {
+		m.HalfKV = true
+	}
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 8
 	}
@@ -191,8 +210,7 @@ type Stats struct {
 
 // Stats reports the engine's current load.
 func (e *Engine) Stats() Stats {
-	c := e.m.Config
-	perRow := int64(2 * c.NumHiddenLayers * c.NumKeyValueHeads * c.HeadDim * 4)
+	perRow := int64(e.m.CacheBytesPerToken())
 	return Stats{Queued: len(e.queue), Running: int(e.running.Load()), CacheBytes: e.cacheRows.Load() * perRow}
 }
 

@@ -150,3 +150,39 @@ func TestEngineQueueFullAndCancel(t *testing.T) {
 		t.Errorf("closed engine: %v", err)
 	}
 }
+
+// An engine asked for fp16 caches sets the model's HalfKV, and its
+// requests decode as Generate does on that model.
+func TestEngineHalfKV(t *testing.T) {
+	m, tok := tinyModel(t)
+	e, err := NewEngine(m, tok, EngineOptions{MaxBatch: 2, HalfKV: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if !m.HalfKV || m.NewCache() == nil {
+		t.Fatal("the engine did not make the model's caches fp16")
+	}
+	for _, p := range []string{"hello", "the quick brown fox"} {
+		ids, _ := tok.Encode(p)
+		got, err := e.Generate(context.Background(), Request{Prompt: ids, MaxTokens: 10}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Generate(context.Background(), m, tok, p, GenerateOptions{MaxTokens: 10}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Tokens) != len(want.Tokens) {
+			t.Fatalf("%q: engine %v, Generate %v", p, got.Tokens, want.Tokens)
+		}
+		for i := range got.Tokens {
+			if got.Tokens[i] != want.Tokens[i] {
+				t.Fatalf("%q: engine %v, Generate %v", p, got.Tokens, want.Tokens)
+			}
+		}
+	}
+	if _, err := ParseKVCache("bf16"); err == nil {
+		t.Error("ParseKVCache accepted bf16")
+	}
+}

@@ -80,6 +80,11 @@ func BenchmarkGGUF(b *testing.B) {
 		}
 		promptLen = n
 	}
+	kv := os.Getenv("DOKJA_BENCH_KV") // f32 (default) or f16 caches
+	if kv != "" && kv != "f32" && kv != "f16" {
+		b.Fatalf("DOKJA_BENCH_KV=%q: want f32 or f16", kv)
+	}
+	halfKV := kv == "f16"
 	for _, path := range strings.Split(files, ",") {
 		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
 		m, _, err := LoadGGUF(path)
@@ -93,6 +98,7 @@ func BenchmarkGGUF(b *testing.B) {
 	}
 	for _, run := range runs {
 		m, name := run.m, run.name
+		m.HalfKV = halfKV
 		prompt := make([]int, promptLen)
 		for i := range prompt {
 			prompt[i] = (i * 7919) % 256
@@ -131,10 +137,9 @@ func BenchmarkGGUF(b *testing.B) {
 }
 
 // decodeBytes is what one decode step must read from memory at context
-// ctx: every layer's weights, the head, and the float32 keys and values
-// cached for the layers (the embedding contributes one row).
+// ctx: every layer's weights, the head, and the keys and values cached
+// for the layers, float32 or fp16 (the embedding contributes one row).
 func decodeBytes(m *Model, ctx int) int {
-	c := m.Config
 	size := func(f []float32, q *quant.Matrix) int {
 		if q != nil {
 			return q.Size()
@@ -147,7 +152,7 @@ func decodeBytes(m *Model, ctx int) int {
 		n += size(l.Q, q.Q) + size(l.K, q.K) + size(l.V, q.V) + size(l.O, q.O) +
 			size(l.Gate, q.Gate) + size(l.Up, q.Up) + size(l.Down, q.Down)
 	}
-	return n + 2*4*ctx*c.NumHiddenLayers*c.NumKeyValueHeads*c.HeadDim
+	return n + ctx*m.CacheBytesPerToken()
 }
 
 // streamBandwidth measures the machine's read bandwidth at the current

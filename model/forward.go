@@ -153,8 +153,7 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 		tensor.RoPE(lt.k, hkv, hd, ps.pos, c.RopeTheta)
 		for s, cache := range ps.caches {
 			a, b := ps.start[s]*kvd, ps.start[s+1]*kvd
-			cache.k[li] = append(cache.k[li], lt.k[a:b]...)
-			cache.v[li] = append(cache.v[li], lt.v[a:b]...)
+			cache.appendRows(li, lt.k[a:b], lt.v[a:b])
 		}
 		m.attention(ps, li, lt.q, lt.k, lt.v, lt.p, lt.att)
 		linear(out, lt.att, l.O, ql.O, l.OBias, d, qd)
@@ -200,6 +199,16 @@ func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 		m.attendCached(qa, ps, li, q, att, scale) {
 		return
 	}
+	// Each sequence's cached keys and values for this layer, in float32
+	// (a half cache is widened once here for all its heads).
+	var cached [][2][]float32
+	if ps.caches != nil {
+		cached = make([][2][]float32, ps.seqs())
+		for s, cache := range ps.caches {
+			k, v, _ := cache.layer(li, ps.past(s)+ps.start[s+1]-ps.start[s], kvd, nil)
+			cached[s] = [2][]float32{k, v}
+		}
+	}
 	tensor.ParallelFor(ps.seqs()*hq, 1, func(lo, hi int) {
 		var scratch []float32
 		for job := lo; job < hi; job++ {
@@ -213,8 +222,8 @@ func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 			// the last layer.
 			past := ps.past(s)
 			keys, values := k[r0*kvd:], v[r0*kvd:]
-			if ps.caches != nil {
-				keys, values = ps.caches[s].k[li], ps.caches[s].v[li]
+			if cached != nil {
+				keys, values = cached[s][0], cached[s][1]
 			}
 			total := past + T
 			var p []float32
@@ -279,8 +288,14 @@ func (m *Model) attendCached(qa tensor.QueryAttender, ps *pass, li int, q, att [
 			}
 			cache := ps.caches[s]
 			off := from*kvd + kv0*hd
-			if !qa.AttendQuery(q[r*qd+kv0*group*hd:], cache.k[li][off:], cache.v[li][off:], (*buf)[:heads*n],
-				att[r*qd+kv0*group*hd:], heads, group, hd, kvd, n, scale) {
+			qs, out, scores := q[r*qd+kv0*group*hd:], att[r*qd+kv0*group*hd:], (*buf)[:heads*n]
+			var ok bool
+			if cache.half {
+				ok = qa.AttendQueryF16(qs, cache.hk[li][off:], cache.hv[li][off:], scores, out, heads, group, hd, kvd, n, scale)
+			} else {
+				ok = qa.AttendQuery(qs, cache.k[li][off:], cache.v[li][off:], scores, out, heads, group, hd, kvd, n, scale)
+			}
+			if !ok {
 				refused.Store(true)
 				return
 			}

@@ -49,6 +49,12 @@ type Model struct {
 	Quant     []QuantLayer
 	QuantHead *quant.Matrix
 
+	// HalfKV makes NewCache keep keys and values in fp16 (rounded to
+	// nearest, ties to even, as llama.cpp's default cache): half the
+	// memory per cached position, and half the bytes a decode step reads
+	// from the cache.
+	HalfKV bool
+
 	mem trainMem // activations of LossAndGrad, reused across steps
 }
 
@@ -132,15 +138,33 @@ func Load(dir string) (*Model, error) {
 }
 
 // Cache holds the keys and values of the positions a model has seen, per
-// layer, so that decoding a new token costs one position's work.
+// layer, so that decoding a new token costs one position's work: in
+// float32, or in fp16 (hk, hv) when the model's HalfKV is set.
 type Cache struct {
-	k, v [][]float32 // per layer: Len rows of kv_heads×head_dim
-	Len  int
+	k, v   [][]float32 // per layer: Len rows of kv_heads×head_dim
+	hk, hv [][]uint16  // the same in fp16, for a half cache
+	half   bool
+	Len    int
 }
 
-// NewCache returns an empty cache for m.
+// NewCache returns an empty cache for m, in fp16 if m.HalfKV is set.
 func (m *Model) NewCache() *Cache {
-	return &Cache{k: make([][]float32, len(m.Layers)), v: make([][]float32, len(m.Layers))}
+	n := len(m.Layers)
+	if m.HalfKV {
+		return &Cache{hk: make([][]uint16, n), hv: make([][]uint16, n), half: true}
+	}
+	return &Cache{k: make([][]float32, n), v: make([][]float32, n)}
+}
+
+// CacheBytesPerToken is the memory one cached position takes in the
+// caches NewCache makes: keys and values for every layer.
+func (m *Model) CacheBytesPerToken() int {
+	c := m.Config
+	size := 4
+	if m.HalfKV {
+		size = 2
+	}
+	return 2 * c.NumHiddenLayers * c.NumKeyValueHeads * c.HeadDim * size
 }
 
 // Truncate forgets the positions from n on (n ≤ Len), to reuse a prefix.
@@ -153,7 +177,44 @@ func (c *Cache) Truncate(n int) {
 		c.k[i] = c.k[i][:n*w]
 		c.v[i] = c.v[i][:n*w]
 	}
+	for i := range c.hk {
+		w := len(c.hk[i]) / max(c.Len, 1)
+		c.hk[i] = c.hk[i][:n*w]
+		c.hv[i] = c.hv[i][:n*w]
+	}
 	c.Len = n
+}
+
+// appendRows adds layer li's keys and values of new positions.
+func (c *Cache) appendRows(li int, k, v []float32) {
+	if !c.half {
+		c.k[li] = append(c.k[li], k...)
+		c.v[li] = append(c.v[li], v...)
+		return
+	}
+	for i := range k {
+		c.hk[li] = append(c.hk[li], safetensors.Float32ToFloat16(k[i]))
+		c.hv[li] = append(c.hv[li], safetensors.Float32ToFloat16(v[i]))
+	}
+}
+
+// layer returns layer li's cached keys and values in float32: the cache
+// itself, or for a half cache the first rows·width values widened into
+// buf (grown as needed, and returned for reuse).
+func (c *Cache) layer(li, rows, width int, buf []float32) (k, v, grown []float32) {
+	if !c.half {
+		return c.k[li], c.v[li], buf
+	}
+	n := rows * width
+	if cap(buf) < 2*n {
+		buf = make([]float32, 2*n)
+	}
+	k, v = buf[:n], buf[n:2*n]
+	for i := range n {
+		k[i] = safetensors.Float16ToFloat32(c.hk[li][i])
+		v[i] = safetensors.Float16ToFloat32(c.hv[li][i])
+	}
+	return k, v, buf
 }
 
 // Param is one weight tensor under its Hugging Face name.

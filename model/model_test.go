@@ -241,3 +241,71 @@ func TestDecodeBatchMatchesSingleSteps(t *testing.T) {
 		}
 	}
 }
+
+// generalOnly is a kernel path without its optional fused kernels.
+type generalOnly struct{ tensor.Kernels }
+
+// A half (fp16) cache stays close to the reference, really holds fp16
+// (its logits differ from a float32 cache's), gives the same logits
+// through the fused decode kernels as through the general path (bit for
+// bit), and survives prefixes and truncation like a float32 one.
+func TestHalfCache(t *testing.T) {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
+		dir := filepath.Join("testdata", name)
+		g := readGolden(t, filepath.Join(dir, "golden.json"))
+		m, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompt, want := g.Prompts[2], g.Logits[2]
+		oneByOne := func() [][]float32 {
+			c := m.NewCache()
+			var rows [][]float32
+			for _, id := range prompt {
+				out, err := m.Step(c, []int{id}, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows = append(rows, out[0])
+			}
+			return rows
+		}
+		full := oneByOne()
+		m.HalfKV = true
+		if got, want := m.CacheBytesPerToken()*2, (&Model{Config: m.Config, Layers: m.Layers}).CacheBytesPerToken(); got != want {
+			t.Fatalf("%s: half cache %d bytes a token, float %d", name, got/2, want)
+		}
+		half := oneByOne()
+		kern := m.K
+		m.K = generalOnly{kern} // hides the fused decode kernels
+		general := oneByOne()
+		m.K = kern
+		var fromRef, fromFull, fromGeneral float64
+		for pos := range half {
+			for v := range half[pos] {
+				fromRef = max(fromRef, math.Abs(float64(half[pos][v]-want[pos][v])))
+				fromFull = max(fromFull, math.Abs(float64(half[pos][v]-full[pos][v])))
+				fromGeneral = max(fromGeneral, math.Abs(float64(half[pos][v]-general[pos][v])))
+			}
+		}
+		t.Logf("%s: half cache vs reference %.3g, vs float32 cache %.3g, fused vs general %.3g", name, fromRef, fromFull, fromGeneral)
+		if fromRef > 2e-2 || fromFull == 0 || fromGeneral != 0 {
+			t.Errorf("%s: half cache %.3g from the reference (want ≤ 2e-2), %.3g from float32 (want > 0), fused %.3g from general (want 0)",
+				name, fromRef, fromFull, fromGeneral)
+		}
+		c := m.NewCache()
+		if _, err := m.Step(c, prompt[:4], false); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := m.Step(c, prompt[4:], true)
+		c.Truncate(6)
+		again, _ := m.Step(c, prompt[6:], false)
+		for v := range half[len(prompt)-1] {
+			for _, got := range [][]float32{out[len(out)-1], again[0]} {
+				if d := math.Abs(float64(got[v] - half[len(prompt)-1][v])); d > 1e-5 {
+					t.Fatalf("%s: prefix/truncate through a half cache off by %g", name, d)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/dokja/dokja/safetensors"
 )
 
 // attendByGemm is the general path AttendQuery must equal: per head, the
@@ -52,6 +54,22 @@ func TestAttendQueryEqualsGemm(t *testing.T) {
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("%s %+v: att[%d] = %v, general path %v", kern.Name(), tc, i, got[i], want[i])
+				}
+			}
+			// The fp16 kernels equal the general path on the widened cache.
+			hk, hv := make([]uint16, len(keys)), make([]uint16, len(values))
+			wk, wv := make([]float32, len(keys)), make([]float32, len(values))
+			for i := range keys {
+				hk[i], hv[i] = safetensors.Float32ToFloat16(keys[i]), safetensors.Float32ToFloat16(values[i])
+				wk[i], wv[i] = safetensors.Float16ToFloat32(hk[i]), safetensors.Float16ToFloat32(hv[i])
+			}
+			attendByGemm(kern, q, wk, wv, want, tc.heads, tc.group, tc.hd, ld, tc.n, scale)
+			if !qa.AttendQueryF16(q, hk, hv, make([]float32, tc.heads*tc.n), got, tc.heads, tc.group, tc.hd, ld, tc.n, scale) {
+				t.Fatalf("%s %+v: fp16 shape refused", kern.Name(), tc)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s %+v fp16: att[%d] = %v, general path %v", kern.Name(), tc, i, got[i], want[i])
 				}
 			}
 		}

@@ -39,6 +39,9 @@ type QueryAttender interface {
 	// (heads·n floats) is scratch. It reports false, touching nothing,
 	// when it cannot take the shape; the caller then uses Gemm.
 	AttendQuery(q, keys, values, scores, att []float32, heads, group, hd, ld, n int, scale float32) bool
+	// AttendQueryF16 is AttendQuery over keys and values cached as fp16
+	// bits, equal to AttendQuery on them widened to float32.
+	AttendQueryF16(q []float32, keys, values []uint16, scores, att []float32, heads, group, hd, ld, n int, scale float32) bool
 }
 
 var (

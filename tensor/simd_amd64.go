@@ -5,6 +5,8 @@ package tensor
 import (
 	"simd/archsimd"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/dokja/dokja/tensor/internal/avx"
 )
 
@@ -45,6 +47,25 @@ func (SIMD) AttendQuery(q, keys, values, scores, att []float32, heads, group, hd
 	}
 	clear(att[:heads*hd])
 	avx.AttnValues(&scores[0], &values[0], &att[0], hd, heads, group, n, ld, n)
+	return true
+}
+
+// AttendQueryF16 implements QueryAttender for fp16 caches, widening each
+// chunk of keys and values in the kernels (F16C).
+func (SIMD) AttendQueryF16(q []float32, keys, values []uint16, scores, att []float32, heads, group, hd, ld, n int, scale float32) bool {
+	if !cpu.X86.HasF16C || hd <= 0 || hd%16 != 0 || group <= 0 || heads <= 0 || heads%group != 0 || n <= 0 {
+		return false
+	}
+	span := (n-1)*ld + heads/group*hd
+	if len(q) < heads*hd || len(att) < heads*hd || len(scores) < heads*n || len(keys) < span || len(values) < span {
+		return false
+	}
+	avx.AttnScoresF16(&q[0], &keys[0], &scores[0], hd, heads, group, n, ld, n, scale)
+	for h := range heads {
+		Softmax(scores[h*n : (h+1)*n])
+	}
+	clear(att[:heads*hd])
+	avx.AttnValuesF16(&scores[0], &values[0], &att[0], hd, heads, group, n, ld, n)
 	return true
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,7 @@ Example:
 	fs.Func("presence-penalty", "subtract from the logits of tokens already seen", floatFlag(&so.PresencePenalty))
 	fs.Func("frequency-penalty", "subtract per occurrence from the logits of tokens already seen", floatFlag(&so.FrequencyPenalty))
 	fs.Uint64Var(&so.Seed, "seed", 1, "random seed")
+	halfKV := kvCacheFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +50,7 @@ Example:
 	if err != nil {
 		return fmt.Errorf("--model %s: %w", *dir, err)
 	}
+	m.HalfKV = *halfKV
 	start := time.Now()
 	res, err := infer.Generate(ctx, m, tok, *prompt, infer.GenerateOptions{MaxTokens: *maxTokens, Stop: stop, Sampler: so},
 		func(s string) error { _, err := io.WriteString(stdout, s); return err })
@@ -62,6 +65,15 @@ Example:
 }
 
 // floatFlag parses a float32 flag value.
+// kvCacheFlag adds --kv-cache to fs; the result says whether the
+// key/value cache is to be fp16.
+func kvCacheFlag(fs *flag.FlagSet) *bool {
+	half := new(bool)
+	fs.Func("kv-cache", "key/value cache precision: f32 (default), or f16 (half the memory per cached token, as llama.cpp keeps it)",
+		func(s string) (err error) { *half, err = infer.ParseKVCache(s); return err })
+	return half
+}
+
 func floatFlag(dst *float32) func(string) error {
 	return func(s string) error {
 		var f float64

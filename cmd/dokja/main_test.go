@@ -942,6 +942,16 @@ func TestGenerateCommand(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "temperature") {
 		t.Errorf("bad temperature: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// An fp16 cache generates too (the tiny model's greedy text may or
+	// may not change with it); a type it does not know is named.
+	h := mustRun(t, "", "generate", "--model", out, "--prompt", "hello", "--max-tokens", "8", "--temperature", "0", "--kv-cache", "f16")
+	if !strings.Contains(h.stderr, "tokens=8") {
+		t.Errorf("fp16 cache: %q", h.stderr)
+	}
+	r = dokja(t, "", "generate", "--model", out, "--prompt", "x", "--kv-cache", "q4")
+	if r.code != 2 || !strings.Contains(r.stderr, "kv-cache") || !strings.Contains(r.stderr, "want f32 or f16") {
+		t.Errorf("bad --kv-cache: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // tinyConfig writes the tiny Qwen2 test config with a vocabulary large

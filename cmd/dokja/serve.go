@@ -41,6 +41,7 @@ Example:
 	maxContext := fs.Int("context", 0, "prompt plus generated tokens at most (default: max_position_embeddings)")
 	kernels := fs.String("kernels", "", "matrix kernels: portable, simd or openblas (default: fastest)")
 	grace := fs.Duration("grace", 30*time.Second, "time running requests get to finish on shutdown")
+	halfKV := kvCacheFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ Example:
 		if !named {
 			dir = spec
 		}
-		m, err := serve.Load(dir, *kernels, infer.EngineOptions{MaxBatch: *maxBatch, MaxQueue: *maxQueue, MaxContext: *maxContext})
+		m, err := serve.Load(dir, *kernels, infer.EngineOptions{MaxBatch: *maxBatch, MaxQueue: *maxQueue, MaxContext: *maxContext, HalfKV: *halfKV})
 		if err != nil {
 			return fmt.Errorf("--model %s: %w", spec, err)
 		}
@@ -100,6 +101,7 @@ Example:
 	fs.Func("top-p", "nucleus sampling mass (default 0.9)", floatFlag(&so.TopP))
 	so.TopP = 0.9
 	fs.Uint64Var(&so.Seed, "seed", 1, "random seed")
+	halfKV := kvCacheFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -107,7 +109,7 @@ Example:
 		fs.Usage()
 		return errors.New("--model is required")
 	}
-	m, err := serve.Load(*dir, "", infer.EngineOptions{MaxBatch: 1})
+	m, err := serve.Load(*dir, "", infer.EngineOptions{MaxBatch: 1, HalfKV: *halfKV})
 	if err != nil {
 		return err
 	}

@@ -63,3 +63,16 @@ func AttnScores(q, k, s *float32, hd, heads, group, n, ldk, lds int, scale float
 //
 //go:noescape
 func AttnValues(p, v, out *float32, hd, heads, group, n, ldv, ldp int)
+
+// AttnScoresF16 is AttnScores over keys cached as fp16 (ldk counted in
+// elements), equal bit for bit to AttnScores on the keys widened to
+// float32. Needs F16C as well.
+//
+//go:noescape
+func AttnScoresF16(q *float32, k *uint16, s *float32, hd, heads, group, n, ldk, lds int, scale float32)
+
+// AttnValuesF16 is AttnValues over values cached as fp16, equal bit for
+// bit to AttnValues on the values widened to float32. Needs F16C as well.
+//
+//go:noescape
+func AttnValuesF16(p *float32, v *uint16, out *float32, hd, heads, group, n, ldv, ldp int)
