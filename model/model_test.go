@@ -105,18 +105,25 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// cacheCase loads a test model with its reference's third prompt and the
+// logits the reference gives at each of its positions.
+func cacheCase(t *testing.T, name string) (*Model, []int, [][]float32) {
+	t.Helper()
+	dir := filepath.Join("testdata", name)
+	g := readGolden(t, filepath.Join(dir, "golden.json"))
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, g.Prompts[2], g.Logits[2]
+}
+
 // Decoding token by token through the cache must give the reference's
 // logits at every position, as the whole-sequence pass does; so must a
 // prefix followed by the rest, and a cache truncated and refilled.
 func TestCacheMatchesReference(t *testing.T) {
 	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
-		dir := filepath.Join("testdata", name)
-		g := readGolden(t, filepath.Join(dir, "golden.json"))
-		m, err := Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prompt, want := g.Prompts[2], g.Logits[2]
+		m, prompt, want := cacheCase(t, name)
 		check := func(how string, pos int, got []float32) {
 			t.Helper()
 			for v := range got {
@@ -251,13 +258,7 @@ type generalOnly struct{ tensor.Kernels }
 // bit), and survives prefixes and truncation like a float32 one.
 func TestHalfCache(t *testing.T) {
 	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
-		dir := filepath.Join("testdata", name)
-		g := readGolden(t, filepath.Join(dir, "golden.json"))
-		m, err := Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prompt, want := g.Prompts[2], g.Logits[2]
+		m, prompt, want := cacheCase(t, name)
 		oneByOne := func() [][]float32 {
 			c := m.NewCache()
 			var rows [][]float32

@@ -34,37 +34,43 @@ func (SIMD) Dot(a, b []float32) float32 { return dotSIMD(a, b) }
 // are swept once, row after row, for all the heads, and the results equal
 // Gemm's (dot products, Softmax, then the weighted values) bit for bit.
 func (SIMD) AttendQuery(q, keys, values, scores, att []float32, heads, group, hd, ld, n int, scale float32) bool {
+	if !fusedShape(len(q), len(keys), len(values), len(scores), len(att), heads, group, hd, ld, n) {
+		return false
+	}
+	avx.AttnScores(&q[0], &keys[0], &scores[0], hd, heads, group, n, ld, n, scale)
+	softmaxHeads(scores, att, heads, hd, n)
+	avx.AttnValues(&scores[0], &values[0], &att[0], hd, heads, group, n, ld, n)
+	return true
+}
+
+// fusedShape reports whether the fused attention kernels take the shape
+// (heads of a multiple of 16, whole groups) and the slices, of the given
+// lengths, cover it.
+func fusedShape(nq, nk, nv, nscores, natt, heads, group, hd, ld, n int) bool {
 	if hd <= 0 || hd%16 != 0 || group <= 0 || heads <= 0 || heads%group != 0 || n <= 0 {
 		return false
 	}
 	span := (n-1)*ld + heads/group*hd
-	if len(q) < heads*hd || len(att) < heads*hd || len(scores) < heads*n || len(keys) < span || len(values) < span {
-		return false
-	}
-	avx.AttnScores(&q[0], &keys[0], &scores[0], hd, heads, group, n, ld, n, scale)
+	return nq >= heads*hd && natt >= heads*hd && nscores >= heads*n && nk >= span && nv >= span
+}
+
+// softmaxHeads turns each head's scores into probabilities and clears
+// the output the values are added into.
+func softmaxHeads(scores, att []float32, heads, hd, n int) {
 	for h := range heads {
 		Softmax(scores[h*n : (h+1)*n])
 	}
 	clear(att[:heads*hd])
-	avx.AttnValues(&scores[0], &values[0], &att[0], hd, heads, group, n, ld, n)
-	return true
 }
 
 // AttendQueryF16 implements QueryAttender for fp16 caches, widening each
 // chunk of keys and values in the kernels (F16C).
 func (SIMD) AttendQueryF16(q []float32, keys, values []uint16, scores, att []float32, heads, group, hd, ld, n int, scale float32) bool {
-	if !cpu.X86.HasF16C || hd <= 0 || hd%16 != 0 || group <= 0 || heads <= 0 || heads%group != 0 || n <= 0 {
-		return false
-	}
-	span := (n-1)*ld + heads/group*hd
-	if len(q) < heads*hd || len(att) < heads*hd || len(scores) < heads*n || len(keys) < span || len(values) < span {
+	if !cpu.X86.HasF16C || !fusedShape(len(q), len(keys), len(values), len(scores), len(att), heads, group, hd, ld, n) {
 		return false
 	}
 	avx.AttnScoresF16(&q[0], &keys[0], &scores[0], hd, heads, group, n, ld, n, scale)
-	for h := range heads {
-		Softmax(scores[h*n : (h+1)*n])
-	}
-	clear(att[:heads*hd])
+	softmaxHeads(scores, att, heads, hd, n)
 	avx.AttnValuesF16(&scores[0], &values[0], &att[0], hd, heads, group, n, ld, n)
 	return true
 }
