@@ -60,9 +60,9 @@ type corpusFlags struct {
 }
 
 func (c *corpusFlags) register(fs *flag.FlagSet) {
-	fs.Var(&c.inputs, "input", "input `file` or folder (repeatable; more may follow the flags): text with one record per line, JSON lines (.jsonl), or HTML pages; gzip or zstd compressed")
-	fs.StringVar(&c.field, "field", "text", "JSON field holding the text (dotted paths such as meta.body descend)")
-	fs.StringVar(&c.format, "format", "auto", "input format: auto (by file name), text, jsonl or html")
+	fs.Var(&c.inputs, "input", "input `file` or folder (repeatable; more may follow the flags): text with one record per line, JSON lines (.jsonl), HTML pages, Parquet or WARC; gzip or zstd compressed")
+	fs.StringVar(&c.field, "field", "text", "JSON field or Parquet column holding the text (dotted paths such as meta.body descend)")
+	fs.StringVar(&c.format, "format", "auto", "input format: auto (by file name), text, jsonl, html, parquet or warc")
 }
 
 // parse parses args, takes positional arguments as more inputs, and
@@ -80,19 +80,11 @@ func (c *corpusFlags) parse(fs *flag.FlagSet, args []string) (corpus.Options, er
 }
 
 func (c *corpusFlags) options() (corpus.Options, error) {
-	opt := corpus.Options{Field: c.field}
-	switch c.format {
-	case "auto":
-		opt.Format = corpus.Auto
-	case "text":
-		opt.Format = corpus.Text
-	case "jsonl":
-		opt.Format = corpus.JSONL
-	case "html":
-		opt.Format = corpus.HTML
-	default:
-		return opt, fmt.Errorf("--format %q: want auto, text, jsonl or html", c.format)
+	f, err := corpus.ParseFormat(c.format)
+	if err != nil {
+		return corpus.Options{}, fmt.Errorf("--format %q: %w", c.format, err)
 	}
+	opt := corpus.Options{Field: c.field, Format: f}
 	if len(c.inputs) == 0 {
 		return opt, errors.New("no --input given")
 	}
