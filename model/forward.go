@@ -205,7 +205,7 @@ func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 	if ps.caches != nil {
 		cached = make([][2][]float32, ps.seqs())
 		for s, cache := range ps.caches {
-			k, v, _ := cache.layer(li, ps.past(s)+ps.start[s+1]-ps.start[s], kvd, nil)
+			k, v := cache.layer(li, ps.past(s)+ps.start[s+1]-ps.start[s], kvd)
 			cached[s] = [2][]float32{k, v}
 		}
 	}

@@ -199,22 +199,18 @@ func (c *Cache) appendRows(li int, k, v []float32) {
 }
 
 // layer returns layer li's cached keys and values in float32: the cache
-// itself, or for a half cache the first rows·width values widened into
-// buf (grown as needed, and returned for reuse).
-func (c *Cache) layer(li, rows, width int, buf []float32) (k, v, grown []float32) {
+// itself, or for a half cache its first rows·width values widened.
+func (c *Cache) layer(li, rows, width int) (k, v []float32) {
 	if !c.half {
-		return c.k[li], c.v[li], buf
+		return c.k[li], c.v[li]
 	}
 	n := rows * width
-	if cap(buf) < 2*n {
-		buf = make([]float32, 2*n)
-	}
-	k, v = buf[:n], buf[n:2*n]
+	k, v = make([]float32, n), make([]float32, n)
 	for i := range n {
 		k[i] = safetensors.Float16ToFloat32(c.hk[li][i])
 		v[i] = safetensors.Float16ToFloat32(c.hv[li][i])
 	}
-	return k, v, buf
+	return k, v
 }
 
 // Param is one weight tensor under its Hugging Face name.

@@ -83,6 +83,49 @@
 	VPMADDWD     Y9, Y2, Y2 \
 	VPADDD       Y2, acc, acc
 
+// Q4X8IN4CHUNK unpacks the eight-row Q4_0 chunk at qoff(SI) once and
+// multiplies it with the four activation rows' bytes at aoff.
+#define Q4X8IN4CHUNK(qoff, aoff) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPAND        Y8, Y0, Y1 \
+	VPSRLW       $4, Y0, Y0 \
+	VPAND        Y8, Y0, Y0 \
+	Q4X8IN4(Y4, aoff, (R14*1)) \
+	Q4X8IN4(Y5, aoff, (BX*1)) \
+	Q4X8IN4(Y6, aoff, (BX*2)) \
+	Q4X8IN4(Y7, aoff, (R13*1))
+
+// Q8X8IN4CHUNK is Q4X8IN4CHUNK for an eight-row Q8_0 chunk (|w| in Y1).
+#define Q8X8IN4CHUNK(qoff, aoff) \
+	VMOVDQU      qoff(SI), Y0 \
+	VPSIGNB      Y0, Y0, Y1 \
+	Q8X8IN4(Y4, aoff, (R14*1)) \
+	Q8X8IN4(Y5, aoff, (BX*1)) \
+	Q8X8IN4(Y6, aoff, (BX*2)) \
+	Q8X8IN4(Y7, aoff, (R13*1))
+
+// IN4SCALE adds the int32 block sums in sum, times the eight row scales
+// (Y14) and activation row IDX's scale, into the float32 accumulator acc.
+#define IN4SCALE(sum, IDX, acc) \
+	VCVTDQ2PS    sum, sum \
+	VBROADCASTSS (DI)IDX, Y15 \
+	VMULPS       Y14, Y15, Y15 \
+	VFMADD231PS  Y15, sum, acc
+
+// HMAX_Y4 leaves the largest of Y4's eight lanes in X4 (X5 is scratch).
+#define HMAX_Y4 \
+	VEXTRACTF128 $1, Y4, X5 \
+	VMAXPS       X5, X4, X4 \
+	VMOVHLPS     X4, X4, X5 \
+	VMAXPS       X5, X4, X4 \
+	VPSHUFD      $1, X4, X5 \
+	VMAXSS       X5, X4, X4
+
+// ABS_MASK sets y to 0x7FFFFFFF in every lane (float absolute value).
+#define ABS_MASK(y) \
+	VPCMPEQD y, y, y \
+	VPSRLD   $1, y, y
+
 
 // func DotQ8_0(w, a *byte, blocks int, f16 *float32) float32
 TEXT ·DotQ8_0(SB), NOSPLIT, $0-36
@@ -664,38 +707,10 @@ q4x8in4loop:
 	VPXOR        Y5, Y5, Y5
 	VPXOR        Y6, Y6, Y6
 	VPXOR        Y7, Y7, Y7
-	VMOVDQU      16(SI), Y0
-	VPAND        Y8, Y0, Y1
-	VPSRLW       $4, Y0, Y0
-	VPAND        Y8, Y0, Y0
-	Q4X8IN4(Y4, 4, (R14*1))
-	Q4X8IN4(Y5, 4, (BX*1))
-	Q4X8IN4(Y6, 4, (BX*2))
-	Q4X8IN4(Y7, 4, (R13*1))
-	VMOVDQU      48(SI), Y0
-	VPAND        Y8, Y0, Y1
-	VPSRLW       $4, Y0, Y0
-	VPAND        Y8, Y0, Y0
-	Q4X8IN4(Y4, 8, (R14*1))
-	Q4X8IN4(Y5, 8, (BX*1))
-	Q4X8IN4(Y6, 8, (BX*2))
-	Q4X8IN4(Y7, 8, (R13*1))
-	VMOVDQU      80(SI), Y0
-	VPAND        Y8, Y0, Y1
-	VPSRLW       $4, Y0, Y0
-	VPAND        Y8, Y0, Y0
-	Q4X8IN4(Y4, 12, (R14*1))
-	Q4X8IN4(Y5, 12, (BX*1))
-	Q4X8IN4(Y6, 12, (BX*2))
-	Q4X8IN4(Y7, 12, (R13*1))
-	VMOVDQU      112(SI), Y0
-	VPAND        Y8, Y0, Y1
-	VPSRLW       $4, Y0, Y0
-	VPAND        Y8, Y0, Y0
-	Q4X8IN4(Y4, 16, (R14*1))
-	Q4X8IN4(Y5, 16, (BX*1))
-	Q4X8IN4(Y6, 16, (BX*2))
-	Q4X8IN4(Y7, 16, (R13*1))
+	Q4X8IN4CHUNK(16, 4)
+	Q4X8IN4CHUNK(48, 8)
+	Q4X8IN4CHUNK(80, 12)
+	Q4X8IN4CHUNK(112, 16)
 	VPMADDWD     Y9, Y4, Y4
 	VPMADDWD     Y9, Y5, Y5
 	VPMADDWD     Y9, Y6, Y6
@@ -703,28 +718,16 @@ q4x8in4loop:
 	VCVTPH2PS    (SI), Y14
 	VPBROADCASTD (R9)(R14*1), Y15
 	VPSUBD       Y15, Y4, Y4
-	VCVTDQ2PS    Y4, Y4
-	VBROADCASTSS (DI)(R14*1), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y4, Y10
+	IN4SCALE(Y4, (R14*1), Y10)
 	VPBROADCASTD (R9)(R10*1), Y15
 	VPSUBD       Y15, Y5, Y5
-	VCVTDQ2PS    Y5, Y5
-	VBROADCASTSS (DI)(BX*1), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y5, Y11
+	IN4SCALE(Y5, (BX*1), Y11)
 	VPBROADCASTD (R9)(R10*2), Y15
 	VPSUBD       Y15, Y6, Y6
-	VCVTDQ2PS    Y6, Y6
-	VBROADCASTSS (DI)(BX*2), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y6, Y12
+	IN4SCALE(Y6, (BX*2), Y12)
 	VPBROADCASTD (R9)(R11*1), Y15
 	VPSUBD       Y15, Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VBROADCASTSS (DI)(R13*1), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y7, Y13
+	IN4SCALE(Y7, (R13*1), Y13)
 	ADDQ         $144, SI
 	ADDQ         $36, DI
 	ADDQ         $4, R9
@@ -764,8 +767,7 @@ TEXT ·QuantizeQ8(SB), NOSPLIT, $0-32
 	MOVQ     dst+8(FP), DI
 	MOVQ     sums+16(FP), R9
 	MOVQ     blocks+24(FP), CX
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD   $1, Y15, Y15
+	ABS_MASK(Y15)
 	MOVL     $0x42FE0000, AX
 	VMOVD    AX, X14
 	VMOVDQU  permQ8<>(SB), Y13
@@ -784,12 +786,7 @@ qq8loop:
 	VMAXPS       Y5, Y4, Y4
 	VANDPS       Y15, Y3, Y5
 	VMAXPS       Y5, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS       X5, X4, X4
-	VMOVHLPS     X4, X4, X5
-	VMAXPS       X5, X4, X4
-	VPSHUFD      $1, X4, X5
-	VMAXSS       X5, X4, X4
+	HMAX_Y4
 	VDIVSS       X14, X4, X5
 	VCVTPS2PH    $0, X5, X6
 	VCVTPH2PS    X6, X6
@@ -867,71 +864,19 @@ q8x8in4loop:
 	VPXOR        Y5, Y5, Y5
 	VPXOR        Y6, Y6, Y6
 	VPXOR        Y7, Y7, Y7
-	VMOVDQU      16(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 4, (R14*1))
-	Q8X8IN4(Y5, 4, (BX*1))
-	Q8X8IN4(Y6, 4, (BX*2))
-	Q8X8IN4(Y7, 4, (R13*1))
-	VMOVDQU      48(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 8, (R14*1))
-	Q8X8IN4(Y5, 8, (BX*1))
-	Q8X8IN4(Y6, 8, (BX*2))
-	Q8X8IN4(Y7, 8, (R13*1))
-	VMOVDQU      80(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 12, (R14*1))
-	Q8X8IN4(Y5, 12, (BX*1))
-	Q8X8IN4(Y6, 12, (BX*2))
-	Q8X8IN4(Y7, 12, (R13*1))
-	VMOVDQU      112(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 16, (R14*1))
-	Q8X8IN4(Y5, 16, (BX*1))
-	Q8X8IN4(Y6, 16, (BX*2))
-	Q8X8IN4(Y7, 16, (R13*1))
-	VMOVDQU      144(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 20, (R14*1))
-	Q8X8IN4(Y5, 20, (BX*1))
-	Q8X8IN4(Y6, 20, (BX*2))
-	Q8X8IN4(Y7, 20, (R13*1))
-	VMOVDQU      176(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 24, (R14*1))
-	Q8X8IN4(Y5, 24, (BX*1))
-	Q8X8IN4(Y6, 24, (BX*2))
-	Q8X8IN4(Y7, 24, (R13*1))
-	VMOVDQU      208(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 28, (R14*1))
-	Q8X8IN4(Y5, 28, (BX*1))
-	Q8X8IN4(Y6, 28, (BX*2))
-	Q8X8IN4(Y7, 28, (R13*1))
-	VMOVDQU      240(SI), Y0
-	VPSIGNB      Y0, Y0, Y1
-	Q8X8IN4(Y4, 32, (R14*1))
-	Q8X8IN4(Y5, 32, (BX*1))
-	Q8X8IN4(Y6, 32, (BX*2))
-	Q8X8IN4(Y7, 32, (R13*1))
+	Q8X8IN4CHUNK(16, 4)
+	Q8X8IN4CHUNK(48, 8)
+	Q8X8IN4CHUNK(80, 12)
+	Q8X8IN4CHUNK(112, 16)
+	Q8X8IN4CHUNK(144, 20)
+	Q8X8IN4CHUNK(176, 24)
+	Q8X8IN4CHUNK(208, 28)
+	Q8X8IN4CHUNK(240, 32)
 	VCVTPH2PS    (SI), Y14
-	VCVTDQ2PS    Y4, Y4
-	VBROADCASTSS (DI)(R14*1), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y4, Y10
-	VCVTDQ2PS    Y5, Y5
-	VBROADCASTSS (DI)(BX*1), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y5, Y11
-	VCVTDQ2PS    Y6, Y6
-	VBROADCASTSS (DI)(BX*2), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y6, Y12
-	VCVTDQ2PS    Y7, Y7
-	VBROADCASTSS (DI)(R13*1), Y15
-	VMULPS       Y14, Y15, Y15
-	VFMADD231PS  Y15, Y7, Y13
+	IN4SCALE(Y4, (R14*1), Y10)
+	IN4SCALE(Y5, (BX*1), Y11)
+	IN4SCALE(Y6, (BX*2), Y12)
+	IN4SCALE(Y7, (R13*1), Y13)
 	ADDQ         $272, SI
 	ADDQ         $36, DI
 	DECQ         CX
@@ -1118,8 +1063,7 @@ TEXT ·QuantizeQ8K(SB), NOSPLIT, $0-24
 	MOVQ     x+0(FP), SI
 	MOVQ     dst+8(FP), DI
 	MOVQ     blocks+16(FP), CX
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD   $1, Y15, Y15
+	ABS_MASK(Y15)
 	VMOVDQU  permQ8<>(SB), Y13
 
 qq8kloop:
@@ -1134,12 +1078,7 @@ qq8kmax:
 	ADDQ         $32, AX
 	CMPQ         AX, $1024
 	JL           qq8kmax
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS       X5, X4, X4
-	VMOVHLPS     X4, X4, X5
-	VMAXPS       X5, X4, X4
-	VPSHUFD      $1, X4, X5
-	VMAXSS       X5, X4, X4
+	HMAX_Y4
 	VXORPS       X7, X7, X7
 	VUCOMISS     X7, X4
 	JE           qq8kzero
