@@ -1,5 +1,16 @@
 #include "textflag.h"
 
+// SCORE_STORE sums a dot product's two accumulators (Y0, Y1) in DotRows's
+// order, scales it by X15 and stores it at (R14).
+#define SCORE_STORE \
+	VADDPS       Y1, Y0, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS       X1, X0, X0 \
+	VHADDPS      X0, X0, X0 \
+	VHADDPS      X0, X0, X0 \
+	VMULSS       X15, X0, X0 \
+	VMOVSS       X0, (R14)
+
 // func AttnScores(q, k, s *float32, hd, heads, group, n, ldk, lds int, scale float32)
 //
 // s[h·lds+j] = scale·(q[h·hd:]·k[j·ldk+(h/group)·hd:]) for h < heads,
@@ -45,13 +56,7 @@ sdot:
 	ADDQ        $64, R9
 	CMPQ        R9, BX
 	JL          sdot
-	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VMULSS       X15, X0, X0
-	VMOVSS       X0, (R14)
+	SCORE_STORE
 	ADDQ         BX, R12
 	ADDQ         R11, R14
 	DECQ         AX
@@ -180,13 +185,7 @@ hdot:
 	ADDQ        $32, R9
 	CMPQ        R9, BX
 	JL          hdot
-	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VMULSS       X15, X0, X0
-	VMOVSS       X0, (R14)
+	SCORE_STORE
 	LEAQ         (R12)(BX*2), R12
 	ADDQ         R11, R14
 	DECQ         AX
