@@ -88,26 +88,7 @@ func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	m := x[0]
-	for _, v := range x[1:] {
-		m = max(m, v)
-	}
-	// The exponentials come eight at a time where the CPU allows (bit
-	// for bit as Exp32); the sum stays in order, in float64.
-	done := 0
-	if expSub != nil {
-		done = expSub(x, m)
-	}
-	var sum float64
-	for i, v := range x {
-		e := v
-		if i >= done {
-			e = Exp32(v - m)
-			x[i] = e
-		}
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
+	inv := float32(1 / expSumInPlace(x, maxOf(x), 0))
 	for i := range x {
 		x[i] *= inv
 	}
@@ -118,26 +99,39 @@ func Softmax(x []float32) {
 // Exp32 (eight at a time where the CPU allows), summed in order in
 // float64. x is left as it was.
 func LogSumExp(x []float32) float64 {
+	m := maxOf(x)
+	var buf [512]float32
+	var sum float64
+	for lo := 0; lo < len(x); lo += len(buf) {
+		sum = expSumInPlace(buf[:copy(buf[:], x[lo:])], m, sum)
+	}
+	return float64(m) + math.Log(sum)
+}
+
+func maxOf(x []float32) float32 {
 	m := x[0]
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var buf [512]float32
-	var sum float64
-	for lo := 0; lo < len(x); lo += len(buf) {
-		e := buf[:copy(buf[:], x[lo:])]
-		done := 0
-		if expSub != nil {
-			done = expSub(e, m)
-		}
-		for i, v := range e {
-			if i >= done {
-				v = Exp32(v - m)
-			}
-			sum += float64(v)
-		}
+	return m
+}
+
+// expSumInPlace sets x[i] to Exp32(x[i]−m) and returns sum plus them,
+// added in order in float64; the exponentials come eight at a time where
+// the CPU allows (bit for bit as Exp32).
+func expSumInPlace(x []float32, m float32, sum float64) float64 {
+	done := 0
+	if expSub != nil {
+		done = expSub(x, m)
 	}
-	return float64(m) + math.Log(sum)
+	for i, v := range x {
+		if i >= done {
+			v = Exp32(v - m)
+			x[i] = v
+		}
+		sum += float64(v)
+	}
+	return sum
 }
 
 // expSub and swiGLU, when the CPU has them, do the leading multiple of
