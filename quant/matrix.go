@@ -247,6 +247,7 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		for i := range n {
 			k.quantQ8K(acts[i*per:(i+1)*per], x[i*m.Cols:(i+1)*m.Cols])
 		}
+		m.probeQ8K(x, n, acts)
 		pairs := make([]int32, 8*len(acts))
 		for b := range acts {
 			for j := range 8 {
@@ -280,6 +281,7 @@ func (m *Matrix) MatMul(y, x []float32, n int) {
 		}
 		k.quantQ8(acts[i*per:(i+1)*per], rowSums, x[i*m.Cols:(i+1)*m.Cols])
 	}
+	m.probeQ8(x, n, acts, sums)
 	r := rowKernels{
 		dot: func(w []byte, i int) float32 { return dot(w, acts[i*per:(i+1)*per]) },
 		group: func(w []byte, i int, out []float32) {

@@ -4,10 +4,14 @@
 //
 //   node logits.mjs 1,5,7,9 A.gguf B.gguf ...
 //
-// Output: one JSON line per file, {"model": PATH, "logits": [[...], ...]},
-// a row per prompt position (the distribution after tokens 0..t), each
-// indexed by token id. The KV cache is F32 and flash attention is off, so
-// that F32 files compute in float32 throughout.
+// Output: first {"backend": NAME}, the CPU variant ggml loaded (its
+// libggml-cpu-NAME.so: haswell is the AVX2 build, skylakex, icelake,
+// sapphirerapids and zen4 AVX-512 ones; ggml picks the best the CPU runs
+// among those installed), then one JSON line per file, {"model": PATH,
+// "logits": [[...], ...]}, a row per prompt position (the distribution
+// after tokens 0..t), each indexed by token id. The KV cache is F32 and
+// flash attention is off, so that F32 files compute in float32
+// throughout.
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 
 const [ids, ...models] = process.argv.slice(2);
@@ -16,7 +20,15 @@ if (!ids || models.length === 0) {
     process.exit(2);
 }
 const tokens = ids.split(",").map(Number);
-const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error, usePrebuiltBinaries: true});
+let backend = null;
+const logger = (level, message) => {
+    const m = /loaded CPU backend from .*libggml-cpu-([A-Za-z0-9_]+)\.so/.exec(message);
+    if (m) backend = m[1];
+    else if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) console.error(message);
+};
+const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.debug, logger, usePrebuiltBinaries: true});
+if (!backend) throw new Error("llama.cpp did not say which CPU backend it loaded");
+process.stdout.write(JSON.stringify({backend}) + "\n");
 for (const modelPath of models) {
     const model = await llama.loadModel({modelPath, gpuLayers: 0});
     const context = await model.createContext({
