@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -106,35 +108,70 @@ func ParseKVCache(s string) (half bool, err error) {
 // Engine serves generations of one model with continuous batching: every
 // decode step advances all running sequences together in one forward
 // pass (StepBatch), new requests join between steps, and a finished or
-// cancelled one leaves at once, freeing its slot and its cache.
+// cancelled one leaves at once, freeing its slot and its cache. A request
+// whose caller gives up while it still waits leaves the queue at once.
 type Engine struct {
-	m     *model.Model
-	tok   *tokenizer.Tokenizer
-	opt   EngineOptions
-	queue chan *job
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	eos   map[int]bool
+	m    *model.Model
+	tok  *tokenizer.Tokenizer
+	opt  EngineOptions
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+	eos  map[int]bool
+
+	mu      sync.Mutex
+	waiting []*job        // queued requests, oldest first
+	closed  bool          // no more requests are taken
+	wake    chan struct{} // capacity 1: a request was queued
 
 	running   atomic.Int64
 	cacheRows atomic.Int64
+
+	ended []*job // finished in this turn of the loop, results not yet sent
 }
 
 type job struct {
 	ctx    context.Context
 	req    Request
-	events chan Event
-	result chan jobResult
+	result chan jobResult // capacity 1, written once by finish
 	start  time.Time
 
-	cache   *model.Cache
-	sampler *Sampler
-	history []int
-	pending []int // ids to run next step
-	text    textStream
-	res     Result
-	first   bool
+	// Events go from the loop to the caller through a list, so that the
+	// loop never waits for a slow caller and nothing is sized by the
+	// request: the list holds what the caller has not taken yet.
+	mu     sync.Mutex
+	events []Event
+	notify chan struct{} // capacity 1: events were added
+
+	cache    *model.Cache
+	sampler  *Sampler
+	history  []int
+	pending  []int // ids to run next step
+	text     textStream
+	res      Result
+	first    bool
+	finished bool
+	outcome  jobResult // set by finish
+}
+
+// send hands ev to the caller without waiting for it.
+func (j *job) send(ev Event) {
+	j.mu.Lock()
+	j.events = append(j.events, ev)
+	j.mu.Unlock()
+	select {
+	case j.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the events not yet taken.
+func (j *job) take() []Event {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	evs := j.events
+	j.events = nil
+	return evs
 }
 
 type jobResult struct {
@@ -173,7 +210,7 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*En
 			opt.MaxContext = 4096
 		}
 	}
-	return &Engine{m: m, tok: tok, opt: opt, queue: make(chan *job, opt.MaxQueue), stop: make(chan struct{}), done: make(chan struct{}), eos: endTokens(m, tok)}, nil
+	return &Engine{m: m, tok: tok, opt: opt, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), eos: endTokens(m, tok)}, nil
 }
 
 // Model returns the engine's model; Tokenizer its tokenizer.
@@ -211,18 +248,71 @@ type Stats struct {
 // Stats reports the engine's current load.
 func (e *Engine) Stats() Stats {
 	perRow := int64(e.m.CacheBytesPerToken())
-	return Stats{Queued: len(e.queue), Running: int(e.running.Load()), CacheBytes: e.cacheRows.Load() * perRow}
+	e.mu.Lock()
+	queued := len(e.waiting)
+	e.mu.Unlock()
+	return Stats{Queued: queued, Running: int(e.running.Load()), CacheBytes: e.cacheRows.Load() * perRow}
 }
 
 // Close stops the loop; running and queued requests end with ErrClosed.
 func (e *Engine) Close() {
-	e.once.Do(func() { close(e.stop) })
+	e.once.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		close(e.stop)
+	})
 	<-e.done
+}
+
+// enqueue queues j, or says why not.
+func (e *Engine) enqueue(j *job) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		return ErrClosed
+	case len(e.waiting) >= e.opt.MaxQueue:
+		return ErrBusy
+	}
+	e.waiting = append(e.waiting, j)
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// dequeue takes j out of the queue if it is still waiting there.
+func (e *Engine) dequeue(j *job) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, w := range e.waiting {
+		if w == j {
+			e.waiting = slices.Delete(e.waiting, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// admit takes up to n queued requests, oldest first, and prepares them.
+func (e *Engine) admitWaiting(n int) []*job {
+	e.mu.Lock()
+	n = min(n, len(e.waiting))
+	jobs := slices.Clone(e.waiting[:n])
+	e.waiting = slices.Delete(e.waiting, 0, n)
+	e.mu.Unlock()
+	for _, j := range jobs {
+		e.admit(j)
+	}
+	return jobs
 }
 
 // Generate runs req and calls emit (when not nil) with each event as it
 // is decoded, from the caller's goroutine. It returns ErrBusy at once when
-// the queue is full. Cancelling ctx ends the generation within a step.
+// the queue is full. Cancelling ctx ends the generation within a step, or
+// at once while the request still waits for a slot.
 func (e *Engine) Generate(ctx context.Context, req Request, emit func(Event) error) (*Result, error) {
 	if len(req.Prompt) == 0 {
 		return nil, errors.New("prompt: empty; nothing to continue")
@@ -230,7 +320,8 @@ func (e *Engine) Generate(ctx context.Context, req Request, emit func(Event) err
 	if req.MaxTokens < 0 {
 		return nil, fmt.Errorf("max_tokens %d: must not be negative", req.MaxTokens)
 	}
-	if n := len(req.Prompt) + req.MaxTokens; n > e.opt.MaxContext {
+	// Compared without adding, so that no max_tokens overflows the sum.
+	if len(req.Prompt) > e.opt.MaxContext || req.MaxTokens > e.opt.MaxContext-len(req.Prompt) {
 		return nil, fmt.Errorf("%w: %d prompt tokens + %d new tokens exceed the context of %d", ErrPromptLength, len(req.Prompt), req.MaxTokens, e.opt.MaxContext)
 	}
 	for i, id := range req.Prompt {
@@ -239,36 +330,35 @@ func (e *Engine) Generate(ctx context.Context, req Request, emit func(Event) err
 		}
 	}
 	req.TopLogprobs = min(max(req.TopLogprobs, 0), 20)
-	j := &job{ctx: ctx, req: req, events: make(chan Event, req.MaxTokens+2), result: make(chan jobResult, 1), start: time.Now()}
-	select {
-	case <-e.stop:
-		return nil, ErrClosed
-	default:
-	}
-	select {
-	case e.queue <- j:
-	default:
-		return nil, ErrBusy
+	j := &job{ctx: ctx, req: req, notify: make(chan struct{}, 1), result: make(chan jobResult, 1), start: time.Now()}
+	if err := e.enqueue(j); err != nil {
+		return nil, err
 	}
 	var emitErr error
-	for {
-		select {
-		case ev := <-j.events:
+	deliver := func() {
+		for _, ev := range j.take() {
 			if emit != nil && emitErr == nil {
 				emitErr = emit(ev)
 			}
+		}
+	}
+	cancelled := ctx.Done()
+	for {
+		select {
+		case <-j.notify:
+			deliver()
 		case r := <-j.result:
-			// Drain events sent before the result.
-			for len(j.events) > 0 {
-				ev := <-j.events
-				if emit != nil && emitErr == nil {
-					emitErr = emit(ev)
-				}
-			}
+			deliver() // events sent before the result
 			if r.err == nil && emitErr != nil {
 				r.err = emitErr
 			}
 			return r.res, r.err
+		case <-cancelled:
+			if e.dequeue(j) {
+				return nil, ctx.Err()
+			}
+			// Running: the loop sees the context and ends it within a step.
+			cancelled = nil
 		}
 	}
 }
@@ -280,31 +370,25 @@ func (e *Engine) loop() {
 		for _, j := range active {
 			e.finish(j, ErrClosed)
 		}
-		for {
-			select {
-			case j := <-e.queue:
-				j.result <- jobResult{nil, ErrClosed}
-			default:
-				return
-			}
+		e.mu.Lock()
+		e.closed = true
+		waiting := e.waiting
+		e.waiting = nil
+		e.mu.Unlock()
+		for _, j := range waiting {
+			j.result <- jobResult{nil, ErrClosed}
 		}
+		e.publish(nil)
+		e.deliver()
 	}()
 	for {
-		if len(active) == 0 {
+		// Sleep only when nothing runs and nothing waits: a wake signal
+		// stands for any number of requests queued since the last one.
+		if len(active) == 0 && e.Stats().Queued == 0 {
 			select {
-			case j := <-e.queue:
-				active = append(active, e.admit(j))
+			case <-e.wake:
 			case <-e.stop:
 				return
-			}
-		}
-	fill:
-		for len(active) < e.opt.MaxBatch {
-			select {
-			case j := <-e.queue:
-				active = append(active, e.admit(j))
-			default:
-				break fill
 			}
 		}
 		select {
@@ -312,6 +396,7 @@ func (e *Engine) loop() {
 			return
 		default:
 		}
+		active = append(active, e.admitWaiting(e.opt.MaxBatch-len(active))...)
 		active = slices.DeleteFunc(active, func(j *job) bool {
 			if err := j.ctx.Err(); err != nil {
 				e.finish(j, err)
@@ -319,41 +404,67 @@ func (e *Engine) loop() {
 			}
 			return false
 		})
+		e.publish(active)
+		e.deliver()
 		if len(active) == 0 {
 			continue
 		}
-		e.running.Store(int64(len(active)))
-		caches := make([]*model.Cache, len(active))
-		ids := make([][]int, len(active))
-		all := make([]bool, len(active))
-		for i, j := range active {
-			caches[i], ids[i] = j.cache, j.pending
-			all[i] = j.first && j.req.Echo
-		}
-		out, err := e.m.StepBatch(caches, ids, all)
-		if err != nil {
-			for _, j := range active {
-				e.finish(j, err)
-			}
-			active = active[:0]
-			continue
-		}
-		keep := active[:0]
-		var rows int64
-		for i, j := range active {
-			if done := e.advance(j, out[i]); !done {
-				keep = append(keep, j)
-				rows += int64(j.cache.Len)
-			}
-		}
-		active = keep
-		e.cacheRows.Store(rows)
-		e.running.Store(int64(len(active)))
+		active = e.step(active)
+		e.publish(active)
+		e.deliver()
 	}
 }
 
+// publish records the running sequences and their caches' size for Stats.
+func (e *Engine) publish(active []*job) {
+	var rows int64
+	for _, j := range active {
+		rows += int64(j.cache.Len)
+	}
+	e.cacheRows.Store(rows)
+	e.running.Store(int64(len(active)))
+}
+
+// step runs one decoding step for the active jobs and returns those that
+// go on. A panic in the step (a bug, or a model file that passed every
+// check and still breaks the arithmetic) ends the step's jobs with an
+// error instead of the process: the engine serves on.
+func (e *Engine) step(active []*job) (keep []*job) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("decoding step panicked", "panic", r, "stack", string(debug.Stack()))
+			err := fmt.Errorf("internal error in the decoding step: %v", r)
+			for _, j := range active {
+				e.finish(j, err)
+			}
+			keep = nil
+		}
+	}()
+	caches := make([]*model.Cache, len(active))
+	ids := make([][]int, len(active))
+	all := make([]bool, len(active))
+	for i, j := range active {
+		caches[i], ids[i] = j.cache, j.pending
+		all[i] = j.first && j.req.Echo
+	}
+	out, err := e.m.StepBatch(caches, ids, all)
+	if err != nil {
+		for _, j := range active {
+			e.finish(j, err)
+		}
+		return nil
+	}
+	keep = make([]*job, 0, len(active))
+	for i, j := range active {
+		if done := e.advance(j, out[i]); !done {
+			keep = append(keep, j)
+		}
+	}
+	return keep
+}
+
 // admit prepares a queued request's sequence.
-func (e *Engine) admit(j *job) *job {
+func (e *Engine) admit(j *job) {
 	j.cache = e.m.NewCache()
 	j.sampler = NewSampler(j.req.Sampler)
 	j.history = slices.Clone(j.req.Prompt)
@@ -361,7 +472,6 @@ func (e *Engine) admit(j *job) *job {
 	j.text.stops = j.req.Stop
 	j.first = true
 	j.res = Result{PromptTokens: len(j.req.Prompt), FinishReason: "length"}
-	return j
 }
 
 // advance consumes one step's logits for j: prompt scores on the first
@@ -406,7 +516,7 @@ func (e *Engine) advance(j *job, logits [][]float32) bool {
 	j.history = append(j.history, id)
 	text, stopped := j.text.push(tl.Token)
 	if text != "" || j.req.Logprobs {
-		j.events <- Event{Text: text, Tokens: []TokenLogprob{tl}}
+		j.send(Event{Text: text, Tokens: []TokenLogprob{tl}})
 	}
 	if stopped {
 		j.res.FinishReason = "stop"
@@ -421,19 +531,34 @@ func (e *Engine) advance(j *job, logits [][]float32) bool {
 	return false
 }
 
-// finish delivers j's result (err nil) or error.
+// finish ends j with its result (err nil) or error, once. The result
+// reaches the caller at the next deliver, after publish: a caller that
+// has its result no longer counts in Stats.
 func (e *Engine) finish(j *job, err error) {
+	if j.finished {
+		return
+	}
+	j.finished = true
+	e.ended = append(e.ended, j)
 	if err != nil {
 		res := j.res
-		j.result <- jobResult{&res, err}
+		j.outcome = jobResult{&res, err}
 		return
 	}
 	if rest := j.text.finish(); rest != "" {
-		j.events <- Event{Text: rest}
+		j.send(Event{Text: rest})
 	}
 	j.res.Text = j.text.text.String()
 	res := j.res
-	j.result <- jobResult{&res, nil}
+	j.outcome = jobResult{&res, nil}
+}
+
+// deliver hands the ended jobs their results.
+func (e *Engine) deliver() {
+	for _, j := range e.ended {
+		j.result <- j.outcome
+	}
+	e.ended = e.ended[:0]
 }
 
 func (e *Engine) tokenText(id int) string {
@@ -475,3 +600,6 @@ func (e *Engine) logprob(logits []float32, id, top int) TokenLogprob {
 	}
 	return tl
 }
+
+// MaxBatch is how many sequences decode together.
+func (e *Engine) MaxBatch() int { return e.opt.MaxBatch }

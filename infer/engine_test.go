@@ -5,8 +5,10 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Requests decoded together in one batch get the tokens they get alone.
@@ -126,7 +128,7 @@ func TestEngineQueueFullAndCancel(t *testing.T) {
 		done <- err
 	}()
 	// Until the loop runs, the first request holds the one queue place.
-	for len(e.queue) == 0 {
+	for e.Stats().Queued == 0 {
 		runtime.Gosched()
 	}
 	if _, err := e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: 1}, nil); !errors.Is(err, ErrBusy) {
@@ -184,5 +186,143 @@ func TestEngineHalfKV(t *testing.T) {
 	}
 	if _, err := ParseKVCache("bf16"); err == nil {
 		t.Error("ParseKVCache accepted bf16")
+	}
+}
+
+// A max_tokens so large that prompt plus max_tokens overflows is refused
+// as too long, before anything is sized by it.
+func TestEngineHugeMaxTokens(t *testing.T) {
+	m, tok := tinyModel(t)
+	e, err := NewEngine(m, tok, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	prompt, _ := tok.Encode("hello")
+	for _, n := range []int{math.MaxInt, math.MaxInt - 2, e.MaxContext()} {
+		if _, err := e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: n}, nil); !errors.Is(err, ErrPromptLength) {
+			t.Errorf("max_tokens %d: %v, want ErrPromptLength", n, err)
+		}
+	}
+	if _, err := e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: -1}, nil); err == nil {
+		t.Error("max_tokens -1: no error")
+	}
+}
+
+// A request whose caller gives up while it waits leaves the queue at
+// once: its place goes to the next live request.
+func TestEngineCancelWhileQueued(t *testing.T) {
+	m, tok := tinyModel(t)
+	e, err := newEngine(m, tok, EngineOptions{MaxBatch: 1, MaxQueue: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt, _ := tok.Encode("hello")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Generate(ctx, Request{Prompt: prompt, MaxTokens: 3}, nil)
+		done <- err
+	}()
+	for e.Stats().Queued == 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled while queued: %v", err)
+	}
+	if q := e.Stats().Queued; q != 0 {
+		t.Fatalf("the cancelled request still holds %d queue place(s)", q)
+	}
+	go e.loop()
+	defer e.Close()
+	if _, err := e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: 2}, nil); err != nil {
+		t.Fatalf("the next request: %v", err)
+	}
+}
+
+// When a running request's caller leaves and nothing else runs, the
+// engine's load reads zero by the time the caller has its error.
+func TestEngineStatsAfterCancel(t *testing.T) {
+	m, tok := tinyModel(t)
+	e, err := NewEngine(m, tok, EngineOptions{MaxContext: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	prompt, _ := tok.Encode("hello")
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	_, err = e.Generate(ctx, Request{Prompt: prompt, MaxTokens: 90000}, func(Event) error {
+		once.Do(func() {
+			if s := e.Stats(); s.Running != 1 || s.CacheBytes == 0 {
+				t.Errorf("while running: %+v", s)
+			}
+			cancel()
+		})
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled request: %v", err)
+	}
+	if s := e.Stats(); s.Running != 0 || s.CacheBytes != 0 || s.Queued != 0 {
+		t.Fatalf("after the caller left: %+v, want all zero", s)
+	}
+}
+
+// A panic inside a decoding step ends that step's requests with an error
+// and leaves the engine serving.
+func TestEngineRecoversFromPanic(t *testing.T) {
+	m, tok := tinyModel(t)
+	e, err := NewEngine(m, tok, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	prompt, _ := tok.Encode("hello")
+	embed := m.Embed
+	m.Embed = nil // the embedding lookup slices past it
+	_, err = e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: 2}, nil)
+	m.Embed = embed
+	if err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("step that panics: %v, want an internal error", err)
+	}
+	if _, err := e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: 2}, nil); err != nil {
+		t.Fatalf("after the panic: %v", err)
+	}
+}
+
+// More requests than a batch, queued at once, all finish: when a batch
+// ends together the engine goes on with the queue instead of sleeping
+// until the next request comes.
+func TestEngineDrainsQueueBeyondBatch(t *testing.T) {
+	m, tok := tinyModel(t)
+	e, err := newEngine(m, tok, EngineOptions{MaxBatch: 2, MaxQueue: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt, _ := tok.Encode("hello")
+	const n = 9
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: 1}, nil)
+			errs <- err
+		}()
+	}
+	for e.Stats().Queued < n {
+		runtime.Gosched()
+	}
+	go e.loop()
+	defer e.Close()
+	for i := range n {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d requests still queued with the engine asleep", n-i, n)
+		}
 	}
 }

@@ -7,11 +7,21 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dokja/dokja/infer"
 )
+
+// testHookPrompt, when set by a test, runs before each prompt of a
+// completions request, on the goroutine that runs it.
+var testHookPrompt func(i int)
+
+// errSkipped marks prompts not run because another of the request's
+// prompts failed first.
+var errSkipped = errors.New("skipped after an earlier prompt failed")
 
 // requestError is a client mistake with its HTTP status and OpenAI code.
 type requestError struct {
@@ -70,6 +80,12 @@ func samplerOptions(p *sampling) (infer.SamplerOptions, error) {
 		return o, badRequest("top_k", "top_k %d: must not be negative", o.TopK)
 	case o.MinP < 0 || o.MinP > 1:
 		return o, badRequest("min_p", "min_p %g: must be in [0, 1]", o.MinP)
+	case o.RepetitionPenalty < 0 || o.RepetitionPenalty > 10:
+		return o, badRequest("repetition_penalty", "repetition_penalty %g: must be in (0, 10] (1 or 0: off)", o.RepetitionPenalty)
+	case o.PresencePenalty < -2 || o.PresencePenalty > 2:
+		return o, badRequest("presence_penalty", "presence_penalty %g: must be between -2 and 2", o.PresencePenalty)
+	case o.FrequencyPenalty < -2 || o.FrequencyPenalty > 2:
+		return o, badRequest("frequency_penalty", "frequency_penalty %g: must be between -2 and 2", o.FrequencyPenalty)
 	case p.N != nil && *p.N != 1:
 		return o, badRequest("n", "n %d: only one choice per prompt is supported", *p.N)
 	case len(p.Stop) > 4:
@@ -108,14 +124,20 @@ func (s *Server) record(m *Model, res *infer.Result, elapsed time.Duration) {
 
 // sse writes server-sent events. The status line goes out with the first
 // event, so that a request refused before any output (a full queue) still
-// gets its HTTP status.
+// gets its HTTP status. Each event must be written within the timeout: a
+// client that stops reading is cut off, one that reads streams as long as
+// the generation lasts.
 type sse struct {
 	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
 	mu      sync.Mutex
 	started bool
 }
 
-func newSSE(w http.ResponseWriter) *sse { return &sse{w: w} }
+func (s *Server) newSSE(w http.ResponseWriter) *sse {
+	return &sse{w: w, rc: http.NewResponseController(w), timeout: s.opt.WriteTimeout}
+}
 
 // begun reports whether the stream has started.
 func (e *sse) begun() bool {
@@ -143,24 +165,21 @@ func (e *sse) send(v any) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
 	e.start()
 	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", data); err != nil {
 		return err
 	}
-	if f, ok := e.w.(http.Flusher); ok {
-		f.Flush()
-	}
-	return nil
+	return e.rc.Flush()
 }
 
 func (e *sse) done() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
 	e.start()
 	fmt.Fprint(e.w, "data: [DONE]\n\n")
-	if f, ok := e.w.(http.Flusher); ok {
-		f.Flush()
-	}
+	e.rc.Flush()
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -206,8 +225,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := m.Engine.Tokenizer()
-	if req.Prompt.len() == 0 {
+	switch n := req.Prompt.len(); {
+	case n == 0:
 		s.failErr(w, r, badRequest("prompt", "prompt is required"))
+		return
+	case n > s.opt.MaxPrompts:
+		s.failErr(w, r, badRequest("prompt", "%d prompts in one request: this server takes at most %d (--max-prompts)", n, s.opt.MaxPrompts))
 		return
 	}
 	if (req.BestOf != nil && *req.BestOf != 1) || (req.Suffix != nil && *req.Suffix != "") {
@@ -217,6 +240,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	maxTokens := 16
 	if req.MaxTokens != nil {
 		maxTokens = *req.MaxTokens
+		if maxTokens < 0 {
+			s.failErr(w, r, badRequest("max_tokens", "max_tokens %d: must not be negative", maxTokens))
+			return
+		}
 	}
 	top := 0
 	if req.Logprobs != nil {
@@ -262,65 +289,95 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	base := completionResponse{ID: id, Object: "text_completion", Created: created, Model: m.Name}
 	var stream *sse
 	if req.Stream {
-		stream = newSSE(w)
+		stream = s.newSSE(w)
 	}
 	choices := make([]completionChoice, len(prompts))
 	results := make([]*infer.Result, len(prompts))
 	errs := make([]error, len(prompts))
-	var wg sync.WaitGroup
-	for i, p := range prompts {
-		wg.Go(func() {
-			start := time.Now()
-			ir := infer.Request{Prompt: p.ids, MaxTokens: maxTokens, Stop: req.Stop, Sampler: so, Logprobs: req.Logprobs != nil, TopLogprobs: top, Echo: req.Echo}
-			var emit func(infer.Event) error
-			if stream != nil {
-				if req.Echo {
-					c := base
-					c.Choices = []completionChoice{{Text: p.text, Index: i}}
-					if err := stream.send(c); err != nil {
-						errs[i] = err
-						return
-					}
-				}
-				emit = func(ev infer.Event) error {
-					c := base
-					ch := completionChoice{Text: ev.Text, Index: i}
-					if req.Logprobs != nil {
-						ch.Logprobs = completionLogprobsOf(ev.Tokens, 0)
-					}
-					c.Choices = []completionChoice{ch}
-					return stream.send(c)
-				}
+	// The prompts run at most a batch at a time: they share the engine's
+	// slots with every other client. After a failure the rest are skipped.
+	var failed atomic.Bool
+	run := func(i int) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("completion panicked", "panic", p, "stack", string(debug.Stack()))
+				errs[i] = fmt.Errorf("internal error: %v", p)
 			}
-			res, err := m.Engine.Generate(r.Context(), ir, emit)
-			s.record(m, res, time.Since(start))
-			results[i], errs[i] = res, err
-			if err != nil {
-				return
+			if errs[i] != nil {
+				failed.Store(true)
 			}
-			ch := completionChoice{Text: res.Text, Index: i, FinishReason: ptr(res.FinishReason)}
+		}()
+		if failed.Load() {
+			errs[i] = errSkipped
+			return
+		}
+		if testHookPrompt != nil {
+			testHookPrompt(i)
+		}
+		p := prompts[i]
+		start := time.Now()
+		ir := infer.Request{Prompt: p.ids, MaxTokens: maxTokens, Stop: req.Stop, Sampler: so, Logprobs: req.Logprobs != nil, TopLogprobs: top, Echo: req.Echo}
+		var emit func(infer.Event) error
+		if stream != nil {
 			if req.Echo {
-				ch.Text = p.text + res.Text
-			}
-			if req.Logprobs != nil {
-				all := res.Logprobs
-				if req.Echo {
-					all = append(append([]infer.TokenLogprob(nil), res.PromptLogprobs...), res.Logprobs...)
-				}
-				ch.Logprobs = completionLogprobsOf(all, 0)
-			}
-			choices[i] = ch
-			if stream != nil {
 				c := base
-				c.Choices = []completionChoice{{Index: i, FinishReason: ptr(res.FinishReason)}}
-				errs[i] = stream.send(c)
+				c.Choices = []completionChoice{{Text: p.text, Index: i}}
+				if err := stream.send(c); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+			emit = func(ev infer.Event) error {
+				c := base
+				ch := completionChoice{Text: ev.Text, Index: i}
+				if req.Logprobs != nil {
+					ch.Logprobs = completionLogprobsOf(ev.Tokens, 0)
+				}
+				c.Choices = []completionChoice{ch}
+				return stream.send(c)
+			}
+		}
+		res, err := m.Engine.Generate(r.Context(), ir, emit)
+		s.record(m, res, time.Since(start))
+		results[i], errs[i] = res, err
+		if err != nil {
+			return
+		}
+		ch := completionChoice{Text: res.Text, Index: i, FinishReason: ptr(res.FinishReason)}
+		if req.Echo {
+			ch.Text = p.text + res.Text
+		}
+		if req.Logprobs != nil {
+			all := res.Logprobs
+			if req.Echo {
+				all = append(append([]infer.TokenLogprob(nil), res.PromptLogprobs...), res.Logprobs...)
+			}
+			ch.Logprobs = completionLogprobsOf(all, 0)
+		}
+		choices[i] = ch
+		if stream != nil {
+			c := base
+			c.Choices = []completionChoice{{Index: i, FinishReason: ptr(res.FinishReason)}}
+			errs[i] = stream.send(c)
+		}
+	}
+	next := make(chan int, len(prompts))
+	for i := range prompts {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range min(len(prompts), m.Engine.MaxBatch()) {
+		wg.Go(func() {
+			for i := range next {
+				run(i)
 			}
 		})
 	}
 	wg.Wait()
 	var u usage
-	for i, err := range errs {
-		if err != nil {
+	for _, err := range errs {
+		if err != nil && err != errSkipped {
 			if stream != nil && stream.begun() {
 				if !errors.Is(err, context.Canceled) {
 					stream.send(errorBody(err))
@@ -330,8 +387,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 			s.failErr(w, r, err)
 			return
 		}
-		u.PromptTokens += results[i].PromptTokens
-		u.CompletionTokens += len(results[i].Tokens)
+	}
+	for _, res := range results {
+		u.PromptTokens += res.PromptTokens
+		u.CompletionTokens += len(res.Tokens)
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	if stream != nil {
@@ -345,7 +404,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base.Choices, base.Usage = choices, &u
-	writeJSON(w, http.StatusOK, base)
+	s.respond(w, http.StatusOK, base)
 }
 
 // completionLogprobsOf lays tokens out as the completions API does, with
@@ -432,10 +491,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	maxTokens := m.Engine.MaxContext() - len(ids)
-	if req.MaxCompletionTokens != nil {
-		maxTokens = *req.MaxCompletionTokens
-	} else if req.MaxTokens != nil {
-		maxTokens = *req.MaxTokens
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"max_tokens", req.MaxTokens}, {"max_completion_tokens", req.MaxCompletionTokens}} {
+		if f.v == nil {
+			continue
+		}
+		if *f.v < 1 {
+			s.failErr(w, r, badRequest(f.name, "%s %d: must be at least 1", f.name, *f.v))
+			return
+		}
+		maxTokens = *f.v // max_completion_tokens, OpenAI's newer name, wins
 	}
 	top := 0
 	if req.TopLogprobs != nil {
@@ -461,16 +528,16 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		base.Choices = []chatChoice{ch}
 		base.Usage = &usage{res.PromptTokens, len(res.Tokens), res.PromptTokens + len(res.Tokens)}
-		writeJSON(w, http.StatusOK, base)
+		s.respond(w, http.StatusOK, base)
 		return
 	}
 	// Check what can fail before the stream starts, so errors get a status.
-	if len(ids)+maxTokens > m.Engine.MaxContext() {
+	if maxTokens > m.Engine.MaxContext()-len(ids) {
 		s.failErr(w, r, fmt.Errorf("%w: %d prompt tokens + %d new tokens exceed the context of %d", infer.ErrPromptLength, len(ids), maxTokens, m.Engine.MaxContext()))
 		return
 	}
 	base.Object = "chat.completion.chunk"
-	stream := newSSE(w)
+	stream := s.newSSE(w)
 	chunk := func(c chatChoice) error {
 		b := base
 		b.Choices = []chatChoice{c}

@@ -239,6 +239,7 @@ func TestErrorsAndLimits(t *testing.T) {
 	for _, body := range []string{`{"model": "tiny", "messages": [`, `{"model": "tiny", "messages": []}`, `{"model": "tiny", "messages": [{"role": "robot", "content": "x"}]}`} {
 		req, _ := http.NewRequest("POST", base+"/v1/chat/completions", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testKey)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

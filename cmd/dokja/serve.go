@@ -28,6 +28,11 @@ a chat template; ChatML otherwise) or a GGUF file (its tokenizer and
 tokenizer.chat_template; Q8_0/Q4_0/Q4_K matrices stay quantized), served
 under its folder or file name or the NAME given as NAME=PATH. SIGTERM or Ctrl-C shuts down gracefully.
 
+Bodies must be JSON (Content-Type: application/json). Browser requests
+from other sites are refused unless --cors-origin names them, and a
+server on a loopback address answers only localhost Host names (pages
+that rebind their DNS to 127.0.0.1 get 403).
+
 Example:
   dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stderr)
 	var models pathsFlag
@@ -41,6 +46,14 @@ Example:
 	maxContext := fs.Int("context", 0, "prompt plus generated tokens at most (default: max_position_embeddings)")
 	kernels := fs.String("kernels", "", "matrix kernels: portable, simd or openblas (default: fastest)")
 	grace := fs.Duration("grace", 30*time.Second, "time running requests get to finish on shutdown")
+	maxPrompts := fs.Int("max-prompts", 64, "prompts in one completions request at most (400 beyond)")
+	var origins, hosts pathsFlag
+	fs.Var(&origins, "cors-origin", "serve browser requests from this `origin` (https://app.example.com, or * for any; repeatable); others get 403")
+	fs.Var(&hosts, "allowed-host", "answer requests addressed to this Host `name` besides localhost names (repeatable; * for any); a server on loopback answers only localhost names otherwise")
+	readTimeout := fs.Duration("read-timeout", 30*time.Second, "time a client has to send a whole request (408 beyond)")
+	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "time each write of a response may take: a plain response's body, each event of a stream")
+	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "close keep-alive connections idle this long")
+	maxConns := fs.Int("max-conns", 512, "open connections at most (503 beyond)")
 	halfKV := kvCacheFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -70,7 +83,9 @@ Example:
 		served = append(served, m)
 		slog.Info("loaded", "model", m.Name, "folder", dir, "params", m.Engine.Model().NumParams(), "chat_template", m.Chat.Origin, "kernels", m.Engine.Model().K.Name())
 	}
-	s, err := serve.New(served, serve.Options{APIKey: *apiKey, MaxBodyBytes: *maxBody, MaxPromptTokens: *maxPrompt, Log: slog.Default()})
+	s, err := serve.New(served, serve.Options{APIKey: *apiKey, MaxBodyBytes: *maxBody, MaxPromptTokens: *maxPrompt, MaxPrompts: *maxPrompts,
+		CORSOrigins: origins, AllowedHosts: hosts, ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
+		MaxConns: *maxConns, Log: slog.Default()})
 	if err != nil {
 		return err
 	}
