@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // CreateTemp creates a new file beside path, named after it, for writing
@@ -89,4 +90,36 @@ func ReadJSON[T any](path string) (*T, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
+}
+
+// RemoveStale removes the temporary files a killed writer left in dir
+// (named as CreateTemp names them: ".NAME.tmp" and twelve hex digits) and
+// returns their names. Only a process that owns dir should call it: a
+// write in progress there would lose its file.
+func RemoveStale(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isTempName(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, err
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, nil
+}
+
+// isTempName reports whether name is one CreateTemp makes.
+func isTempName(name string) bool {
+	i := strings.LastIndex(name, ".tmp")
+	if !strings.HasPrefix(name, ".") || i < 2 || len(name)-i-4 != 12 {
+		return false
+	}
+	_, err := hex.DecodeString(name[i+4:])
+	return err == nil
 }

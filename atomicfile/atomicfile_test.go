@@ -87,3 +87,30 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Fatalf("damaged file: %v", err)
 	}
 }
+
+// RemoveStale removes exactly the temporary files CreateTemp names.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	f, err := CreateTemp(filepath.Join(dir, "shard-00001.jsonl.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	keep := []string{"latest", ".latest", ".latest.tmp", ".latest.tmp0123", ".latest.tmpzzzzzzzzzzzz", "x.tmp0123456789ab", ".notes"}
+	for _, n := range keep {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
+	}
+	os.Mkdir(filepath.Join(dir, ".dir.tmp0123456789ab"), 0o755)
+	removed, err := RemoveStale(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != filepath.Base(f.Name()) {
+		t.Errorf("removed %v, want only %s", removed, filepath.Base(f.Name()))
+	}
+	for _, n := range append(keep, ".dir.tmp0123456789ab") {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s was removed: %v", n, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -141,7 +142,14 @@ func prepareRun(dir string, cfg *Config, force bool) error {
 	old, err := os.ReadFile(path)
 	switch {
 	case err == nil && string(old) == string(text):
-		return nil
+		// Resuming: temporary files of writes a kill cut short go first.
+		return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			_, err = atomicfile.RemoveStale(path)
+			return err
+		})
 	case err == nil && !force:
 		return fmt.Errorf("%s holds a run of a different pipeline config (%s); use another folder or --force to discard it", dir, path)
 	case err == nil || force:

@@ -366,11 +366,25 @@ func TestRunResume(t *testing.T) {
 	if len(markers) != 1 {
 		t.Fatalf("%d shards finished before the interruption, want 1 (4 documents per shard, stopped at the 6th)", len(markers))
 	}
+	// A kill -9 mid-write leaves temporary files; the resume removes them.
+	stale := []string{filepath.Join(run, workDir, "phase-1", ".shard-00001.jsonl.zst.tmp0123456789ab"),
+		filepath.Join(run, outputDir, ".part-00001.jsonl.zst.tmpba9876543210")}
+	for _, f := range stale {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		if err := os.WriteFile(f, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Resume: the finished shard is not processed again.
 	stop.seen.Store(0)
 	stop.cancel = nil
 	if _, err := runPipeline(context.Background(), p, RunOptions{Out: run}); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range stale {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left by a killed run survived the resume: %v", f, err)
+		}
 	}
 	ingest, err := readJSON[IngestStats](filepath.Join(run, workDir, ingestName))
 	if err != nil {

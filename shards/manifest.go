@@ -2,6 +2,8 @@ package shards
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -140,4 +142,17 @@ func (m *Manifest) check() error {
 // plainName reports whether s names a file directly inside a folder.
 func plainName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`)
+}
+
+// Identity is a short hash of what the folder holds: the tokenizer, the
+// vocabulary and separator, the val fraction and each split's files and
+// counts. It leaves out where the folder is, the input paths and the
+// time it was made, so a folder moved elsewhere, or tokenized again from
+// the same text, keeps its identity.
+func (m *Manifest) Identity() string {
+	k := *m
+	k.Inputs, k.Created = nil, time.Time{}
+	data, _ := json.Marshal(k)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }

@@ -120,3 +120,62 @@ func (s *Set) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ErrNoSplit reports a split that a complete folder's manifest does not
+// list: no document went to it (a val fraction of 0, say).
+var ErrNoSplit = errors.New("the manifest lists no such split")
+
+// OpenSplit opens a split of a complete shard folder: the one written by
+// dokja tokenize, whose manifest.json (written last) lists each split's
+// files, tokens and documents. It refuses a folder without a manifest
+// (a tokenization that never finished), a manifest that does not parse,
+// a listed file that is missing, shards that disagree with the manifest,
+// and <split>-*.tok files the manifest does not list (left by another
+// tokenization): the error names what is wrong and how to mend it.
+func OpenSplit(dir, split string) (*Set, *Manifest, error) {
+	m, err := ReadManifest(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s has no %s: it holds no complete tokenization (dokja tokenize writes the manifest last, so a run that was stopped leaves shards without one); run dokja tokenize into it again (--force replaces what is there)", dir, ManifestName)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w; run dokja tokenize into %s again (--force replaces what is there)", err, dir)
+	}
+	info, ok := m.Splits[split]
+	if !ok {
+		return nil, m, fmt.Errorf("shards: %s: split %q: %w", filepath.Join(dir, ManifestName), split, ErrNoSplit)
+	}
+	listed := map[string]bool{}
+	for _, f := range info.Files {
+		listed[f] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shards: %w", err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, split+"-") && strings.HasSuffix(n, ".tok") && !listed[n] {
+			return nil, nil, fmt.Errorf("shards: %s: %s is not in the manifest (left by another tokenization?); remove it or run dokja tokenize again with --force", dir, n)
+		}
+	}
+	s := &Set{starts: []int64{0}}
+	for _, n := range info.Files {
+		sh, err := Open(filepath.Join(dir, n))
+		if err != nil {
+			s.Close()
+			return nil, nil, fmt.Errorf("%w (listed in %s)", err, filepath.Join(dir, ManifestName))
+		}
+		s.shards = append(s.shards, sh)
+		if sh.Vocab() != m.Vocab || sh.Separator() != m.Separator {
+			s.Close()
+			return nil, nil, fmt.Errorf("shards: %s: vocab %d and separator %d, the manifest says %d and %d", sh.Path(), sh.Vocab(), sh.Separator(), m.Vocab, m.Separator)
+		}
+		s.starts = append(s.starts, s.starts[len(s.starts)-1]+sh.Len())
+		s.docs += sh.Docs()
+	}
+	if len(s.shards) == 0 || s.Len() != info.Tokens || s.docs != info.Documents {
+		s.Close()
+		return nil, nil, fmt.Errorf("shards: %s: split %q holds %d tokens and %d documents in %d files, the manifest says %d and %d",
+			dir, split, s.Len(), s.docs, len(info.Files), info.Tokens, info.Documents)
+	}
+	return s, m, nil
+}

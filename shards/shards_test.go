@@ -848,3 +848,72 @@ func TestManifestErrors(t *testing.T) {
 		t.Errorf("bad separator: %v", err)
 	}
 }
+
+// OpenSplit reads a split only from a complete folder, as its manifest
+// lists it, and says what is wrong with an incomplete or mixed one.
+func TestOpenSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	complete := func(t *testing.T) (string, [][]int) {
+		dir := t.TempDir()
+		docs := randomDocs(r, 30, 300, 299)
+		sw, err := NewSplitWriter(dir, "train", 300, 299, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			if err := sw.Append(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		m := &Manifest{Version: ManifestVersion, Tokenizer: "tokenizer.json", Vocab: 300, Separator: 299,
+			Splits: map[string]SplitInfo{"train": {Tokens: sw.Count(), Documents: sw.Docs(), Files: sw.Files()}}}
+		if err := WriteManifest(dir, m); err != nil {
+			t.Fatal(err)
+		}
+		return dir, docs
+	}
+	dir, docs := complete(t)
+	s, m, err := OpenSplit(dir, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]int32, s.Len())
+	if err := s.Read(0, all); err != nil || !slices.Equal(all, flatten(299, docs)) || m.Vocab != 300 {
+		t.Errorf("the split does not read back the documents: %v", err)
+	}
+	s.Close()
+	if _, _, err := OpenSplit(dir, "val"); !errors.Is(err, ErrNoSplit) {
+		t.Errorf("a split the manifest lacks: %v, want ErrNoSplit", err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		spoil func(dir string)
+		want  string
+	}{
+		{"no manifest (a stopped tokenization)", func(dir string) { os.Remove(filepath.Join(dir, ManifestName)) }, "no manifest.json"},
+		{"truncated manifest", func(dir string) {
+			data, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+			os.WriteFile(filepath.Join(dir, ManifestName), data[:len(data)/2], 0o644)
+		}, "unexpected EOF"},
+		{"a listed shard missing", func(dir string) { os.Remove(filepath.Join(dir, ShardName("train", 1))) }, ShardName("train", 1)},
+		{"a shard the manifest does not list", func(dir string) {
+			data, _ := os.ReadFile(filepath.Join(dir, ShardName("train", 0)))
+			os.WriteFile(filepath.Join(dir, ShardName("train", 99)), data, 0o644)
+		}, ShardName("train", 99) + " is not in the manifest"},
+		{"a shard of other content", func(dir string) {
+			data, _ := os.ReadFile(filepath.Join(dir, ShardName("train", 0)))
+			os.WriteFile(filepath.Join(dir, ShardName("train", 1)), data, 0o644)
+		}, "the manifest says"},
+	} {
+		dir, _ := complete(t)
+		tc.spoil(dir)
+		_, _, err := OpenSplit(dir, "train")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -38,16 +38,42 @@ type State struct {
 
 const stateFormat = 1
 
-// checkpointName is the folder of the checkpoint after step steps.
+// checkpointName is the folder of the checkpoint after step steps; a
+// step saved again goes to checkpointName(step)+".1", ".2" and so on.
 func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
 
+// parseCheckpointName reads a checkpoint folder name back: its step and
+// version (0 for the first save of a step).
+func parseCheckpointName(name string) (step, version int, ok bool) {
+	rest, found := strings.CutPrefix(name, "step-")
+	if !found {
+		return 0, 0, false
+	}
+	num, ver, dotted := strings.Cut(rest, ".")
+	step, err := strconv.Atoi(num)
+	if err != nil || step < 0 || strings.HasPrefix(num, "+") {
+		return 0, 0, false
+	}
+	if dotted {
+		if version, err = strconv.Atoi(ver); err != nil || version < 1 || strings.HasPrefix(ver, "+") {
+			return 0, 0, false
+		}
+	}
+	return step, version, true
+}
+
 // saveCheckpoint writes the model (F32), optimizer moments, state and
-// tokenizer into ckptDir/step-N through a temporary folder renamed into
-// place, then points ckptDir/latest at it; a crash at any moment leaves
-// the previous checkpoint whole and latest naming it. Older checkpoints
-// beyond keep are removed afterwards.
+// tokenizer into a new folder ckptDir/step-N (step-N.1, .2, ... when the
+// step was saved before: a resumed finished run, or Ctrl-C just after a
+// periodic checkpoint) through a temporary folder renamed into place,
+// then points ckptDir/latest at it, and only then removes older
+// checkpoints. A crash at any moment leaves latest naming a whole
+// checkpoint: no folder latest names is ever removed or replaced.
 func saveCheckpoint(ckptDir string, m *model.Model, opt *AdamW, st *State, tokenizerJSON string, keep int) (string, error) {
 	name := checkpointName(st.Step)
+	for v := 1; exists(filepath.Join(ckptDir, name)); v++ {
+		name = fmt.Sprintf("%s.%d", checkpointName(st.Step), v)
+	}
 	final := filepath.Join(ckptDir, name)
 	tmp := filepath.Join(ckptDir, ".tmp-"+name)
 	if err := os.RemoveAll(tmp); err != nil {
@@ -81,9 +107,6 @@ func saveCheckpoint(ckptDir string, m *model.Model, opt *AdamW, st *State, token
 		if err := atomicfile.WriteFile(filepath.Join(tmp, "trainer_state.json"), append(data, '\n')); err != nil {
 			return err
 		}
-		if err := os.RemoveAll(final); err != nil {
-			return err
-		}
 		if err := os.Rename(tmp, final); err != nil {
 			return err
 		}
@@ -97,31 +120,77 @@ func saveCheckpoint(ckptDir string, m *model.Model, opt *AdamW, st *State, token
 	return final, nil
 }
 
-// pruneCheckpoints removes all but the newest keep step-N folders.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// pruneCheckpoints keeps the checkpoints of the newest keep steps (of a
+// step saved more than once, only its newest save) and removes the rest,
+// never the one latest names.
 func pruneCheckpoints(ckptDir string, keep int) {
 	entries, err := os.ReadDir(ckptDir)
 	if err != nil {
 		return
 	}
-	var steps []int
+	latest, _ := latestCheckpoint(ckptDir)
+	type ckpt struct {
+		name          string
+		step, version int
+	}
+	var all []ckpt
 	for _, e := range entries {
-		if n, ok := strings.CutPrefix(e.Name(), "step-"); ok && e.IsDir() {
-			if s, err := strconv.Atoi(n); err == nil {
-				steps = append(steps, s)
+		if step, version, ok := parseCheckpointName(e.Name()); ok && e.IsDir() {
+			all = append(all, ckpt{e.Name(), step, version})
+		}
+	}
+	// Newest first: by step, then by version.
+	slices.SortFunc(all, func(a, b ckpt) int {
+		if a.step != b.step {
+			return b.step - a.step
+		}
+		return b.version - a.version
+	})
+	steps := 0
+	for i, c := range all {
+		newStep := i == 0 || all[i-1].step != c.step
+		if newStep {
+			steps++
+		}
+		if (newStep && steps <= keep) || filepath.Join(ckptDir, c.name) == latest {
+			continue
+		}
+		os.RemoveAll(filepath.Join(ckptDir, c.name))
+	}
+}
+
+// removeStale removes what killed runs leave in ckptDir: half-written
+// checkpoint folders (.tmp-step-N) and temporary files of latest. A run
+// owns its checkpoint folder, so nothing else writes them.
+func removeStale(ckptDir string) error {
+	entries, err := os.ReadDir(ckptDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-step-") {
+			if err := os.RemoveAll(filepath.Join(ckptDir, e.Name())); err != nil {
+				return err
 			}
 		}
 	}
-	slices.Sort(steps)
-	for len(steps) > keep {
-		os.RemoveAll(filepath.Join(ckptDir, checkpointName(steps[0])))
-		steps = steps[1:]
-	}
+	_, err = atomicfile.RemoveStale(ckptDir)
+	return err
 }
 
 // latestCheckpoint returns the folder named by ckptDir/latest, or "" when
 // the run has none yet.
 func latestCheckpoint(ckptDir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(ckptDir, "latest"))
+	path := filepath.Join(ckptDir, "latest")
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -129,10 +198,35 @@ func latestCheckpoint(ckptDir string) (string, error) {
 		return "", err
 	}
 	name := strings.TrimSpace(string(data))
-	if !strings.HasPrefix(name, "step-") || strings.ContainsAny(name, `/\`) {
-		return "", fmt.Errorf("%s: %q is not a checkpoint name", filepath.Join(ckptDir, "latest"), name)
+	if _, _, ok := parseCheckpointName(name); !ok {
+		return "", fmt.Errorf("%s: %q is not a checkpoint name", path, name)
 	}
-	return filepath.Join(ckptDir, name), nil
+	dir := filepath.Join(ckptDir, name)
+	if !exists(filepath.Join(dir, "trainer_state.json")) {
+		hint := "no other whole checkpoint is there"
+		if other := newestWhole(ckptDir); other != "" {
+			hint = fmt.Sprintf("the newest whole one is %s: write %q into %s to resume from it", other, other, path)
+		}
+		return "", fmt.Errorf("%s names %s, which is missing or incomplete (%s)", path, dir, hint)
+	}
+	return dir, nil
+}
+
+// newestWhole names the newest checkpoint folder in ckptDir that has its
+// trainer_state.json (written last), or "".
+func newestWhole(ckptDir string) string {
+	entries, _ := os.ReadDir(ckptDir)
+	best, bestStep, bestVer := "", -1, -1
+	for _, e := range entries {
+		step, ver, ok := parseCheckpointName(e.Name())
+		if !ok || !exists(filepath.Join(ckptDir, e.Name(), "trainer_state.json")) {
+			continue
+		}
+		if step > bestStep || (step == bestStep && ver > bestVer) {
+			best, bestStep, bestVer = e.Name(), step, ver
+		}
+	}
+	return best
 }
 
 // loadState reads a checkpoint's trainer_state.json and optimizer moments

@@ -156,8 +156,24 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // hash identifies the settings that must not change when a run resumes:
-// everything that shapes the model, the data order or the update.
-func (c *Config) hash() string {
+// everything that shapes the data order or the update, and the data's
+// content (dataID). Paths are left out, so a run folder and its data can
+// move between machines and still resume: out is where the run is, and
+// model, init and tokenizer are read only when a run starts (a resumed
+// run takes its model from the checkpoint).
+func (c *Config) hash(dataID string) string {
+	k := *c
+	k.Steps, k.Minutes, k.EvalEvery, k.EvalBatches, k.CheckpointEvery, k.Keep, k.Kernels = 0, 0, 0, 0, 0, 0, ""
+	k.Model, k.Init, k.Tokenizer, k.Out = "", "", "", ""
+	k.Data = dataID
+	data, _ := json.Marshal(k)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// legacyHash is hash as checkpoints before version 2 of the hash
+// computed it, with every path in it.
+func (c *Config) legacyHash() string {
 	k := *c
 	k.Steps, k.Minutes, k.EvalEvery, k.EvalBatches, k.CheckpointEvery, k.Keep, k.Kernels = 0, 0, 0, 0, 0, 0, ""
 	data, _ := json.Marshal(k)

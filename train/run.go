@@ -81,6 +81,7 @@ type runner struct {
 	history    []Metric
 	flopsTok   float64
 	peak       float64
+	dataID     string // the data's content identity (shards.Manifest.Identity)
 }
 
 // Run trains as cfg says, writing checkpoints, metrics.jsonl and loss.png
@@ -93,17 +94,20 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Result, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	trainSet, err := shards.OpenSet(cfg.Data, "train")
+	trainSet, manifest, err := shards.OpenSplit(cfg.Data, "train")
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	defer trainSet.Close()
+	r.dataID = manifest.Identity()
 	var valSet *shards.Set
-	if vs, err := shards.OpenSet(cfg.Data, "val"); err == nil {
+	if vs, _, err := shards.OpenSplit(cfg.Data, "val"); err == nil {
 		valSet = vs
 		defer vs.Close()
+	} else if errors.Is(err, shards.ErrNoSplit) {
+		r.log.Warn("no validation split; val_loss will not be reported", "data", cfg.Data)
 	} else {
-		r.log.Warn("no validation split; val_loss will not be reported", "data", cfg.Data, "err", err)
+		return nil, fmt.Errorf("data: %w", err)
 	}
 	if tj := filepath.Join(cfg.Data, "tokenizer.json"); fileExists(tj) {
 		r.tokJSON = tj
@@ -123,6 +127,9 @@ func fileExists(path string) bool {
 // setup builds or restores the model, optimizer and loaders.
 func (r *runner) setup(trainSet, valSet *shards.Set) error {
 	cfg := r.cfg
+	if err := removeStale(r.ckptDir); err != nil {
+		return fmt.Errorf("cleaning %s: %w", r.ckptDir, err)
+	}
 	latest, err := latestCheckpoint(r.ckptDir)
 	if err != nil {
 		return err
@@ -183,15 +190,18 @@ func (r *runner) setup(trainSet, valSet *shards.Set) error {
 			r.val = nil
 		}
 	}
-	r.st = State{ConfigHash: cfg.hash(), Config: *cfg}
+	r.st = State{ConfigHash: cfg.hash(r.dataID), Config: *cfg}
 	if resuming {
 		st, err := loadState(latest, r.m, r.adam)
 		if err != nil {
 			return err
 		}
-		if st.ConfigHash != cfg.hash() {
-			return fmt.Errorf("%s: the run's settings changed since this checkpoint (config hash %s, now %s); only steps, minutes, eval and checkpoint intervals and kernels may change on resume", latest, st.ConfigHash, cfg.hash())
+		// Checkpoints written before the hash left out paths carry the
+		// older hash; they resume as long as nothing moved.
+		if st.ConfigHash != r.st.ConfigHash && st.ConfigHash != cfg.legacyHash() {
+			return fmt.Errorf("%s: the run's settings or data changed since this checkpoint (config hash %s, now %s); only steps, minutes, eval and checkpoint intervals and kernels may change on resume (paths may: the run and its data can move)", latest, st.ConfigHash, r.st.ConfigHash)
 		}
+		st.ConfigHash = r.st.ConfigHash
 		r.st = *st
 		r.st.Config = *cfg
 		r.train.Next = st.LoaderNext

@@ -209,11 +209,13 @@ func writeData(t *testing.T, V int) (dataDir, configPath string) {
 	t.Helper()
 	dataDir = t.TempDir()
 	r := rand.New(rand.NewPCG(3, 3))
+	manifest := &shards.Manifest{Version: shards.ManifestVersion, Tokenizer: "tokenizer.json", Vocab: V, Splits: map[string]shards.SplitInfo{}}
 	for _, split := range []string{"train", "val"} {
 		w, err := shards.Create(filepath.Join(dataDir, split+"-00000.tok"), V, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
+		var tokens, docs int64
 		for range map[string]int{"train": 60, "val": 10}[split] {
 			// A learnable pattern: runs counting upwards.
 			doc := make([]int, 5+r.IntN(20))
@@ -224,10 +226,16 @@ func writeData(t *testing.T, V int) (dataDir, configPath string) {
 			if err := w.Append(doc); err != nil {
 				t.Fatal(err)
 			}
+			tokens += int64(len(doc)) + 1 // each document starts with the separator
+			docs++
 		}
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
+		manifest.Splits[split] = shards.SplitInfo{Tokens: tokens, Documents: docs, Files: []string{split + "-00000.tok"}}
+	}
+	if err := shards.WriteManifest(dataDir, manifest); err != nil {
+		t.Fatal(err)
 	}
 	c := map[string]any{
 		"architectures": []string{"LlamaForCausalLM"}, "model_type": "llama", "vocab_size": V,
@@ -407,5 +415,127 @@ func TestConfigErrors(t *testing.T) {
 	c, err := LoadConfig(path)
 	if err != nil || c.SeqLen != 256 || c.LR != 1e-3 || c.MinLR != 1e-4 {
 		t.Errorf("defaults: %+v, %v", c, err)
+	}
+}
+
+// A step saved a second time (resuming a finished run) goes to a new
+// folder that latest names before the old one goes; what killed runs
+// leave behind is cleaned up; a run and its data can move and resume.
+func TestCheckpointsSurviveResaveAndMove(t *testing.T) {
+	data, cfgPath := writeData(t, 50)
+	ctx := context.Background()
+	root := t.TempDir()
+	out := filepath.Join(root, "run")
+	cfg := testConfig(data, cfgPath, out)
+	if _, err := Run(ctx, cfg, Options{StopAfter: 3}); err != nil {
+		t.Fatal(err)
+	}
+	ckpts := filepath.Join(out, "checkpoints")
+	// Leftovers of a killed run: a half-written checkpoint and a
+	// temporary file of latest.
+	os.MkdirAll(filepath.Join(ckpts, ".tmp-step-0000004"), 0o755)
+	os.WriteFile(filepath.Join(ckpts, ".latest.tmp0123456789ab"), []byte("step-0000004\n"), 0o644)
+
+	// Move the run and its data elsewhere, then resume.
+	movedData, movedOut := filepath.Join(root, "data2"), filepath.Join(root, "run2")
+	if err := os.Rename(data, movedData); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(out, movedOut); err != nil {
+		t.Fatal(err)
+	}
+	moved := testConfig(movedData, filepath.Join(movedData, "config.json"), movedOut)
+	if _, err := Run(ctx, moved, Options{Resume: true}); err != nil {
+		t.Fatalf("resuming a moved run: %v", err)
+	}
+	ckpts = filepath.Join(movedOut, "checkpoints")
+	for _, stale := range []string{".tmp-step-0000004", ".latest.tmp0123456789ab"} {
+		if _, err := os.Stat(filepath.Join(ckpts, stale)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left by a killed run is still there: %v", stale, err)
+		}
+	}
+	whole := filepath.Join(root, "whole")
+	if _, err := Run(ctx, testConfig(movedData, filepath.Join(movedData, "config.json"), whole), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readMetrics(t, movedOut), readMetrics(t, whole); !slices.Equal(got, want) {
+		t.Errorf("the moved and resumed run logged\n%+v\nan uninterrupted one\n%+v", got, want)
+	}
+
+	// Resuming the finished run saves step 8 again.
+	if _, err := Run(ctx, moved, Options{Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	latest, err := os.ReadFile(filepath.Join(ckpts, "latest"))
+	if err != nil || strings.TrimSpace(string(latest)) != "step-0000008.1" {
+		t.Fatalf("latest after saving step 8 again: %q, %v", latest, err)
+	}
+	var names []string
+	entries, _ := os.ReadDir(ckpts)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"latest", "step-0000006", "step-0000008.1"}) {
+		t.Errorf("checkpoints after a second save of step 8: %v", names)
+	}
+	if _, err := Run(ctx, moved, Options{Resume: true}); err != nil {
+		t.Fatalf("resuming from step-0000008.1: %v", err)
+	}
+
+	// Data that changed is another run: refused, naming the data.
+	extra := filepath.Join(movedData, "manifest.json")
+	m, err := shards.ReadManifest(movedData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ValFraction = 0.5
+	if err := shards.WriteManifest(movedData, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, moved, Options{Resume: true}); err == nil || !strings.Contains(err.Error(), "data changed") {
+		t.Errorf("resuming on other data (%s changed): %v", extra, err)
+	}
+}
+
+// pruneCheckpoints keeps the newest steps and never removes the folder
+// latest names; a latest that names a missing folder is an error that
+// points at the newest whole checkpoint.
+func TestPruneAndLatest(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"step-0000002", "step-0000004", "step-0000004.1", "step-0000006", "step-0000006.2", "step-0000006.10"} {
+		os.MkdirAll(filepath.Join(dir, n), 0o755)
+		os.WriteFile(filepath.Join(dir, n, "trainer_state.json"), []byte("{}"), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "latest"), []byte("step-0000002\n"), 0o644)
+	pruneCheckpoints(dir, 1)
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"latest", "step-0000002", "step-0000006.10"}) {
+		t.Errorf("after pruning to 1: %v (want latest's folder and the newest save of the newest step)", names)
+	}
+	os.RemoveAll(filepath.Join(dir, "step-0000002"))
+	_, err := latestCheckpoint(dir)
+	if err == nil || !strings.Contains(err.Error(), "missing") || !strings.Contains(err.Error(), "step-0000006.10") {
+		t.Errorf("latest naming a missing folder: %v", err)
+	}
+	for _, bad := range []string{"step-", "step-x", "step-1.0", "step-1.-2", "step-+1", "../step-1", "step-1/x"} {
+		os.WriteFile(filepath.Join(dir, "latest"), []byte(bad), 0o644)
+		if _, err := latestCheckpoint(dir); err == nil || !strings.Contains(err.Error(), "not a checkpoint name") {
+			t.Errorf("latest %q: %v", bad, err)
+		}
+	}
+}
+
+// Training refuses data that is not a complete tokenization, naming what
+// is missing, instead of training on half of it.
+func TestRefusesIncompleteData(t *testing.T) {
+	data, cfgPath := writeData(t, 50)
+	os.Remove(filepath.Join(data, shards.ManifestName))
+	_, err := Run(context.Background(), testConfig(data, cfgPath, filepath.Join(t.TempDir(), "run")), Options{})
+	if err == nil || !strings.Contains(err.Error(), "manifest.json") || !strings.Contains(err.Error(), "dokja tokenize") {
+		t.Errorf("shards without a manifest: %v", err)
 	}
 }
