@@ -149,5 +149,40 @@ func (c *Config) Validate() error {
 	if c.RMSNormEps < 0 || c.RopeTheta <= 0 {
 		return fmt.Errorf("config.json: rms_norm_eps %g and rope_theta %g must be positive", c.RMSNormEps, c.RopeTheta)
 	}
+	if c.MaxPositionEmbeddings < 0 || c.MaxPositionEmbeddings > maxDim {
+		return fmt.Errorf("config.json: max_position_embeddings: %d is not in [0, %d]", c.MaxPositionEmbeddings, maxDim)
+	}
+	return nil
+}
+
+// NumParams is the number of weights the configuration implies, counted
+// in float64: sizes of up to 2²⁴ each multiply past what int64 holds.
+func (c *Config) NumParams() float64 {
+	d, ff, hd := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.HeadDim)
+	qd, kvd := float64(c.NumAttentionHeads)*hd, float64(c.NumKeyValueHeads)*hd
+	layer := 2*d + qd*d + 2*kvd*d + d*qd + 3*ff*d
+	if c.QKVBias() {
+		layer += qd + 2*kvd
+	}
+	if c.OBias() {
+		layer += d
+	}
+	n := float64(c.VocabSize)*d + d + float64(c.NumHiddenLayers)*layer
+	if !c.TieWordEmbeddings {
+		n += float64(c.VocabSize) * d
+	}
+	return n
+}
+
+// checkLayers refuses a configuration with more layers than the file
+// holds (has(i) reports whether layer i's first tensor is there), before
+// anything is sized by the layer count: a config.json or GGUF header that
+// claims 16 million layers must not make the loader allocate for them.
+func (c *Config) checkLayers(file, firstTensor string, has func(i int) bool) error {
+	for i := range c.NumHiddenLayers {
+		if !has(i) {
+			return fmt.Errorf("%s: tensor %q is missing: the configuration has %d layers, the file holds %d", file, fmt.Sprintf(firstTensor, i), c.NumHiddenLayers, i)
+		}
+	}
 	return nil
 }

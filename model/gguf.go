@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/dokja/dokja/gguf"
+	"github.com/dokja/dokja/internal/sysmem"
 	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/tensor"
 	"github.com/dokja/dokja/tokenizer"
@@ -131,6 +132,25 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 	defer f.Close()
 	c, err := ggufConfig(f)
 	if err != nil {
+		return nil, nil, err
+	}
+	var bytes float64
+	for _, t := range f.Tensors {
+		bytes += float64(t.Size)
+	}
+	if err := c.checkLayers(path, "blk.%d.attn_q.weight", func(i int) bool {
+		_, ok := f.Tensor(fmt.Sprintf("blk.%d.attn_q.weight", i))
+		return ok
+	}); err != nil {
+		return nil, nil, err
+	}
+	// Kept quantized, the matrices take what the file takes (the embedding
+	// becomes float32); otherwise every weight is float32.
+	need := 4 * c.NumParams()
+	if opt.KeepQuantized {
+		need = bytes + 4*float64(c.VocabSize)*float64(c.HiddenSize)
+	}
+	if err := sysmem.Check(fmt.Sprintf("%s (%.3g weights)", path, c.NumParams()), need); err != nil {
 		return nil, nil, err
 	}
 	m := &Model{Config: c, Layers: make([]Layer, c.NumHiddenLayers), K: tensor.Default()}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dokja/dokja/atomicfile"
+	"github.com/dokja/dokja/internal/sysmem"
 	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/safetensors"
 	"github.com/dokja/dokja/tensor"
@@ -24,6 +25,9 @@ const InitStd = 0.02
 // norms at 1 and biases at 0.
 func NewRandom(c *Config, seed uint64) (*Model, error) {
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := sysmem.Check(fmt.Sprintf("a model of %.3g weights (float32)", c.NumParams()), 4*c.NumParams()); err != nil {
 		return nil, err
 	}
 	r := rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))

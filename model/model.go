@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/dokja/dokja/internal/sysmem"
 	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/safetensors"
 	"github.com/dokja/dokja/tensor"
@@ -116,6 +117,15 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	defer set.Close()
+	if err := c.checkLayers(dir, "model.layers.%d.self_attn.q_proj.weight", func(i int) bool {
+		_, ok := set.Info(fmt.Sprintf("model.layers.%d.self_attn.q_proj.weight", i))
+		return ok
+	}); err != nil {
+		return nil, err
+	}
+	if err := sysmem.Check(fmt.Sprintf("%s (%.3g weights as float32)", dir, c.NumParams()), 4*c.NumParams()); err != nil {
+		return nil, err
+	}
 	m := &Model{Config: c, Layers: make([]Layer, c.NumHiddenLayers), K: tensor.Default()}
 	for _, s := range m.specs() {
 		info, ok := set.Info(s.name)

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dokja/dokja/internal/sysmem"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/progress"
 	"github.com/dokja/dokja/shards"
@@ -178,6 +179,11 @@ func (r *runner) setup(trainSet, valSet *shards.Set) error {
 	}
 	if cfg.SeqLen > r.m.Config.MaxPositionEmbeddings && r.m.Config.MaxPositionEmbeddings > 0 {
 		return fmt.Errorf("seq_len %d exceeds the model's max_position_embeddings %d", cfg.SeqLen, r.m.Config.MaxPositionEmbeddings)
+	}
+	// Weights, gradients and AdamW's two moments, all float32; the model
+	// is already in memory.
+	if err := sysmem.Check(fmt.Sprintf("training %.3g weights (gradients and AdamW moments)", r.m.Config.NumParams()), 12*r.m.Config.NumParams()); err != nil {
+		return err
 	}
 	r.grads = r.m.NewGrads()
 	r.adam = NewAdamW(r.m, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
