@@ -233,7 +233,7 @@ func addressEnds(s string, i int) bool {
 		return i+1 >= len(s) || !isDigit(s[i+1])
 	case strings.IndexByte(`)(]["';:!?~`, c) >= 0:
 		return true
-	case c < utf8.RuneSelf:
+	case c < utf8.RuneSelf, dashAt(s, i) > 0: // a Unicode dash is a "-"
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(s[i:])

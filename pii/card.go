@@ -2,7 +2,8 @@ package pii
 
 // cardLayouts are the accepted ways to group a card number, packed as in
 // groups.lens: 4-4-4-4 and 4-4-4-4-3 (most schemes), 4-6-5 (Amex),
-// 4-6-4 (Diners). A single group of 13-19 digits is also accepted.
+// 4-6-4 (Diners), joined by spaces or by dashes (any dash, spaced or not).
+// A single group of 13-19 digits is also accepted.
 var cardLayouts = []int{44443, 4444, 465, 464}
 
 // findCards finds Luhn-valid card numbers with a known scheme prefix and a
@@ -23,14 +24,15 @@ func cardEnd(s string, i int) int {
 	if gluedLeft(s, i, "-.") {
 		return -1
 	}
-	g, ok := parseGroups(s, i, "- ")
+	g, ok := parseGroupsWide(s, i, "- ", true)
 	if !ok {
 		return -1
 	}
 	var buf [20]byte
 	if n := g.end[0] - i; n >= 13 {
-		// One run of digits; a space may separate it from the next number.
-		if n > 19 || (g.n > 1 && g.sep != ' ') || gluedRight(s, g.end[0], "-.") {
+		// One run of digits; a space (or a spaced dash) may separate it
+		// from the next number.
+		if n > 19 || (g.n > 1 && !g.loose()) || gluedRight(s, g.end[0], "-.") {
 			return -1
 		}
 		if cardValid(g.digits(s, 1, buf[:0])) {
@@ -43,9 +45,9 @@ func cardEnd(s string, i int) int {
 		for v := layout; v > 0; v /= 10 {
 			k++
 		}
-		// With spaces, a card may be followed by another number; with
-		// hyphens the groups must be all there is.
-		if k > g.n || (k < g.n && g.sep != ' ') || g.lens(k) != layout {
+		// Joined loosely (spaces, spaced dashes), a card may be followed
+		// by another number; joined tightly the groups must be all there is.
+		if k > g.n || (k < g.n && !g.loose()) || g.lens(k) != layout {
 			continue
 		}
 		end := g.end[k-1]
@@ -74,8 +76,9 @@ func cardValid(d []byte) bool {
 
 // cardSchemeOK checks the issuer prefix (IIN) and the lengths that scheme
 // issues: Visa 4; Mastercard 51-55, 2221-2720; Amex 34, 37; JCB 3528-3589;
-// UnionPay 62; Discover 6011, 644-649, 65; Diners 300-305, 36, 38-39.
-// Korean domestic cards (BC, local schemes) are issued on these ranges.
+// UnionPay 62; Discover 6011, 644-649, 65; Diners 300-305, 36, 38-39; and
+// Korea's domestic-only cards, which every Korean issuer numbers from 9
+// (ISO 7812's national-use range), 16 digits.
 func cardSchemeOK(d []byte) bool {
 	n := len(d)
 	p := 0
@@ -98,6 +101,8 @@ func cardSchemeOK(d []byte) bool {
 		return n >= 16 && n <= 19
 	case p3 >= 300 && p3 <= 305, p2 == 36, p2 == 38, p2 == 39:
 		return n >= 14 && n <= 19
+	case d[0] == '9':
+		return n == 16
 	}
 	return false
 }

@@ -63,6 +63,17 @@ func TestRRN(t *testing.T) {
 		{"resident registration no. 771120-2876540", one("771120-2876540")},
 		{"외국인등록번호: 880707-5123469", one("880707-5123469")},
 		{"주민 번호 930708-1864209", one("930708-1864209")},
+		// Dashes as people type them: spaced, Unicode, full-width; a space.
+		{"900101 - 1234568", one("900101 - 1234568")},
+		{"주민번호 900101 -1234568 입니다", one("900101 -1234568")},
+		{"900101- 1234568", one("900101- 1234568")},
+		{"900101 – 1234568", one("900101 – 1234568")},
+		{"900101—1234568", one("900101—1234568")},
+		{"900101－1234568", one("900101－1234568")},
+		{"주민번호 210315 - 3829107", one("210315 - 3829107")},
+		{"주민등록번호 900101 1234568 입니다", one("900101 1234568")},
+		{"850612 2345673, 010", one("850612 2345673")},
+		{"9001011234568 4.44 만들기", one("9001011234568")},
 
 		// Negatives.
 		{"901301-1234565", nil},      // month 13, checksum valid
@@ -81,7 +92,14 @@ func TestRRN(t *testing.T) {
 		{"2024-01-15", nil},            // a date
 		{"900101.1234568", nil},        // wrong separator
 		{"ISBN 9788912345678", nil},    // ISBN-13: month 89
-		{"900101 - 1234568", nil},      // spaced hyphen
+		{"900101 1234567", nil},        // a space and a bad checksum
+		{"주민번호 210315 3829107", nil},   // a space needs the checksum, even after a cue
+		{"900101  -  1234568", nil},    // two spaces: two numbers
+		{"900101 -- 1234568", nil},     // a double dash
+		{"2024 - 01 - 15", nil},        // a date, spaced
+		{"1990 – 2020", nil},           // a range of years
+		{"900101 - 1234568 - 12", one("900101 - 1234568")}, // spaced: the next number is another token
+		{"900101-1234568-12", nil},     // more dashed groups
 		{"주문번호 240115-1234567", nil},   // order number: date-shaped, bad checksum
 		{"900101-123456", nil},         // too short
 		{"법인등록번호 110111-1234567", nil}, // company number, bad checksum
@@ -119,6 +137,9 @@ func TestPhone(t *testing.T) {
 		{"전화 010 1234 5678 2번 누르세요", one("010 1234 5678")},
 		{"홍길동(01012345678)", one("01012345678")}, // a bare number in parentheses
 		{"(0111234567) 문자", one("0111234567")},
+		{"010 - 1234 - 5678", one("010 - 1234 - 5678")},
+		{"연락처 02 – 123 – 4567", one("02 – 123 – 4567")},
+		{"+82 10 - 1234 - 5678", one("+82 10 - 1234 - 5678")},
 
 		{"대표번호 1588-1234", nil},         // representative number
 		{"1544 1234", nil},              // representative number
@@ -153,6 +174,9 @@ func TestPhone(t *testing.T) {
 		{"080-1234-5678", nil},          // toll-free
 		{"(0212345678)", nil},           // bare landline, also in parentheses
 		{"(01012345)", nil},             // too short for a mobile number
+		{"2019 - 2020 - 2021", nil},     // years
+		{"1588 - 1234", nil},            // representative number, spaced
+		{"010 - 1234 5678", nil},        // mixed separators
 	})
 }
 
@@ -220,29 +244,41 @@ func TestCard(t *testing.T) {
 		{"4222222222222", one("4222222222222")},
 		{"4917 6100 0000 0000 003", one("4917 6100 0000 0000 003")},
 		{"6555900000604105 만료", one("6555900000604105")},
+		// Korean domestic-only cards (9...), and dashes as people type them.
+		{"국내전용 9410123456789010", one("9410123456789010")},
+		{"9450-1234-5678-9011", one("9450-1234-5678-9011")},
+		{"BC카드 9552 1234 5678 9018 결제", one("9552 1234 5678 9018")},
+		{"4111 - 1111 - 1111 - 1111", one("4111 - 1111 - 1111 - 1111")},
+		{"4111–1111–1111–1111", one("4111–1111–1111–1111")},
+		{"9410 - 1234 - 5678 - 9010", one("9410 - 1234 - 5678 - 9010")},
 
-		{"4111111111111112", nil},       // Luhn fails
-		{"4111-1111-1111-1112", nil},    // Luhn fails
-		{"1234567812345670", nil},       // Luhn-valid, no scheme
-		{"0000000000000000", nil},       // all zeros
-		{"44444444444444444", nil},      // one digit, Luhn-valid, 17 digits
-		{"6666666666666", nil},          // one digit, Luhn-valid, no scheme
-		{"5500 0000 0000 004", nil},     // Mastercard is 16 digits
-		{"3714496353984312", nil},       // Amex is 15 digits
-		{"4111-1111-1111-1111-5", nil},  // extra group
-		{"4111.1111.1111.1111", nil},    // dots
-		{"4111-1111 1111-1111", nil},    // mixed separators
-		{"4111-1111-1111-1111.5", nil},  // decimal part
-		{"14111111111111111", nil},      // inside a longer run
-		{"ISBN 9788912345678", nil},     // ISBN
-		{"주문번호 20240115123456", nil},    // order number
-		{"전화 010-1234-5678", nil},       // phone
-		{"411 1111 1111 1111", nil},     // wrong grouping
-		{"x4111111111111111", nil},      // glued to a word
-		{"1,234,567원", nil},             // price
-		{"4111111111111111111111", nil}, // too long
-		{"41111 11111 11111 1", nil},    // wrong grouping
-		{"9111 1111 1111 1111", nil},    // no scheme
+		{"4111111111111112", nil},          // Luhn fails
+		{"4111-1111-1111-1112", nil},       // Luhn fails
+		{"1234567812345670", nil},          // Luhn-valid, no scheme
+		{"0000000000000000", nil},          // all zeros
+		{"44444444444444444", nil},         // one digit, Luhn-valid, 17 digits
+		{"6666666666666", nil},             // one digit, Luhn-valid, no scheme
+		{"5500 0000 0000 004", nil},        // Mastercard is 16 digits
+		{"3714496353984312", nil},          // Amex is 15 digits
+		{"4111-1111-1111-1111-5", nil},     // extra group
+		{"4111.1111.1111.1111", nil},       // dots
+		{"4111-1111 1111-1111", nil},       // mixed separators
+		{"4111-1111-1111-1111.5", nil},     // decimal part
+		{"14111111111111111", nil},         // inside a longer run
+		{"ISBN 9788912345678", nil},        // ISBN
+		{"주문번호 20240115123456", nil},       // order number
+		{"전화 010-1234-5678", nil},          // phone
+		{"411 1111 1111 1111", nil},        // wrong grouping
+		{"x4111111111111111", nil},         // glued to a word
+		{"1,234,567원", nil},                // price
+		{"4111111111111111111111", nil},    // too long
+		{"41111 11111 11111 1", nil},       // wrong grouping
+		{"9111 1111 1111 1111", nil},       // Luhn fails (a domestic-card prefix)
+		{"94101234567890", nil},            // a domestic card is 16 digits
+		{"941012345678901017", nil},        // a domestic card is 16 digits
+		{"4111 - 1111 1111 1111", nil},     // mixed separators
+		{"2024 – 0115 – 1234 – 5678", nil}, // no scheme
+		{"8111 1111 1111 1116", nil},       // no scheme (8: telecom)
 	})
 }
 

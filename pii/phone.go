@@ -85,11 +85,11 @@ func nationalAt(s string, j int) int {
 		return -1
 	}
 	zero := s[j] == '0'
-	g, ok := parseGroups(s, j, "-. ")
+	g, ok := parseGroupsWide(s, j, "-. ", true)
 	if !ok {
 		return -1
 	}
-	if g.n == 1 || g.sep == ' ' && g.end[0]-g.start[0] >= 9 {
+	if g.n == 1 || g.loose() && g.end[0]-g.start[0] >= 9 {
 		// All digits in one run: "+821012345678".
 		run := s[g.start[0]:g.end[0]]
 		if zero {
@@ -100,7 +100,7 @@ func nationalAt(s string, j int) int {
 		}
 		return -1
 	}
-	if g.n < 3 || (g.n > 3 && g.sep != ' ') {
+	if g.n < 3 || (g.n > 3 && !g.loose()) {
 		return -1
 	}
 	area := s[g.start[0]:g.end[0]]
@@ -164,11 +164,11 @@ func domesticAt(s string, j int, paren bool) int {
 	if paren {
 		return -1
 	}
-	g, ok := parseGroups(s, j, "-. ")
+	g, ok := parseGroupsWide(s, j, "-. ", true)
 	if !ok {
 		return -1
 	}
-	if g.n == 1 || (g.sep == ' ' && len(area) >= 10) {
+	if g.n == 1 || (g.loose() && len(area) >= 10) {
 		// No separators: mobile only.
 		switch {
 		case strings.HasPrefix(area, "010"):
@@ -183,7 +183,7 @@ func domesticAt(s string, j int, paren bool) int {
 		}
 		return -1
 	}
-	if g.n < 3 || (g.n > 3 && g.sep != ' ') {
+	if g.n < 3 || (g.n > 3 && !g.loose()) {
 		return -1
 	}
 	if !groupsOK(area, s[g.start[1]:g.end[1]], g.end[2]-g.start[2]) {

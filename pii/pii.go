@@ -9,6 +9,13 @@
 // look at each byte a bounded number of times, so the cost is linear in the
 // input, and they work on bytes: invalid UTF-8 passes through untouched.
 //
+// Numbers are read as people type them: groups joined by "-", or by any
+// dash a word processor or phone puts there (en dash, full-width hyphen,
+// ...), with or without a space on either side ("900101 - 1234567"), or by
+// spaces. A dash between two digits glues them into one token; a spaced
+// dash or a space separates tokens, so a number may be followed by
+// another.
+//
 // Kinds are searched in [Precedence] order, each in the text as it will be
 // once the kinds before it are redacted, so a match never overlaps one of
 // an earlier kind: an e-mail address keeps the phone number that forms its

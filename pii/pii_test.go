@@ -277,6 +277,8 @@ var hostilePieces = []string{
 	"<", ">", "|", "<|pii:ip|>", "\xff", "\xed\xa0", "속", "ㅋ", "\n",
 	"(+82)", "(0)", "번길", "2", " 101동", ",", "0.0.0.10", "계좌 ", "2001:db8::1", "00", "@x.co",
 	"..", "_", "%", "e", "서울 ", "45길", "1588-1234", "+", "3", "2024", "송장 ", "phone ", "Foo", "::1234", "0호", "대로대로 ", "세종대로 1 ", "역삼동 1번지", " 3층",
+	// Dashes as people type them, and a domestic card prefix.
+	" - ", " -", "- ", "–", " – ", "—", "－", "9410", "900101 - 1234568", "9410 - 1234 - 5678 - 9010", "850612 2345673",
 }
 
 // TestRandomPieces checks the invariants of FuzzRedact on random strings

@@ -334,6 +334,12 @@ func rrnFormats() []recallFormat {
 			return cues[rng.IntN(len(cues))], hyphen(genRRN(rng, rrnNoChecksum))
 		}}
 	out := func(f recallFormat, why string) recallFormat { f.outOfScope = why; return f }
+	sep := func(s string) func(string) string { return func(d string) string { return d[:6] + s + d[6:] } }
+	spacedNoChecksum := recallFormat{name: "since 2020 (no checksum), cue, 900101 - 1234567",
+		gen: func(rng *rand.Rand) (string, string) {
+			cues := []string{"주민등록번호 ", "주민번호: ", "RRN: "}
+			return cues[rng.IntN(len(cues))], sep(pick(rng, []string{" - ", " -", "- ", " – "}))(genRRN(rng, rrnNoChecksum))
+		}}
 	return []recallFormat{
 		f("citizen 900101-1234567", rrnCitizen, hyphen),
 		f("citizen 9001011234567", rrnCitizen, bare),
@@ -342,9 +348,19 @@ func rrnFormats() []recallFormat {
 		f("foreigner +2 variant 900101-5234567", rrnForeignerPlus, hyphen),
 		f("foreigner +2 variant 9001015234567", rrnForeignerPlus, bare),
 		noChecksum,
+		// As people type them: spaces around the hyphen, a word
+		// processor's or phone's dash, a space alone.
+		f("spaced hyphen 900101 - 1234567", rrnCitizen, sep(" - ")),
+		f("space before 900101 -1234567", rrnCitizen, sep(" -")),
+		f("space after 900101- 1234567", rrnCitizen, sep("- ")),
+		f("en dash 900101–1234567", rrnCitizen, sep("–")),
+		f("spaced en dash 900101 – 1234567", rrnCitizen, sep(" – ")),
+		f("em dash 900101—1234567", rrnCitizen, sep("—")),
+		f("full-width hyphen 900101－1234567", rrnCitizen, sep("－")),
+		f("foreigner spaced hyphen 900101 - 5234567", rrnForeigner, sep(" - ")),
+		f("space 900101 1234567", rrnCitizen, sep(" ")),
+		spacedNoChecksum,
 
-		out(f("spaced hyphen 900101 - 1234567", rrnCitizen, func(d string) string { return d[:6] + " - " + d[6:] }),
-			"refused on purpose (TestRRN): spaced groups read as two numbers"),
 		out(f("since 2020, no cue, 900101-1234567", rrnNoChecksum, hyphen),
 			"without a checksum or a cue word it is any date-shaped serial (order numbers); found only where the template itself holds a cue (주민번호 %s)"),
 		out(f("full-width ９００１０１－１２３４５６７", rrnCitizen, func(d string) string { return fullWidth(hyphen(d)) }),
@@ -414,13 +430,20 @@ func phoneFormats() []recallFormat {
 			return a + ")" + mid(rng, 3+rng.IntN(2)) + "-" + randDigits(rng, 4)
 		}),
 		p("070-1234-5678", func(rng *rand.Rand) string { a, b := mobile(rng); return "070-" + a + "-" + b }),
+		p("010 - 1234 - 5678 (spaced hyphens)", func(rng *rand.Rand) string { a, b := mobile(rng); return "010 - " + a + " - " + b }),
+		p("02–123–4567 (en dashes)", func(rng *rand.Rand) string {
+			a := []string{"02", area(rng), "010"}[rng.IntN(3)]
+			m := mid(rng, 3+rng.IntN(2))
+			if a == "010" {
+				m = mid(rng, 4)
+			}
+			return a + "–" + m + "–" + randDigits(rng, 4)
+		}),
 
 		out(p("0212345678 / 0311234567 (landline, bare)", func(rng *rand.Rand) string {
 			a := []string{"02", area(rng), "070"}[rng.IntN(3)]
 			return a + mid(rng, 3+rng.IntN(2)) + randDigits(rng, 4)
 		}), "refused on purpose (package doc, TestPhone): ten or eleven bare digits starting with 0 are too often something else"),
-		out(p("010 - 1234 - 5678 (spaced hyphens)", func(rng *rand.Rand) string { a, b := mobile(rng); return "010 - " + a + " - " + b }),
-			"not supported: groups are joined by one separator byte, so spaced hyphens read as three numbers (as for RRNs)"),
 		out(p("82-10-1234-5678 (no +)", func(rng *rand.Rand) string { a, b := mobile(rng); return "82-10-" + a + "-" + b }),
 			"not supported: without \"+\" the country code is just a leading number group"),
 		out(p("010-1234 5678 (mixed separators)", func(rng *rand.Rand) string { a, b := mobile(rng); return "010-" + a + " " + b }),
@@ -542,8 +565,8 @@ func group(d string, sep string, sizes ...int) string {
 }
 
 func cardFormats() []recallFormat {
-	// Korean issuers (BC, 국민, 신한, 삼성, 현대, 롯데 ...) issue on these
-	// international ranges; the issuer is in the BIN, not the prefix.
+	// Korean issuers (BC, 국민, 신한, 삼성, 현대, 롯데 ...) issue cards for
+	// use abroad on these international ranges; the issuer is in the BIN.
 	schemes16 := []cardScheme{
 		{"Visa", 16, oneOf("4")},
 		{"Mastercard 51-55", 16, inRange(51, 55)},
@@ -558,11 +581,16 @@ func cardFormats() []recallFormat {
 			return "", write(luhnNumber(rng, s.prefix(rng), s.length))
 		}}
 	}
+	// Korea's domestic-only cards, which every Korean issuer numbers from
+	// 9 (BC 94xx, 국민, 신한, 삼성 ...).
+	schemes16 = append(schemes16, cardScheme{"Korean domestic 9", 16, func(rng *rand.Rand) string { return "9" + randDigits(rng, 3) }})
 	for _, s := range schemes16 {
 		fs = append(fs,
 			c(s.name+" 16 ungrouped", s, func(d string) string { return d }),
 			c(s.name+" 4-4-4-4 '-'", s, func(d string) string { return group(d, "-", 4, 4, 4, 4) }),
 			c(s.name+" 4-4-4-4 ' '", s, func(d string) string { return group(d, " ", 4, 4, 4, 4) }),
+			c(s.name+" 4-4-4-4 ' - '", s, func(d string) string { return group(d, " - ", 4, 4, 4, 4) }),
+			c(s.name+" 4-4-4-4 '–'", s, func(d string) string { return group(d, "–", 4, 4, 4, 4) }),
 		)
 	}
 	amex := cardScheme{"Amex", 15, oneOf("34", "37")}

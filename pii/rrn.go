@@ -17,7 +17,9 @@ var thisYear = time.Now().Year()
 
 const rrnContextRunes = 15
 
-// findRRNs finds YYMMDD-GXXXXXX and the same 13 digits without the hyphen.
+// findRRNs finds YYMMDD-GXXXXXX (the dash may be any dash, with a space
+// on either side), the same 13 digits bare, and YYMMDD GXXXXXX with a
+// space when the check digit holds.
 func findRRNs(s string, dst []Match) []Match {
 	return findRuns(s, RRN, dst, rrnAt)
 }
@@ -27,31 +29,39 @@ func rrnAt(s string, i int) int {
 	if gluedLeft(s, i, "-.") {
 		return -1
 	}
-	g, ok := parseGroups(s, i, "-")
+	g, ok := parseGroupsWide(s, i, "- ", true)
 	if !ok {
 		return -1
 	}
-	hyphen := false
+	var end int
+	dashed := false
 	switch {
-	case g.n == 1 && g.end[0]-i == 13:
-	case g.n == 2 && g.lens(2) == 67:
-		hyphen = true
+	case g.end[0]-i == 13 && (g.n == 1 || g.loose()):
+		end = g.end[0] // bare, maybe followed by a space and another number
+	case g.sep == '-' && (g.n == 2 || g.spaced) && g.lens(2) == 67:
+		// Joined by a spaced dash, it may be followed by another number.
+		end, dashed = g.end[1], true
+	case g.n >= 2 && g.sep == ' ' && g.lens(2) == 67:
+		end = g.end[1]
 	default:
 		return -1
 	}
-	end := g.end[g.n-1]
 	if gluedRight(s, end, "-.") || inV6Run(s, i, end) {
 		return -1
 	}
 	var buf [13]byte
-	d := g.digits(s, g.n, buf[:0])
+	k := 2
+	if end == g.end[0] {
+		k = 1
+	}
+	d := g.digits(s, k, buf[:0])
 	if !rrnDateOK(d) {
 		return -1
 	}
 	if rrnChecksumOK(d) {
 		return end
 	}
-	if hyphen && rrnContext.before(s, i, rrnContextRunes) {
+	if dashed && rrnContext.before(s, i, rrnContextRunes) {
 		return end
 	}
 	return -1

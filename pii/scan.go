@@ -88,6 +88,9 @@ func findRuns(s string, kind Kind, dst []Match, at func(s string, i int) int) []
 // two candidates touch, either both are glued or neither is. Otherwise
 // redacting one could unglue the other, and a second Redact would find
 // more than the first.
+//
+// A Unicode dash (see dashes) between two digits glues as "-" does, where
+// "-" is among seps; a dash with a space beside it does not glue.
 func gluedLeft(s string, i int, seps string) bool {
 	if i == 0 || i >= len(s) {
 		return false
@@ -96,7 +99,17 @@ func gluedLeft(s string, i int, seps string) bool {
 	if isWordByte(c) && isWordByte(s[i]) {
 		return true
 	}
-	return i >= 2 && strings.IndexByte(seps, c) >= 0 && isDigit(s[i-2]) && isDigit(s[i])
+	if i >= 2 && strings.IndexByte(seps, c) >= 0 && isDigit(s[i-2]) && isDigit(s[i]) {
+		return true
+	}
+	if c >= 0x80 && isDigit(s[i]) && strings.IndexByte(seps, '-') >= 0 {
+		for _, d := range dashes {
+			if k := i - len(d); k >= 1 && s[k:i] == d && isDigit(s[k-1]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // gluedRight is gluedLeft for a match ending at j.
@@ -108,7 +121,15 @@ func gluedRight(s string, j int, seps string) bool {
 	if isWordByte(c) && isWordByte(s[j-1]) {
 		return true
 	}
-	return j+1 < len(s) && strings.IndexByte(seps, c) >= 0 && isDigit(s[j+1]) && isDigit(s[j-1])
+	if j+1 < len(s) && strings.IndexByte(seps, c) >= 0 && isDigit(s[j+1]) && isDigit(s[j-1]) {
+		return true
+	}
+	if c >= 0x80 && isDigit(s[j-1]) && strings.IndexByte(seps, '-') >= 0 {
+		if n := dashAt(s, j); n > 0 && j+n < len(s) && isDigit(s[j+n]) {
+			return true
+		}
+	}
+	return false
 }
 
 // inV6Run reports whether the match s[i:j] touches an IPv6-like run of hex
@@ -147,19 +168,86 @@ func v6Colons(s string, k, dir int) int {
 // maxGroups bounds parseGroups; more groups than this are never one item.
 const maxGroups = 6
 
-// groups is a number written as digit groups joined by one separator
-// character, such as "010-1234-5678" or "4111 1111 1111 1111".
+// groups is a number written as digit groups joined by one separator,
+// such as "010-1234-5678", "4111 1111 1111 1111" or "900101 - 1234567".
 type groups struct {
 	n     int
 	start [maxGroups]int
 	end   [maxGroups]int
-	sep   byte // 0 when n == 1
+	sep   byte // the separator's kind ('-' for every dash); 0 when n == 1
+	// spaced: the separator has a space beside its dash ("900101 - ").
+	spaced bool
+}
+
+// loose reports whether the groups are joined loosely, by spaces or by
+// spaced dashes: then the groups are separate tokens, and a number made
+// of the first few may be followed by another number. Groups joined
+// tightly ("-", ".", an unspaced dash) are one token and must all belong
+// to the match.
+func (g *groups) loose() bool { return g.sep == ' ' || g.spaced }
+
+// dashes are the dashes people type between number groups besides "-"
+// (hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign,
+// full-width hyphen-minus): word processors and phones put them there.
+var dashes = []string{"\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\uff0d"}
+
+// dashAt returns the length of a dash at s[j:] ("-" or one of dashes), or 0.
+func dashAt(s string, j int) int {
+	if j >= len(s) {
+		return 0
+	}
+	if s[j] == '-' {
+		return 1
+	}
+	if s[j] < 0x80 {
+		return 0
+	}
+	for _, d := range dashes {
+		if strings.HasPrefix(s[j:], d) {
+			return len(d)
+		}
+	}
+	return 0
+}
+
+// sepAt returns the separator joining two groups at s[j:], as its length
+// and its kind, or 0: one byte of seps; with wide and "-" among seps,
+// also any dash with at most one space on either side ("900101 - 1234567",
+// "4111 – 1111 – 1111 – 1111"), whose kind is '-'.
+func sepAt(s string, j int, seps string, wide bool) (int, byte) {
+	if j >= len(s) {
+		return 0, 0
+	}
+	if wide && strings.IndexByte(seps, '-') >= 0 {
+		k := j
+		if s[k] == ' ' {
+			k++
+		}
+		if n := dashAt(s, k); n > 0 {
+			k += n
+			if k < len(s) && s[k] == ' ' {
+				k++
+			}
+			return k - j, '-'
+		}
+	}
+	if strings.IndexByte(seps, s[j]) >= 0 {
+		return 1, s[j]
+	}
+	return 0, 0
 }
 
 // parseGroups reads digit groups starting at i, joined by any one of seps
-// (the same one throughout), each at most 19 digits. ok is false when a
-// group is longer; the result then means nothing.
+// (the same separator throughout), each at most 19 digits; with wide, a
+// dash may also be a Unicode one and have a space on either side (see
+// sepAt). ok is false when a group is longer; the result then means
+// nothing.
 func parseGroups(s string, i int, seps string) (g groups, ok bool) {
+	return parseGroupsWide(s, i, seps, false)
+}
+
+func parseGroupsWide(s string, i int, seps string, wide bool) (g groups, ok bool) {
+	var sepText string
 	for {
 		j, ok := digitRun(s, i, 19)
 		if !ok {
@@ -167,15 +255,16 @@ func parseGroups(s string, i int, seps string) (g groups, ok bool) {
 		}
 		g.start[g.n], g.end[g.n] = i, j
 		g.n++
-		if g.n == maxGroups || j+1 >= len(s) || !isDigit(s[j+1]) {
+		if g.n == maxGroups {
 			return g, true
 		}
-		c := s[j]
-		if (g.sep == 0 && strings.IndexByte(seps, c) < 0) || (g.sep != 0 && c != g.sep) {
+		n, kind := sepAt(s, j, seps, wide)
+		if n == 0 || j+n >= len(s) || !isDigit(s[j+n]) || (g.n > 1 && s[j:j+n] != sepText) {
 			return g, true
 		}
-		g.sep = c
-		i = j + 1
+		g.sep, sepText = kind, s[j:j+n]
+		g.spaced = kind == '-' && strings.IndexByte(sepText, ' ') >= 0
+		i = j + n
 	}
 }
 
