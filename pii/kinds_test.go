@@ -85,28 +85,28 @@ func TestRRN(t *testing.T) {
 		{"주민번호 9001011234567", nil},  // bad checksum, context, no hyphen
 		{"주민등록번호를 절대 남에게 알려주면 안 됩니다 정말로요 850612-2345678", nil}, // context too far
 		{"850612-2345678 이게 주민번호", nil},                        // context after, not before
-		{"19900101-1234568", nil},      // inside a longer run
-		{"900101-12345680", nil},       // eight digits after the hyphen
-		{"ID900101-1234568", nil},      // glued to a word
-		{"12-900101-1234568", nil},     // part of a serial number
-		{"2024-01-15", nil},            // a date
-		{"900101.1234568", nil},        // wrong separator
-		{"ISBN 9788912345678", nil},    // ISBN-13: month 89
-		{"900101 1234567", nil},        // a space and a bad checksum
-		{"주민번호 210315 3829107", nil},   // a space needs the checksum, even after a cue
-		{"900101  -  1234568", nil},    // two spaces: two numbers
-		{"900101 -- 1234568", nil},     // a double dash
-		{"2024 - 01 - 15", nil},        // a date, spaced
-		{"1990 – 2020", nil},           // a range of years
+		{"19900101-1234568", nil},                          // inside a longer run
+		{"900101-12345680", nil},                           // eight digits after the hyphen
+		{"ID900101-1234568", nil},                          // glued to a word
+		{"12-900101-1234568", nil},                         // part of a serial number
+		{"2024-01-15", nil},                                // a date
+		{"900101.1234568", nil},                            // wrong separator
+		{"ISBN 9788912345678", nil},                        // ISBN-13: month 89
+		{"900101 1234567", nil},                            // a space and a bad checksum
+		{"주민번호 210315 3829107", nil},                       // a space needs the checksum, even after a cue
+		{"900101  -  1234568", nil},                        // two spaces: two numbers
+		{"900101 -- 1234568", nil},                         // a double dash
+		{"2024 - 01 - 15", nil},                            // a date, spaced
+		{"1990 – 2020", nil},                               // a range of years
 		{"900101 - 1234568 - 12", one("900101 - 1234568")}, // spaced: the next number is another token
-		{"900101-1234568-12", nil},     // more dashed groups
-		{"주문번호 240115-1234567", nil},   // order number: date-shaped, bad checksum
-		{"900101-123456", nil},         // too short
-		{"법인등록번호 110111-1234567", nil}, // company number, bad checksum
-		{"바코드 8801234567890", nil},     // EAN-13, checksum valid, "born" 2088
-		{"300101-3123455", nil},        // born 2030, checksum valid
-		{"880707-6134678", nil},        // foreigner +2 variant, odd office code
-		{"880707-6124339", nil},        // foreigner +2 variant, type digit 3
+		{"900101-1234568-12", nil},                         // more dashed groups
+		{"주문번호 240115-1234567", nil},                       // order number: date-shaped, bad checksum
+		{"900101-123456", nil},                             // too short
+		{"법인등록번호 110111-1234567", nil},                     // company number, bad checksum
+		{"바코드 8801234567890", nil},                         // EAN-13, checksum valid, "born" 2088
+		{"300101-3123455", nil},                            // born 2030, checksum valid
+		{"880707-6134678", nil},                            // foreigner +2 variant, odd office code
+		{"880707-6124339", nil},                            // foreigner +2 variant, type digit 3
 	})
 }
 

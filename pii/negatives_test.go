@@ -73,14 +73,24 @@ func TestNumbersThatAreNotPII(t *testing.T) {
 		"version": func() string {
 			return fmt.Sprintf("v%d.%d.%d%s", rng.IntN(20), rng.IntN(40), rng.IntN(300), pick(rng, []string{"", "-rc1", "-beta.2", " - v2.0.0"}))
 		},
-		"isbn-13":    isbn13,
-		"score":      func() string { return fmt.Sprintf("%d%s%d", rng.IntN(120), dash(), rng.IntN(120)) },
-		"count":      func() string { return pick(rng, []string{"조회수 ", "추천 ", "관객 "}) + fmt.Sprint(rng.IntN(100000000)) },
-		"order no.":  func() string { return "주문번호 " + fmt.Sprintf("%d%02d%02d", year(), 1+rng.IntN(12), 1+rng.IntN(28)) + dash() + randDigits(rng, 6) },
-		"tracking":   func() string { return "운송장 " + randDigits(rng, 4) + dash() + randDigits(rng, 4) + dash() + randDigits(rng, 4) },
-		"rep. phone": func() string { return pick(rng, []string{"1588", "1544", "1577", "1644"}) + dash() + randDigits(rng, 4) },
+		"isbn-13": isbn13,
+		"score":   func() string { return fmt.Sprintf("%d%s%d", rng.IntN(120), dash(), rng.IntN(120)) },
+		"count": func() string {
+			return pick(rng, []string{"조회수 ", "추천 ", "관객 "}) + fmt.Sprint(rng.IntN(100000000))
+		},
+		"order no.": func() string {
+			return "주문번호 " + fmt.Sprintf("%d%02d%02d", year(), 1+rng.IntN(12), 1+rng.IntN(28)) + dash() + randDigits(rng, 6)
+		},
+		"tracking": func() string {
+			return "운송장 " + randDigits(rng, 4) + dash() + randDigits(rng, 4) + dash() + randDigits(rng, 4)
+		},
+		"rep. phone": func() string {
+			return pick(rng, []string{"1588", "1544", "1577", "1644"}) + dash() + randDigits(rng, 4)
+		},
 		"page range": func() string { return fmt.Sprintf("pp. %d%s%d", 1+rng.IntN(500), dash(), 501+rng.IntN(500)) },
-		"dimensions": func() string { return fmt.Sprintf("%d x %d x %d mm", 10+rng.IntN(2000), 10+rng.IntN(2000), 10+rng.IntN(2000)) },
+		"dimensions": func() string {
+			return fmt.Sprintf("%d x %d x %d mm", 10+rng.IntN(2000), 10+rng.IntN(2000), 10+rng.IntN(2000))
+		},
 	}
 	r := New(Options{})
 	const perKind = 2000
