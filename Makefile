@@ -78,6 +78,13 @@ deps-test:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 	  if [ -n "$(ROOT)" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; \
 	  else echo "missing Node.js: run 'sudo apt-get install nodejs npm', then make test again"; exit 1; fi; }
+	@# The harnesses need Node.js 20 or newer; Debian 12 ships 18. npm brings
+	@# a newer one from its registry (the node package) into /usr/local/bin.
+	@v=$$(node -p 'process.versions.node.split(".")[0]'); if [ "$$v" -lt 20 ]; then \
+	  if [ -n "$(ROOT)" ]; then echo "Node.js $$v is older than the test harnesses need (20): installing node@20 from npm"; \
+	    npm install -g node@20 --no-audit --no-fund && hash -r && \
+	    v=$$(node -p 'process.versions.node.split(".")[0]') && [ "$$v" -ge 20 ] || { echo "Node.js is still $$v: put /usr/local/bin first on PATH, then make test again"; exit 1; }; \
+	  else echo "Node.js $$v is older than the test harnesses need (20; Debian 12 ships 18): run 'sudo npm install -g node@20', then make test again"; exit 1; fi; fi
 	@if [ ! -f $(HFREF)/node_modules/.package-lock.json ] || [ $(HFREF)/package-lock.json -nt $(HFREF)/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix $(HFREF) --no-audit --no-fund; fi
 	@# llama.cpp's prebuilt binaries (node-llama-cpp) check GGUF logits. npm ci would reject the lock

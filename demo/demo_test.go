@@ -14,7 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dokja/dokja/data"
 	"github.com/dokja/dokja/tokenizer"
+	"go.yaml.in/yaml/v3"
 )
 
 // Word lists for the generated pages: LibreOffice-help-like sentences.
@@ -397,5 +399,35 @@ func TestIsKorean(t *testing.T) {
 		if got := isKorean(tt.in); got != tt.want {
 			t.Errorf("isKorean(%q) = %v, want %v", tt.in, got, tt.want)
 		}
+	}
+}
+
+// examples/help-pages-pipeline.yaml is the demo's own pipeline as a file
+// users can run and edit: same stages, same options.
+func TestExamplePipelineIsTheDemos(t *testing.T) {
+	file, err := data.ReadConfig(filepath.Join("..", "examples", "help-pages-pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, err := data.ParseConfig([]byte(demoPipeline))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := func(c *data.Config) string {
+		var b strings.Builder
+		for _, s := range c.Stages {
+			out, err := yaml.Marshal(&s.Options)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s: %s", s.Kind, out)
+		}
+		return b.String()
+	}
+	if a, b := stages(file), stages(builtin); a != b {
+		t.Errorf("the example pipeline's stages\n%s\ndiffer from the demo's\n%s", a, b)
+	}
+	if len(file.Input.Paths) != 2 {
+		t.Errorf("the example reads %v, want the Korean and English help pages", file.Input.Paths)
 	}
 }

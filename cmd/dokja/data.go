@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -21,29 +20,17 @@ import (
 )
 
 func init() {
-	lateCommands = append(lateCommands, command{"data", "curate corpora: normalise, filter, deduplicate, redact PII, tokenize", runData})
+	lateCommands = append(lateCommands, command{"data", "curate corpora: normalise, filter, deduplicate, redact PII, tokenize", runData, "run|stages|redact|langid|quality"})
 }
 
 func runData(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	sub := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
-		"run": runDataRun, "stages": runDataStages, "redact": runDataRedact, "langid": runDataLangID, "quality": runDataQuality,
-	}
-	if len(args) == 0 || sub[args[0]] == nil {
-		fmt.Fprint(stderr, `usage: dokja data COMMAND [flags]
-
-Commands:
-  run      run a curation pipeline from a YAML config (resumable)
-  stages   list the pipeline stages and their options
-  redact   print each stdin line with personal information replaced
-  langid   print the language and confidence of each stdin line
-  quality  print keep or drop, and the reason, for each stdin line
-`)
-		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-			return errUsage
-		}
-		return fmt.Errorf("unknown data command %q", args[0])
-	}
-	return sub[args[0]](ctx, args[1:], stdin, stdout, stderr)
+	return dispatch(ctx, "data", "", []subcommand{
+		{"run", "run a curation pipeline from a YAML config (resumable)", runDataRun},
+		{"stages", "list the pipeline stages and their options", runDataStages},
+		{"redact", "print each stdin line with personal information replaced", runDataRedact},
+		{"langid", "print the language and confidence of each stdin line", runDataLangID},
+		{"quality", "print keep or drop, and the reason, for each stdin line", runDataQuality},
+	}, args, stdin, stdout, stderr)
 }
 
 // dataEnv gives pipeline stages what they need from other packages.
@@ -60,8 +47,9 @@ OUT/report.json and OUT/report.html.
 An interrupted run resumes where it stopped when started again with the
 same config and --out; finished shards are not redone.
 
-Example:
-  dokja data run --config pipeline.yaml --out runs/nsmc-data`, stderr)
+Examples:
+  dokja data run --config examples/help-pages-pipeline.yaml --out runs/help-data
+  dokja data run --config examples/nsmc-pipeline.yaml --input ~/nsmc/reviews.jsonl.gz --out runs/nsmc-data`, stdout, stderr)
 	config := fs.String("config", "", "pipeline `file` (YAML)")
 	out := fs.String("out", "", "run `folder`")
 	force := fs.Bool("force", false, "discard the work of a run with a different config in --out")
@@ -69,16 +57,27 @@ Example:
 	strict := fs.Bool("strict", false, "stop at the first bad input record")
 	limit := fs.Int64("limit", 0, "read at most this many documents (overrides the config)")
 	runner := fs.String("runner", "local", "local (resumable, with report), or a Apache Beam runner: prism (in-process) or one named by Beam's flags")
+	var inputs pathsFlag
+	fs.Var(&inputs, "input", "input `file` or folder, replacing the config's input.paths (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *config == "" || *out == "" {
-		fs.Usage()
-		return errors.New("--config and --out are required")
+		return fs.usageError("--config and --out are required")
 	}
 	cfg, err := data.ReadConfig(*config)
 	if err != nil {
 		return err
+	}
+	if len(inputs) > 0 {
+		cfg.Input.Paths = nil
+		for _, p := range inputs {
+			abs, err := filepath.Abs(p) // given here, not relative to the config
+			if err != nil {
+				return fmt.Errorf("--input %s: %w", p, err)
+			}
+			cfg.Input.Paths = append(cfg.Input.Paths, abs)
+		}
 	}
 	if *workers != 0 {
 		cfg.Workers = *workers
@@ -150,7 +149,7 @@ func countList(m map[string]int64) string {
 }
 
 func runDataStages(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("data stages", "", "List the stages a pipeline config may use, with their options and defaults.", stderr)
+	fs := newFlags("data stages", "", "List the stages a pipeline config may use, with their options and defaults.", stdout, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -189,8 +188,13 @@ func eachLine(ctx context.Context, r io.Reader, f func(string) error) error {
 func runDataRedact(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("data redact", "", `
 Print each line of stdin with personal information replaced by typed
-placeholders (<RRN>, <PHONE>, <EMAIL>, <CARD>, <ACCOUNT>, <IP>, <ADDRESS>);
-counts per type go to stderr.`, stderr)
+placeholders (<|pii:rrn|>, <|pii:phone|>, <|pii:email|>, <|pii:card|>,
+<|pii:account|>, <|pii:ip|>, <|pii:address|>); counts per type go to
+stderr.
+
+Example:
+  echo "연락처 010-1234-5678" | dokja data redact
+  연락처 <|pii:phone|>`, stdout, stderr)
 	var kinds listFlag
 	fs.Var(&kinds, "kinds", "comma-separated kinds to redact (default all: rrn, phone, email, card, account, ip, address)")
 	if err := parse(fs, args); err != nil {
@@ -233,7 +237,7 @@ counts per type go to stderr.`, stderr)
 func runDataLangID(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("data langid", "", `
 Print the language (ISO 639-1) and the detector's confidence for each line
-of stdin, tab-separated before the line: "ko<TAB>0.98<TAB>text".`, stderr)
+of stdin, tab-separated before the line: "ko<TAB>0.98<TAB>text".`, stdout, stderr)
 	var langs listFlag
 	fs.Var(&langs, "languages", "comma-separated ISO 639-1 codes to choose among (default: the langid stage's)")
 	if err := parse(fs, args); err != nil {
@@ -260,7 +264,7 @@ func runDataQuality(ctx context.Context, args []string, stdin io.Reader, stdout,
 Judge each line of stdin with the quality filters (Gopher, C4, FineWeb and
 the Korean rules, default thresholds) and print "keep" or "drop", the
 reason, and the line, tab-separated. The rules of each line's language
-apply: --lang names it, or auto detects it.`, stderr)
+apply: --lang names it, or auto detects it.`, stdout, stderr)
 	lang := fs.String("lang", "auto", "language of the lines (ko, en, ...) or auto")
 	if err := parse(fs, args); err != nil {
 		return err

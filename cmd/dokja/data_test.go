@@ -18,6 +18,13 @@ func TestDataFilters(t *testing.T) {
 	if !strings.Contains(r.stderr, "phone 1") || !strings.Contains(r.stderr, "email 1") {
 		t.Errorf("redact counts %q", r.stderr)
 	}
+	// The help shows the placeholders the output holds.
+	help := mustRun(t, "", "data", "redact", "-h").stdout
+	for _, ph := range []string{"<|pii:phone|>", "<|pii:email|>"} {
+		if !strings.Contains(r.stdout, ph) || !strings.Contains(help, ph) {
+			t.Errorf("placeholder %s: in the output %v, in the help %v", ph, strings.Contains(r.stdout, ph), strings.Contains(help, ph))
+		}
+	}
 	if r := dokja(t, "", "data", "redact", "--kinds", "ssn"); r.code == 0 || !strings.Contains(r.stderr, "ssn") {
 		t.Errorf("unknown kind: exit %d, %q", r.code, r.stderr)
 	}

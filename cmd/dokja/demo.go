@@ -21,7 +21,7 @@ few answers. Everything lands in --out, with an index.html linking every
 stage's report. Ctrl-C stops; running the same command again resumes.
 
 For another corpus, pass a pipeline tuned to it:
-  dokja demo --pipeline examples/nsmc-pipeline.yaml --out runs/demo-nsmc`, stderr)
+  dokja demo --pipeline examples/nsmc-pipeline.yaml --out runs/demo-nsmc`, stdout, stderr)
 	var corpusPaths pathsFlag
 	fs.Var(&corpusPaths, "corpus", "corpus `file` or folder (repeatable); default: the LibreOffice help pages")
 	out := fs.String("out", "runs/demo", "run folder")

@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	lateCommands = append(lateCommands, command{"eval", "score models on Korean benchmarks (KoBEST) and perplexity", runEval})
+	lateCommands = append(lateCommands, command{"eval", "score models: KoBEST, perplexity, harness task files (log-likelihood or generation); red-team; compare results", runEval, "tasks|compare|redteam"})
 }
 
 func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -66,7 +66,7 @@ Examples:
   dokja eval --model runs/nsmc/15m/model --tasks kobest --data-dir ../shared/data/kobest
   dokja eval --model runs/tiny --tasks kobest_copa,perplexity --data-dir ../shared/data/kobest --text heldout.txt --limit 100 --json
   dokja eval --endpoint http://127.0.0.1:8080 --model tiny --tokenizer runs/tiny --tasks kobest_copa --data-dir ../shared/data/kobest
-  dokja eval --endpoint http://127.0.0.1:8080 --model tiny --tasks examples/tasks/ko_arith.yaml --num-fewshot 2`, stderr)
+  dokja eval --endpoint http://127.0.0.1:8080 --model tiny --tasks examples/tasks/kobest_sentineg_gen.yaml --num-fewshot 2`, stdout, stderr)
 	modelFlag := fs.String("model", "", "checkpoint `folder` or GGUF file (in process), or the model's name on --endpoint")
 	endpoint := fs.String("endpoint", "", "OpenAI-compatible server `URL` (http://host:port or .../v1) to score through")
 	apiKey := fs.String("api-key", os.Getenv("OPENAI_API_KEY"), "Bearer key for --endpoint (default $OPENAI_API_KEY)")
@@ -96,12 +96,10 @@ Examples:
 		return err
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fs.usageError("unexpected argument %q", fs.Arg(0))
 	}
 	if *modelFlag == "" {
-		fs.Usage()
-		return errors.New("--model is required (a checkpoint folder, or with --endpoint the model's name)")
+		return fs.usageError("--model is required (a checkpoint folder, or with --endpoint the model's name)")
 	}
 	if len(taskNames) == 0 {
 		taskNames = listFlag{"kobest"}
@@ -289,14 +287,13 @@ chance level, and each run's config hash and model. A run is named by its
 file name, or LABEL=FILE.
 
 Example:
-  dokja eval compare --html compare.html base=runs/eval-15m.json cpt=runs/eval-cpt.json`, stderr)
+  dokja eval compare --html compare.html base=runs/eval-15m.json cpt=runs/eval-cpt.json`, stdout, stderr)
 	htmlOut := fs.String("html", "", "also write the comparison as an HTML page with charts to this `file`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("name at least one results file")
+		return fs.usageError("name at least one results file")
 	}
 	var runs []eval.Run
 	for _, arg := range fs.Args() {
@@ -324,7 +321,7 @@ func mergeIdentity(run, model eval.Identity) eval.Identity {
 }
 
 func runEvalTasks(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval tasks", "", "List the built-in evaluation tasks.", stderr)
+	fs := newFlags("eval tasks", "", "List the built-in evaluation tasks.", stdout, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

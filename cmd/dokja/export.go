@@ -16,8 +16,8 @@ import (
 
 func init() {
 	lateCommands = append(lateCommands,
-		command{"export", "write a checkpoint in another format (GGUF for llama.cpp)", runExport},
-		command{"quantize", "write a GGUF file with Q8_0, Q4_0 or Q4_K weights", runQuantize},
+		command{"export", "write a checkpoint in another format (GGUF for llama.cpp)", runExport, "gguf"},
+		command{"quantize", "write a GGUF file with Q8_0, Q4_0 or Q4_K weights", runQuantize, ""},
 	)
 }
 
@@ -31,24 +31,22 @@ blocks falls back to Q8_0 or F16, and the output head of q4_0/q4_k files
 is Q8_0 (see model.SaveGGUF).
 
 Example:
-  dokja export gguf --model runs/tiny --out tiny-q8_0.gguf --type q8_0`, stderr)
+  dokja export gguf --model runs/tiny --out tiny-q8_0.gguf --type q8_0`, stdout, stderr)
 	dir := fs.String("model", "", "checkpoint `folder`")
 	out := fs.String("out", "", "output `file.gguf`")
 	typ := fs.String("type", "f32", "weight type: "+strings.Join(model.GGUFTypes, ", "))
 	if len(args) == 0 || args[0] != "gguf" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fs.Usage()
+		if helpAsked(args) {
+			fs.printUsage(stdout)
 			return flag.ErrHelp
 		}
-		fs.Usage()
-		return fmt.Errorf("%w: the first argument must be the format, gguf", errUsage)
+		return fs.usageError("the first argument must be the format, gguf")
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *dir == "" || *out == "" {
-		fs.Usage()
-		return fmt.Errorf("%w: --model and --out are required", errUsage)
+		return fs.usageError("--model and --out are required")
 	}
 	m, tok, err := loadForGGUF(*dir)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,7 +18,7 @@ model.safetensors and tokenizer.json, as written by "dokja init").
 A temperature of 0 decodes greedily.
 
 Example:
-  dokja generate --model runs/tiny --prompt "안녕하세요" --max-tokens 64 --temperature 0.8 --top-p 0.95`, stderr)
+  dokja generate --model runs/tiny --prompt "안녕하세요" --max-tokens 64 --temperature 0.8 --top-p 0.95`, stdout, stderr)
 	dir := fs.String("model", "", "checkpoint `folder` or GGUF file")
 	prompt := fs.String("prompt", "", "text to continue")
 	maxTokens := fs.Int("max-tokens", 128, "new tokens at most")
@@ -43,8 +41,7 @@ Example:
 		return err
 	}
 	if *dir == "" || *prompt == "" {
-		fs.Usage()
-		return errors.New("--model and --prompt are required")
+		return fs.usageError("--model and --prompt are required")
 	}
 	m, tok, err := infer.LoadModel(*dir, "")
 	if err != nil {
@@ -67,7 +64,7 @@ Example:
 // floatFlag parses a float32 flag value.
 // kvCacheFlag adds --kv-cache to fs; the result says whether the
 // key/value cache is to be fp16.
-func kvCacheFlag(fs *flag.FlagSet) *bool {
+func kvCacheFlag(fs *flags) *bool {
 	half := new(bool)
 	fs.Func("kv-cache", "key/value cache precision: f32 (default), or f16 (half the memory per cached token, as llama.cpp keeps it)",
 		func(s string) (err error) { *half, err = infer.ParseKVCache(s); return err })

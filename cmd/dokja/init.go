@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -21,7 +20,7 @@ Weights are drawn from N(0, 0.02²), with o_proj and down_proj scaled by
 1/sqrt(2·layers); norms start at 1 and biases at 0.
 
 Example:
-  dokja init --config config.json --tokenizer tokenizer.json --out runs/tiny`, stderr)
+  dokja init --config config.json --tokenizer tokenizer.json --out runs/tiny`, stdout, stderr)
 	cfgPath := fs.String("config", "", "Hugging Face config.json `path`")
 	tokPath := fs.String("tokenizer", "", "tokenizer (tokenizer.json, o200k, cl100k) to store beside the weights")
 	out := fs.String("out", "", "output checkpoint `folder`")
@@ -31,8 +30,7 @@ Example:
 		return err
 	}
 	if *cfgPath == "" || *out == "" {
-		fs.Usage()
-		return errors.New("--config and --out are required")
+		return fs.usageError("--config and --out are required")
 	}
 	c, err := model.LoadConfig(*cfgPath)
 	if err != nil {

@@ -19,10 +19,12 @@ import (
 	"syscall"
 )
 
-// command is one subcommand: a name, a one-line summary and its runner.
+// command is one of dokja's commands: a name, a one-line summary, its
+// runner, and the subcommands it has ("run|stages", shown by "dokja help").
 type command struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+	subs          string
 }
 
 var commands []command
@@ -35,15 +37,15 @@ func allCommands() []command { return append(append([]command(nil), commands...)
 
 func init() {
 	commands = []command{
-		{"tokenizer", "train, inspect and apply byte-level BPE tokenizers", runTokenizer},
-		{"demo", "run the main demo: train a tokenizer on the demo corpus and report", runDemo},
-		{"init", "write a Llama/Qwen2 checkpoint with seeded random weights", runInit},
-		{"train", "pretrain or continue pretraining a model on token shards", runTrain},
-		{"generate", "continue a prompt with a model, streaming the text", runGenerate},
-		{"chat", "chat with a model in the terminal", runChat},
-		{"serve", "serve models over the OpenAI HTTP API", runServe},
-		{"tokenize", "encode a corpus into token shards for training", runTokenize},
-		{"version", "print the version", runVersion},
+		{"tokenizer", "train, inspect and apply byte-level BPE tokenizers", runTokenizer, "train|encode|stats|info|convert"},
+		{"demo", "the whole stack on the demo corpus: curate, tokenizer, pretrain, evaluate, serve", runDemo, ""},
+		{"init", "write a Llama/Qwen2 checkpoint with seeded random weights", runInit, ""},
+		{"train", "pretrain or continue pretraining a model on token shards; plot runs", runTrain, "plot"},
+		{"generate", "continue a prompt with a model, streaming the text", runGenerate, ""},
+		{"chat", "chat with a model in the terminal", runChat, ""},
+		{"serve", "serve models over the OpenAI HTTP API", runServe, ""},
+		{"tokenize", "encode a corpus into token shards for training", runTokenize, ""},
+		{"version", "print the version", runVersion, ""},
 	}
 }
 
@@ -59,7 +61,11 @@ func main() {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		if len(args) > 1 {
 			return run(ctx, append(slices.Clone(args[1:]), "-h"), stdin, stdout, stderr)
 		}
@@ -73,6 +79,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			case err == nil, errors.Is(err, flag.ErrHelp):
 				return 0
 			case errors.Is(err, errUsage):
+				if err != errUsage { // errUsage alone: flag has said what is wrong
+					fmt.Fprintf(stderr, "dokja %s: %v\n", c.name, err)
+				}
 				return 2
 			case errors.Is(err, context.Canceled):
 				fmt.Fprintln(stderr, "dokja: interrupted")
@@ -99,14 +108,21 @@ Commands:
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
 	for _, c := range sorted {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		if c.subs != "" {
+			fmt.Fprintf(w, "  %-10s   %s %s\n", "", c.name, strings.ReplaceAll(c.subs, "|", " | "))
+		}
 	}
 	fmt.Fprint(w, `
-Run "dokja help <command>" or "dokja <command> -h" for a command's flags.
+Run "dokja help <command>" or "dokja <command> -h" for a command's flags
+(help goes to stdout, so "dokja help eval | less" pages it). Exit codes:
+0 success or help, 1 an error while running, 2 a usage mistake (an
+unknown command, flag or format, a required flag missing), 130
+interrupted.
 `)
 }
 
 func runVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("version", "", "Print the module version and Go toolchain.", stderr)
+	fs := newFlags("version", "", "Print the module version and Go toolchain.", stdout, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -123,31 +139,114 @@ func runVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	return nil
 }
 
-// newFlags returns a flag set whose -h output shows usage and help text.
-func newFlags(name, argsUsage, help string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: dokja %s [flags] %s\n\n%s\n", name, argsUsage, strings.TrimSpace(help))
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintln(stderr, "\nFlags:")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
+// flags is a command's flag set, with its help: printed to stdout when
+// asked for (-h, --help, "dokja help CMD"), to stderr with a usage error.
+type flags struct {
+	*flag.FlagSet
+	stdout, stderr        io.Writer
+	name, argsUsage, help string
 }
 
-// parse parses flags, turning a bad flag into errUsage (already printed).
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// newFlags returns a command's flag set.
+func newFlags(name, argsUsage, help string, stdout, stderr io.Writer) *flags {
+	f := &flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), stdout: stdout, stderr: stderr, name: name, argsUsage: argsUsage, help: help}
+	f.SetOutput(stderr) // flag's own complaints (an unknown flag, a bad value)
+	f.Usage = func() { f.printUsage(f.stderr) }
+	return f
+}
+
+func (f *flags) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: dokja %s [flags] %s\n\n%s\n", f.name, f.argsUsage, strings.TrimSpace(f.help))
+	hasFlags := false
+	f.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "\nFlags:")
+		f.SetOutput(w)
+		f.PrintDefaults()
+		f.SetOutput(f.stderr)
+	}
+}
+
+// usageError prints the usage to stderr and returns an error that makes
+// dokja print msg and exit 2.
+func (f *flags) usageError(format string, args ...any) error {
+	f.printUsage(f.stderr)
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// usageError is a mistake in how a command was called: dokja prints it
+// after the usage and exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+// helpAsked reports whether args ask for help (-h, -help, --help) before
+// any "--".
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help", "--h":
+			return true
 		}
+	}
+	return false
+}
+
+// parse parses flags: help goes to stdout (flag.ErrHelp, exit 0); a bad
+// flag is reported with the usage on stderr (errUsage, exit 2).
+func parse(fs *flags, args []string) error {
+	if helpAsked(args) {
+		fs.printUsage(fs.stdout)
+		return flag.ErrHelp
+	}
+	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	return nil
+}
+
+// subcommand is one of a command's subcommands.
+type subcommand struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// dispatch runs the subcommand args[0] names. Help (-h, --help, help)
+// goes to stdout; a missing or unknown subcommand is a usage error.
+func dispatch(ctx context.Context, name, footer string, subs []subcommand, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var names []string
+	for _, c := range subs {
+		names = append(names, c.name)
+	}
+	help := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: dokja %s <%s> [flags]\n\n", name, strings.Join(names, "|"))
+		for _, c := range subs {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		}
+		if footer != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(footer))
+		}
+		fmt.Fprintf(w, "\nRun \"dokja %s <command> -h\" for a command's flags.\n", name)
+	}
+	if len(args) == 0 {
+		help(stderr)
+		return &usageError{"name a command: " + strings.Join(names, ", ")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		help(stdout)
+		return nil
+	}
+	for _, c := range subs {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
+	help(stderr)
+	return &usageError{fmt.Sprintf("unknown command %q (want %s)", args[0], strings.Join(names, ", "))}
 }
 
 // listFlag collects a flag given several times, or once with commas.

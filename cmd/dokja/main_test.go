@@ -202,21 +202,37 @@ func TestHelpAndUsage(t *testing.T) {
 		noStderr   bool
 		stdoutNots []string // substrings stdout must not hold
 	}{
-		{name: "no args", args: nil, stdout: []string{topUsage, "tokenizer", "demo", "version"}, noStderr: true},
-		{name: "help", args: []string{"help"}, stdout: []string{topUsage, "  demo ", "  tokenizer ", "  version "}, noStderr: true},
+		// Help asked for goes to stdout with exit 0; a usage mistake (no
+		// command, an unknown one, a missing or bad flag) goes to stderr
+		// with exit 2.
+		{name: "no args", args: nil, code: 2, stderr: []string{topUsage, "tokenizer", "demo", "version"}, noStdout: true},
+		{name: "help", args: []string{"help"}, stdout: []string{topUsage, "  demo ", "  tokenizer ", "  version ", "eval tasks | compare | redteam", "train plot", "data run | stages", "export gguf"}, noStderr: true},
 		{name: "-h", args: []string{"-h"}, stdout: []string{topUsage}, noStderr: true},
 		{name: "--help", args: []string{"--help"}, stdout: []string{topUsage}, noStderr: true},
 		{name: "help tokenizer", args: []string{"help", "tokenizer"}, stdout: []string{tokUsage, "convert", "o200k"}, stdoutNots: []string{topUsage}, noStderr: true},
 		{name: "tokenizer -h", args: []string{"tokenizer", "-h"}, stdout: []string{tokUsage}, noStderr: true},
-		{name: "tokenizer alone", args: []string{"tokenizer"}, stdout: []string{tokUsage}, noStderr: true},
-		{name: "help tokenizer train", args: []string{"help", "tokenizer", "train"}, stderr: []string{"Usage: dokja tokenizer train", "-vocab-size", "-special"}, noStdout: true},
-		{name: "tokenizer encode -h", args: []string{"tokenizer", "encode", "-h"}, stderr: []string{"Usage: dokja tokenizer encode", "-decode", "-ordinary"}, noStdout: true},
-		{name: "help version", args: []string{"help", "version"}, stderr: []string{"Usage: dokja version"}, noStdout: true},
-		{name: "demo -h", args: []string{"demo", "-h"}, stderr: []string{"Usage: dokja demo", "-corpus", "-vocab-size"}, noStdout: true},
+		{name: "tokenizer alone", args: []string{"tokenizer"}, code: 2, stderr: []string{tokUsage, "name a command"}, noStdout: true},
+		{name: "help tokenizer train", args: []string{"help", "tokenizer", "train"}, stdout: []string{"Usage: dokja tokenizer train", "-vocab-size", "-special"}, noStderr: true},
+		{name: "tokenizer encode -h", args: []string{"tokenizer", "encode", "-h"}, stdout: []string{"Usage: dokja tokenizer encode", "-decode", "-ordinary"}, noStderr: true},
+		{name: "help version", args: []string{"help", "version"}, stdout: []string{"Usage: dokja version"}, noStderr: true},
+		{name: "demo -h", args: []string{"demo", "-h"}, stdout: []string{"Usage: dokja demo", "-corpus", "-vocab-size"}, noStderr: true},
+		{name: "help eval", args: []string{"help", "eval"}, stdout: []string{"Usage: dokja eval", "-tasks"}, noStderr: true},
+		{name: "help data", args: []string{"help", "data"}, stdout: []string{"Usage: dokja data <run|stages|redact|langid|quality>"}, noStderr: true},
+		{name: "help data redact", args: []string{"help", "data", "redact"}, stdout: []string{"Usage: dokja data redact"}, noStderr: true},
+		{name: "data alone", args: []string{"data"}, code: 2, stderr: []string{"Usage: dokja data", "name a command"}, noStdout: true},
+		{name: "help export", args: []string{"help", "export"}, stdout: []string{"Usage: dokja export"}, noStderr: true},
+		{name: "help train plot", args: []string{"help", "train", "plot"}, stdout: []string{"Usage: dokja train plot"}, noStderr: true},
+		{name: "help eval compare", args: []string{"help", "eval", "compare"}, stdout: []string{"Usage: dokja eval compare"}, noStderr: true},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: []string{`dokja: unknown command "frobnicate"`, topUsage}, noStdout: true},
 		{name: "unknown tokenizer command", args: []string{"tokenizer", "frob"}, code: 2, stderr: []string{`dokja tokenizer: unknown command "frob"`, tokUsage}, noStdout: true},
+		{name: "unknown data command", args: []string{"data", "frob"}, code: 2, stderr: []string{`dokja data: unknown command "frob"`}, noStdout: true},
 		{name: "unknown flag", args: []string{"version", "--bogus"}, code: 2, stderr: []string{"flag provided but not defined: -bogus", "Usage: dokja version"}, noStdout: true},
 		{name: "bad flag value", args: []string{"tokenizer", "train", "--vocab-size", "many"}, code: 2, stderr: []string{"invalid value", "-vocab-size"}, noStdout: true},
+		{name: "quantize without flags", args: []string{"quantize"}, code: 2, stderr: []string{"Usage: dokja quantize", "dokja quantize: --model, --out and --type are required"}, noStdout: true},
+		{name: "export without a format", args: []string{"export"}, code: 2, stderr: []string{"dokja export: the first argument must be the format, gguf"}, noStdout: true},
+		{name: "export gguf without flags", args: []string{"export", "gguf"}, code: 2, stderr: []string{"dokja export: --model and --out are required"}, noStdout: true},
+		{name: "train without flags", args: []string{"train"}, code: 2, stderr: []string{"dokja train: --config is required"}, noStdout: true},
+		{name: "serve without flags", args: []string{"serve"}, code: 2, stderr: []string{"dokja serve: --model is required"}, noStdout: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,6 +422,7 @@ func TestTrainErrors(t *testing.T) {
 	if err := os.WriteFile(badUTF8, []byte("fine\ncaf\xe9\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	emptyDir := t.TempDir()
 	tests := []struct {
 		name   string
 		args   []string
@@ -416,7 +433,8 @@ func TestTrainErrors(t *testing.T) {
 			[]string{"--vocab-size 200", "at least 259"}},
 		{"vocab too small for specials", []string{"--input", good, "--vocab-size", "258", "--special", "<|a|>,<|b|>,<|c|>"}, 1,
 			[]string{"--vocab-size 258", "at least 259"}},
-		{"missing input", []string{"--vocab-size", "400"}, 1, []string{"no --input given", "Usage: dokja tokenizer train"}},
+		{"missing input", []string{"--vocab-size", "400"}, 2, []string{"no --input given", "Usage: dokja tokenizer train"}},
+		{"empty folder", []string{"--input", emptyDir, "--vocab-size", "400"}, 1, []string{"the input holds no texts", emptyDir}},
 		{"missing file", []string{"--input", filepath.Join(dir, "nope.jsonl"), "--vocab-size", "400"}, 1, []string{"nope.jsonl", "no such file"}},
 		{"wrong field type", []string{"--input", badType, "--vocab-size", "400"}, 1,
 			[]string{badType + " line 3", `field "text"`, "expected a string, got number"}},
@@ -424,7 +442,7 @@ func TestTrainErrors(t *testing.T) {
 			[]string{good + " line 1", `field "body"`, "missing"}},
 		{"broken json", []string{"--input", badJSON, "--vocab-size", "400"}, 1, []string{badJSON + " line 2", "invalid JSON"}},
 		{"invalid utf8", []string{"--input", badUTF8, "--vocab-size", "400"}, 1, []string{badUTF8 + " line 2", "invalid UTF-8"}},
-		{"bad format", []string{"--input", good, "--format", "csv"}, 1, []string{`--format "csv"`}},
+		{"bad format", []string{"--input", good, "--format", "csv"}, 2, []string{`--format "csv"`}},
 		{"bad pattern", []string{"--input", good, "--pattern", "bert"}, 1, []string{"--pattern", `"bert"`}},
 		{"bad flag", []string{"--input", good, "--nope"}, 2, []string{"flag provided but not defined: -nope"}},
 	}
@@ -653,7 +671,7 @@ func TestEncodeErrors(t *testing.T) {
 
 	t.Run("no tokenizer", func(t *testing.T) {
 		r := dokja(t, "x\n", "tokenizer", "encode")
-		if r.code != 1 || !strings.Contains(r.stderr, "--tokenizer is required") {
+		if r.code != 2 || !strings.Contains(r.stderr, "--tokenizer is required") {
 			t.Errorf("exit %d stderr %q", r.code, r.stderr)
 		}
 	})
@@ -753,16 +771,17 @@ func TestStats(t *testing.T) {
 		empty := writeCorpus(t, t.TempDir(), "empty.txt", nil)
 		for _, tt := range []struct {
 			args []string
+			code int
 			want string
 		}{
-			{[]string{"--input", corpus}, "--tokenizer is required"},
-			{[]string{"--tokenizer", "o200k"}, "no --input given"},
-			{[]string{"--tokenizer", "o200k", "--input", empty}, "the input holds no texts"},
-			{[]string{"--tokenizer", "nonesuch.tiktoken", "--input", corpus}, "--tokenizer nonesuch.tiktoken"},
+			{[]string{"--input", corpus}, 2, "--tokenizer is required"},
+			{[]string{"--tokenizer", "o200k"}, 2, "no --input given"},
+			{[]string{"--tokenizer", "o200k", "--input", empty}, 1, "the input holds no texts"},
+			{[]string{"--tokenizer", "nonesuch.tiktoken", "--input", corpus}, 1, "--tokenizer nonesuch.tiktoken"},
 		} {
 			r := dokja(t, "", append([]string{"tokenizer", "stats"}, tt.args...)...)
-			if r.code != 1 || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stats %q: exit %d, stderr %q; want 1 and %q", tt.args, r.code, r.stderr, tt.want)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stats %q: exit %d, stderr %q; want %d and %q", tt.args, r.code, r.stderr, tt.code, tt.want)
 			}
 		}
 	})
@@ -821,7 +840,7 @@ func TestConvert(t *testing.T) {
 			{[]string{"--out", filepath.Join(t.TempDir(), "x.json")}, "--tokenizer is required"},
 		} {
 			r := dokja(t, "", append([]string{"tokenizer", "convert"}, tc.args...)...)
-			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("convert %q: exit %d stderr %q, want %q", tc.args, r.code, r.stderr, tc.want)
 			}
 		}
@@ -935,7 +954,7 @@ func TestGenerateCommand(t *testing.T) {
 		t.Errorf("no generation summary on stderr: %q", a.stderr)
 	}
 	r := dokja(t, "", "generate", "--model", out)
-	if r.code != 1 || !strings.Contains(r.stderr, "--prompt") {
+	if r.code != 2 || !strings.Contains(r.stderr, "--prompt") {
 		t.Errorf("missing prompt: exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = dokja(t, "", "generate", "--model", out, "--prompt", "x", "--temperature", "hot")

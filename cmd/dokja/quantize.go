@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 )
 
@@ -14,7 +13,7 @@ dequantized first, so requantizing loses a little more), then quantized
 with ggml's reference quantizers; the tokenizer is carried over.
 
 Example:
-  dokja quantize --model tiny-f32.gguf --out tiny-q4_0.gguf --type q4_0`, stderr)
+  dokja quantize --model tiny-f32.gguf --out tiny-q4_0.gguf --type q4_0`, stdout, stderr)
 	in := fs.String("model", "", "input `file.gguf` or checkpoint folder")
 	out := fs.String("out", "", "output `file.gguf`")
 	typ := fs.String("type", "", "weight type: q8_0, q4_0 or q4_k (also f16, f32)")
@@ -22,8 +21,7 @@ Example:
 		return err
 	}
 	if *in == "" || *out == "" || *typ == "" {
-		fs.Usage()
-		return fmt.Errorf("%w: --model, --out and --type are required", errUsage)
+		return fs.usageError("--model, --out and --type are required")
 	}
 	m, tok, err := loadForGGUF(*in)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -28,7 +27,7 @@ NAME, through /v1/chat/completions).
 
 Examples:
   dokja eval redteam --model runs/demo/train/model --html redteam.html
-  dokja eval redteam --endpoint http://127.0.0.1:8080 --model ax4 --langs ko --attempts 3`, stderr)
+  dokja eval redteam --endpoint http://127.0.0.1:8080 --model ax4 --langs ko --attempts 3`, stdout, stderr)
 	modelFlag := fs.String("model", "", "checkpoint `folder` or GGUF file (in process), or the model's name on --endpoint")
 	endpoint := fs.String("endpoint", "", "OpenAI-compatible server `URL` to attack through")
 	apiKey := fs.String("api-key", os.Getenv("OPENAI_API_KEY"), "Bearer key for --endpoint (default $OPENAI_API_KEY)")
@@ -47,8 +46,7 @@ Examples:
 		return err
 	}
 	if *modelFlag == "" {
-		fs.Usage()
-		return errors.New("--model is required (a checkpoint folder, or with --endpoint the model's name)")
+		return fs.usageError("--model is required (a checkpoint folder, or with --endpoint the model's name)")
 	}
 	for _, c := range cats {
 		if !slices.Contains(redteam.Categories(), c) {

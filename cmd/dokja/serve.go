@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,7 +33,7 @@ server on a loopback address answers only localhost Host names (pages
 that rebind their DNS to 127.0.0.1 get 403).
 
 Example:
-  dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stderr)
+  dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stdout, stderr)
 	var models pathsFlag
 	fs.Var(&models, "model", "checkpoint `folder`, or NAME=FOLDER (repeatable)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
@@ -59,8 +58,7 @@ Example:
 		return err
 	}
 	if len(models) == 0 {
-		fs.Usage()
-		return errors.New("--model is required")
+		return fs.usageError("--model is required")
 	}
 	var served []*serve.Model
 	defer func() {
@@ -106,7 +104,7 @@ chat template (ChatML when it has none). /reset starts over, /exit or
 end of input quits.
 
 Example:
-  dokja chat --model runs/chat-model --system "You are a helpful assistant."`, stderr)
+  dokja chat --model runs/chat-model --system "You are a helpful assistant."`, stdout, stderr)
 	dir := fs.String("model", "", "checkpoint `folder`")
 	system := fs.String("system", "", "system message")
 	maxTokens := fs.Int("max-tokens", 256, "reply tokens at most")
@@ -121,8 +119,7 @@ Example:
 		return err
 	}
 	if *dir == "" {
-		fs.Usage()
-		return errors.New("--model is required")
+		return fs.usageError("--model is required")
 	}
 	m, err := serve.Load(*dir, "", infer.EngineOptions{MaxBatch: 1, HalfKV: *halfKV})
 	if err != nil {

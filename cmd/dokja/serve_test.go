@@ -53,8 +53,10 @@ func TestServeCommand(t *testing.T) {
 	}
 	base := strings.Fields(first[i:])[0]
 	c := openai.NewClient(option.WithBaseURL(base+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+	// Seeded: a request without a seed is seeded from the clock, and one
+	// draw in a few hundred ended at once on the end-of-text token.
 	res, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "tiny-model",
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("문서를 저장합니다")}, MaxTokens: openai.Int(5)})
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("문서를 저장합니다")}, MaxTokens: openai.Int(5), Seed: openai.Int(7)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func TestServeCommand(t *testing.T) {
 	}
 	// The same weights from the GGUF file (Q8_0) under its file name.
 	res2, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "tiny-q8",
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("문서를 저장합니다")}, MaxTokens: openai.Int(5)})
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("문서를 저장합니다")}, MaxTokens: openai.Int(5), Seed: openai.Int(7)})
 	if err != nil || res2.Usage.PromptTokens != res.Usage.PromptTokens {
 		t.Fatalf("gguf model: %v %+v", err, res2)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,7 +33,7 @@ across runs and identical documents always land together. Encoding uses
 every core; the output is the same for any --workers.
 
 Example:
-  dokja tokenize --tokenizer tokenizer.json --input corpus/ --out shards/`, stderr)
+  dokja tokenize --tokenizer tokenizer.json --input corpus/ --out shards/`, stdout, stderr)
 	var in corpusFlags
 	in.register(fs)
 	spec := newTokenizerFlag(fs)
@@ -51,8 +50,7 @@ Example:
 		return err
 	}
 	if *out == "" {
-		fs.Usage()
-		return errors.New("--out is required")
+		return fs.usageError("--out is required")
 	}
 	if *workers < 1 {
 		return fmt.Errorf("--workers %d: must be at least 1", *workers)

@@ -327,8 +327,8 @@ func TestTokenizeErrors(t *testing.T) {
 		{"unknown separator", []string{"--tokenizer", tokPath, "--input", good, "--separator", "</s>"}, 1,
 			[]string{`--separator "</s>" is not an added token`, "<|im_start|>"}},
 		{"missing input", []string{"--tokenizer", tokPath, "--input", filepath.Join(dir, "nope.jsonl")}, 1, []string{"nope.jsonl", "no such file"}},
-		{"no input", []string{"--tokenizer", tokPath}, 1, []string{"no --input given", "Usage: dokja tokenize"}},
-		{"no tokenizer", []string{"--input", good}, 1, []string{"--tokenizer is required"}},
+		{"no input", []string{"--tokenizer", tokPath}, 2, []string{"no --input given", "Usage: dokja tokenize"}},
+		{"no tokenizer", []string{"--input", good}, 2, []string{"--tokenizer is required"}},
 		{"bad tokenizer", []string{"--tokenizer", filepath.Join(dir, "none.json"), "--input", good}, 1, []string{"--tokenizer", "none.json"}},
 		{"bad val fraction", []string{"--tokenizer", tokPath, "--input", good, "--val-fraction", "1"}, 1, []string{"--val-fraction 1: must be in [0, 1)"}},
 		{"bad shard size", []string{"--tokenizer", tokPath, "--input", good, "--shard-tokens", "0"}, 1, []string{"--shard-tokens 0: must be positive"}},
@@ -358,7 +358,7 @@ func TestTokenizeErrors(t *testing.T) {
 	}
 	t.Run("no out", func(t *testing.T) {
 		r := dokja(t, "", "tokenize", "--tokenizer", tokPath, "--input", good)
-		if r.code != 1 || !strings.Contains(r.stderr, "--out is required") {
+		if r.code != 2 || !strings.Contains(r.stderr, "--out is required") {
 			t.Errorf("exit %d\n%s", r.code, r.stderr)
 		}
 	})
@@ -427,8 +427,8 @@ func TestTokenizeInterrupted(t *testing.T) {
 func TestTokenizeHelp(t *testing.T) {
 	r := dokja(t, "", "tokenize", "-h")
 	for _, s := range []string{"Usage: dokja tokenize", "-val-fraction", "-shard-tokens", "-separator", "ordinary text"} {
-		if !strings.Contains(r.stderr, s) {
-			t.Errorf("help lacks %q:\n%s", s, r.stderr)
+		if !strings.Contains(r.stdout, s) || r.code != 0 {
+			t.Errorf("help (exit %d) lacks %q on stdout:\n%s", r.code, s, r.stdout)
 		}
 	}
 	if r := mustRun(t, "", "help"); !strings.Contains(r.stdout, "  tokenize ") {
@@ -512,7 +512,7 @@ func TestTokenizeParquet(t *testing.T) {
 		}
 	}
 	r := dokja(t, "", "tokenize", "--tokenizer", tokPath, "--input", pq, "--out", filepath.Join(dir, "x"), "--format", "csv")
-	if r.code != 1 || !strings.Contains(r.stderr, "parquet or warc") {
+	if r.code != 2 || !strings.Contains(r.stderr, "parquet or warc") {
 		t.Errorf("bad --format: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,35 +20,15 @@ import (
 )
 
 func runTokenizer(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	sub := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
-		"train":   runTokTrain,
-		"encode":  runTokEncode,
-		"stats":   runTokStats,
-		"info":    runTokInfo,
-		"convert": runTokConvert,
-	}
-	help := `Usage: dokja tokenizer <train|encode|stats|info|convert> [flags]
-
-  train    learn a byte-level BPE vocabulary from text or JSON lines
-  encode   turn stdin lines into token ids (or back, with --decode)
-  stats    characters per token, tokens per Hangul syllable, throughput
-  info     vocabulary size, merges, pattern and added tokens of a tokenizer
-  convert  write a tokenizer (e.g. o200k) as a Hugging Face tokenizer.json
-
+	return dispatch(ctx, "tokenizer", `
 A tokenizer is named by --tokenizer: a tokenizer.json path (or a folder
-holding one), a .tiktoken rank file, or o200k / cl100k for OpenAI's.
-Run "dokja tokenizer <command> -h" for flags.
-`
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, help)
-		return nil
-	}
-	f, ok := sub[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "dokja tokenizer: unknown command %q\n\n%s", args[0], help)
-		return errUsage
-	}
-	return f(ctx, args[1:], stdin, stdout, stderr)
+holding one), a .tiktoken rank file, or o200k / cl100k for OpenAI's.`, []subcommand{
+		{"train", "learn a byte-level BPE vocabulary from text or JSON lines", runTokTrain},
+		{"encode", "turn stdin lines into token ids (or back, with --decode)", runTokEncode},
+		{"stats", "characters per token, tokens per Hangul syllable, throughput", runTokStats},
+		{"info", "vocabulary size, merges, pattern and added tokens of a tokenizer", runTokInfo},
+		{"convert", "write a tokenizer (e.g. o200k) as a Hugging Face tokenizer.json", runTokConvert},
+	}, args, stdin, stdout, stderr)
 }
 
 // corpusFlags are the input flags shared by train and stats.
@@ -59,7 +38,7 @@ type corpusFlags struct {
 	format string
 }
 
-func (c *corpusFlags) register(fs *flag.FlagSet) {
+func (c *corpusFlags) register(fs *flags) {
 	fs.Var(&c.inputs, "input", "input `file` or folder (repeatable; more may follow the flags): text with one record per line, JSON lines (.jsonl), HTML pages, Parquet or WARC; gzip or zstd compressed")
 	fs.StringVar(&c.field, "field", "text", "JSON field or Parquet column holding the text (dotted paths such as meta.body descend)")
 	fs.StringVar(&c.format, "format", "auto", "input format: auto (by file name), text, jsonl, html, parquet or warc")
@@ -67,16 +46,16 @@ func (c *corpusFlags) register(fs *flag.FlagSet) {
 
 // parse parses args, takes positional arguments as more inputs, and
 // returns the reader options (printing usage on a missing input).
-func (c *corpusFlags) parse(fs *flag.FlagSet, args []string) (corpus.Options, error) {
+func (c *corpusFlags) parse(fs *flags, args []string) (corpus.Options, error) {
 	if err := parse(fs, args); err != nil {
 		return corpus.Options{}, err
 	}
 	c.inputs = append(c.inputs, fs.Args()...)
 	opt, err := c.options()
 	if err != nil {
-		fs.Usage()
+		return opt, fs.usageError("%v", err)
 	}
-	return opt, err
+	return opt, nil
 }
 
 func (c *corpusFlags) options() (corpus.Options, error) {
@@ -99,7 +78,7 @@ distinct pre-tokens (bounded by --max-words), not with the corpus. Counting
 uses every core.
 
 Example:
-  dokja tokenizer train --input reviews.jsonl.gz --vocab-size 32000 --out tokenizer.json`, stderr)
+  dokja tokenizer train --input reviews.jsonl.gz --vocab-size 32000 --out tokenizer.json`, stdout, stderr)
 	var in corpusFlags
 	in.register(fs)
 	vocab := fs.Int("vocab-size", 32000, "final vocabulary size, including the 256 byte tokens and the special tokens")
@@ -137,6 +116,9 @@ Example:
 	if err != nil {
 		return err
 	}
+	if wc.Texts == 0 || len(wc.Words) == 0 {
+		return fmt.Errorf("the input holds no texts to learn from (%s: %d texts, %d bytes)", strings.Join(in.inputs, ", "), wc.Texts, wc.Bytes)
+	}
 	countTime := time.Since(start)
 	slog.Info("counted pre-tokens", "texts", wc.Texts, "bytes", wc.Bytes, "distinct", len(wc.Words), "seconds", round(countTime.Seconds()))
 	if wc.Pruned > 0 {
@@ -170,14 +152,13 @@ Example:
 // tokenizerFlag registers --tokenizer; load then opens what it names.
 type tokenizerFlag struct{ spec *string }
 
-func newTokenizerFlag(fs *flag.FlagSet) tokenizerFlag {
+func newTokenizerFlag(fs *flags) tokenizerFlag {
 	return tokenizerFlag{fs.String("tokenizer", "", "tokenizer.json path or folder, .tiktoken file, o200k or cl100k")}
 }
 
-func (f tokenizerFlag) load(fs *flag.FlagSet) (*tokenizer.Tokenizer, error) {
+func (f tokenizerFlag) load(fs *flags) (*tokenizer.Tokenizer, error) {
 	if *f.spec == "" {
-		fs.Usage()
-		return nil, errors.New("--tokenizer is required")
+		return nil, fs.usageError("--tokenizer is required")
 	}
 	tok, err := tokenizer.Load(*f.spec)
 	if err != nil {
@@ -205,7 +186,7 @@ Added tokens such as <|endoftext|> in the input become their single ids
 unless --ordinary is set.
 
 Example:
-  echo "안녕하세요, 세계!" | dokja tokenizer encode --tokenizer o200k`, stderr)
+  echo "안녕하세요, 세계!" | dokja tokenizer encode --tokenizer o200k`, stdout, stderr)
 	spec := newTokenizerFlag(fs)
 	decode := fs.Bool("decode", false, "turn lines of ids back into text")
 	ordinary := fs.Bool("ordinary", false, "treat added-token strings in the input as plain text")
@@ -322,7 +303,7 @@ the text) and encoding throughput. The texts are read into memory first, so
 only encoding is timed.
 
 Example:
-  dokja tokenizer stats --tokenizer tokenizer.json --tokenizer o200k --input heldout.jsonl`, stderr)
+  dokja tokenizer stats --tokenizer tokenizer.json --tokenizer o200k --input heldout.jsonl`, stdout, stderr)
 	var in corpusFlags
 	in.register(fs)
 	var specs listFlag
@@ -335,8 +316,7 @@ Example:
 		return err
 	}
 	if len(specs) == 0 {
-		fs.Usage()
-		return errors.New("--tokenizer is required")
+		return fs.usageError("--tokenizer is required")
 	}
 	var texts []string
 	for s, err := range corpus.Texts(in.inputs, opt) {
@@ -390,7 +370,7 @@ func printStats(w io.Writer, rows []statsRow) {
 }
 
 func runTokInfo(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("tokenizer info", "", "Print a tokenizer's vocabulary size, merges, split pattern and added tokens.", stderr)
+	fs := newFlags("tokenizer info", "", "Print a tokenizer's vocabulary size, merges, split pattern and added tokens.", stdout, stderr)
 	spec := newTokenizerFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
@@ -437,7 +417,7 @@ Write a tokenizer as a Hugging Face tokenizer.json: OpenAI's encodings
 stack loads; a tokenizer.json can be rewritten with --legacy-merges.
 
 Example:
-  dokja tokenizer convert --tokenizer o200k --out o200k/tokenizer.json`, stderr)
+  dokja tokenizer convert --tokenizer o200k --out o200k/tokenizer.json`, stdout, stderr)
 	spec := newTokenizerFlag(fs)
 	out := fs.String("out", "", "output tokenizer.json `path`")
 	legacy := fs.Bool("legacy-merges", false, `write merges as "a b" strings`)
@@ -445,8 +425,7 @@ Example:
 		return err
 	}
 	if *out == "" {
-		fs.Usage()
-		return errors.New("--out is required")
+		return fs.usageError("--out is required")
 	}
 	tok, err := spec.load(fs)
 	if err != nil {

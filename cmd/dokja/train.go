@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,7 +48,7 @@ begin with it too (e.g. "<|endoftext|>안녕하세요").
 against training tokens in one chart.
 
 Example:
-  dokja train --config run.yaml`, stderr)
+  dokja train --config run.yaml`, stdout, stderr)
 	cfgPath := fs.String("config", "", "run `file` (YAML)")
 	resume := fs.Bool("resume", false, "continue from the run folder's latest checkpoint")
 	kernels := fs.String("kernels", "", "matrix kernels: portable, simd or openblas (default: fastest built in)")
@@ -57,8 +56,7 @@ Example:
 		return err
 	}
 	if *cfgPath == "" {
-		fs.Usage()
-		return errors.New("--config is required")
+		return fs.usageError("--config is required")
 	}
 	cfg, err := train.LoadConfig(*cfgPath)
 	if err != nil {
@@ -88,15 +86,14 @@ metrics.jsonl) against training tokens, in one PNG. A run is named by its
 folder, or LABEL=FOLDER.
 
 Example:
-  dokja train plot --out compare.png swap=runs/cpt scratch=runs/scratch`, stderr)
+  dokja train plot --out compare.png swap=runs/cpt scratch=runs/scratch`, stdout, stderr)
 	out := fs.String("out", "compare.png", "output PNG `path`")
 	title := fs.String("title", "loss by training tokens", "chart title")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("name at least one run folder")
+		return fs.usageError("name at least one run folder")
 	}
 	var runs []train.RunHistory
 	for _, arg := range fs.Args() {
