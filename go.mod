@@ -3,6 +3,7 @@ module github.com/dokja/dokja
 go 1.26.8
 
 require (
+	github.com/abadojack/whatlanggo v1.0.1
 	github.com/andybalholm/brotli v1.1.1
 	github.com/apache/beam/sdks/v2 v2.77.0
 	github.com/ardanlabs/jinja v1.8.0

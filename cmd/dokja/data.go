@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/dokja/dokja/data"
-	"github.com/dokja/dokja/data/beamrun"
 	"github.com/dokja/dokja/eval"
 	"github.com/dokja/dokja/pii"
 	"github.com/dokja/dokja/progress"
@@ -56,7 +55,7 @@ Examples:
 	workers := fs.Int("workers", 0, "shards processed in parallel (default: the config's, or all cores)")
 	strict := fs.Bool("strict", false, "stop at the first bad input record")
 	limit := fs.Int64("limit", 0, "read at most this many documents (overrides the config)")
-	runner := fs.String("runner", "local", "local (resumable, with report), or a Apache Beam runner: prism (in-process) or one named by Beam's flags")
+	runner := fs.String("runner", "local", "local (resumable, with report), or an Apache Beam runner: prism (in-process) or one named by Beam's flags (a binary built with -tags beam)")
 	var inputs pathsFlag
 	fs.Var(&inputs, "input", "input `file` or folder, replacing the config's input.paths (repeatable)")
 	if err := parse(fs, args); err != nil {
@@ -98,21 +97,6 @@ Examples:
 		return err
 	}
 	return printDataReport(stdout, rep, *out)
-}
-
-func runDataBeam(ctx context.Context, cfg *data.Config, config, out, runner string, stdout io.Writer) error {
-	beamrun.Env = &dataEnv
-	path := filepath.Join(out, "beam", "output.jsonl")
-	res, err := beamrun.Run(ctx, cfg, filepath.Dir(config), beamrun.Options{Out: path, Runner: runner})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s*\n", path)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	for _, k := range slices.Sorted(maps.Keys(res.Counters)) {
-		fmt.Fprintf(tw, "%s\t%d\n", k, res.Counters[k])
-	}
-	return tw.Flush()
 }
 
 func printDataReport(w io.Writer, rep *data.Report, out string) error {

@@ -114,3 +114,16 @@ stages:
 		t.Errorf("bad option: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// A binary built without Beam says how to get one that has it.
+func TestDataRunnerWithoutBeam(t *testing.T) {
+	if beamBuilt {
+		t.Skip("built with -tags beam")
+	}
+	cfg := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(cfg, []byte("input: {paths: [x.txt]}\nstages: [normalize]\n"), 0o644)
+	r := dokja(t, "", "data", "run", "--config", cfg, "--out", filepath.Join(t.TempDir(), "run"), "--runner", "prism")
+	if r.code != 1 || !strings.Contains(r.stderr, "-tags beam") || !strings.Contains(r.stderr, "make build-beam") {
+		t.Errorf("--runner prism without Beam: exit %d, %q", r.code, r.stderr)
+	}
+}
