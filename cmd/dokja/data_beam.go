@@ -33,4 +33,3 @@ func runDataBeam(ctx context.Context, cfg *data.Config, config, out, runner stri
 	}
 	return tw.Flush()
 }
-
