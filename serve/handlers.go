@@ -15,8 +15,9 @@ import (
 	"github.com/dokja/dokja/infer"
 )
 
-// testHookPrompt, when set by a test, runs before each prompt of a
-// completions request, on the goroutine that runs it.
+// testHookPrompt, when set by a test, runs just before each prompt of a
+// completions request is generated (after its echo, when streamed), on
+// the goroutine that runs it.
 var testHookPrompt func(i int)
 
 // errSkipped marks prompts not run because another of the request's
@@ -311,9 +312,6 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 			errs[i] = errSkipped
 			return
 		}
-		if testHookPrompt != nil {
-			testHookPrompt(i)
-		}
 		p := prompts[i]
 		start := time.Now()
 		ir := infer.Request{Prompt: p.ids, MaxTokens: maxTokens, Stop: req.Stop, Sampler: so, Logprobs: req.Logprobs != nil, TopLogprobs: top, Echo: req.Echo}
@@ -336,6 +334,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 				c.Choices = []completionChoice{ch}
 				return stream.send(c)
 			}
+		}
+		if testHookPrompt != nil {
+			testHookPrompt(i)
 		}
 		res, err := m.Engine.Generate(r.Context(), ir, emit)
 		s.record(m, res, time.Since(start))

@@ -264,12 +264,15 @@ func TestConnectionLimits(t *testing.T) {
 	}
 }
 
-// A request outlives the read timeout: once the body is in, reading no
-// longer has a deadline (whose expiry would cancel the request's context).
-func TestRequestOutlivesReadTimeout(t *testing.T) {
+// A stream outlives the read and write timeouts: once the body is in,
+// reading no longer has a deadline (whose expiry would cancel the
+// request's context), and each event gets a write deadline of its own.
+// Here the echo goes out, then the request is held past both timeouts,
+// then it must stream to the end.
+func TestStreamOutlivesTimeouts(t *testing.T) {
 	e, _, _ := tinyEngine(t, infer.EngineOptions{MaxContext: 1000})
 	const timeout = 200 * time.Millisecond
-	base := startServer(t, Options{ReadTimeout: timeout}, chatModel(t, e))
+	base := startServer(t, Options{ReadTimeout: timeout, WriteTimeout: timeout}, chatModel(t, e))
 	release := make(chan struct{})
 	started := make(chan struct{})
 	testHookPrompt = func(int) {
@@ -279,7 +282,7 @@ func TestRequestOutlivesReadTimeout(t *testing.T) {
 	defer func() { testHookPrompt = nil }()
 	done := make(chan string, 1)
 	go func() {
-		code, _, body := post(t, "POST", base+"/v1/completions", `{"model": "tiny", "prompt": "hi", "max_tokens": 5, "stream": true}`)
+		code, _, body := post(t, "POST", base+"/v1/completions", `{"model": "tiny", "prompt": "hi", "max_tokens": 5, "stream": true, "echo": true}`)
 		done <- fmt.Sprint(code, " ", body)
 	}()
 	<-started
@@ -287,7 +290,7 @@ func TestRequestOutlivesReadTimeout(t *testing.T) {
 	// subject of the test.
 	time.Sleep(2 * timeout)
 	close(release)
-	if got := <-done; !strings.HasPrefix(got, "200 ") || !strings.Contains(got, "data: [DONE]") {
-		t.Fatalf("a request older than the read timeout: %q", got)
+	if got := <-done; !strings.HasPrefix(got, "200 ") || !strings.Contains(got, "data: [DONE]") || strings.Count(got, "data: ") < 3 {
+		t.Fatalf("a stream older than the read and write timeouts: %q", got)
 	}
 }

@@ -12,6 +12,7 @@
 // after tokens 0..t), each indexed by token id. The KV cache is F32 and
 // flash attention is off, so that F32 files compute in float32
 // throughout.
+import {readFileSync} from "node:fs";
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 
 const [ids, ...models] = process.argv.slice(2);
@@ -20,14 +21,16 @@ if (!ids || models.length === 0) {
     process.exit(2);
 }
 const tokens = ids.split(",").map(Number);
-let backend = null;
 const logger = (level, message) => {
-    const m = /loaded CPU backend from .*libggml-cpu-([A-Za-z0-9_]+)\.so/.exec(message);
-    if (m) backend = m[1];
-    else if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) console.error(message);
+    if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) console.error(message);
 };
-const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.debug, logger, usePrebuiltBinaries: true});
-if (!backend) throw new Error("llama.cpp did not say which CPU backend it loaded");
+const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.warn, logger, usePrebuiltBinaries: true});
+// The CPU library ggml loaded is mapped into this process (linux-x64 is
+// the only platform the harness installs); its log line would arrive
+// asynchronously, this is certain.
+const mapped = new Set([...readFileSync("/proc/self/maps", "utf8").matchAll(/libggml-cpu-([A-Za-z0-9_]+)\.so/g)].map((m) => m[1]));
+if (mapped.size !== 1) throw new Error(`want one libggml-cpu-*.so mapped into this process, have [${[...mapped]}]`);
+const [backend] = mapped;
 process.stdout.write(JSON.stringify({backend}) + "\n");
 for (const modelPath of models) {
     const model = await llama.loadModel({modelPath, gpuLayers: 0});
