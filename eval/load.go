@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/infer"
-	"github.com/dokja/dokja/model"
-	"github.com/dokja/dokja/tensor"
 	"github.com/dokja/dokja/tokenizer"
 )
 
@@ -49,47 +47,37 @@ func LoadTaskData(tasks []*Task, dataDir, split, text, field string, fewshot boo
 	return data, nil
 }
 
-// LoadEngine loads a checkpoint folder or GGUF file into an engine and
-// identifies it (path and SHA-256 of the weights, the tokenizer's).
+// LoadEngine opens a checkpoint folder or GGUF file (checkpoint.Open, as
+// dokja serve does: a GGUF file's quantized matrices stay in their
+// blocks, so in process and through the server the arithmetic is the
+// same) into an engine and identifies it (path and SHA-256 of the
+// weights, the tokenizer's).
 func LoadEngine(path, tokSpec, kernels string, maxBatch, maxLength int) (*infer.Engine, Identity, error) {
 	id := Identity{Backend: "in-process", ModelPath: path}
-	var m *model.Model
-	var tok *tokenizer.Tokenizer
-	var err error
-	if strings.HasSuffix(path, ".gguf") {
-		if m, tok, err = model.LoadGGUF(path); err != nil {
-			return nil, id, err
-		}
+	ck, err := checkpoint.Open(path, checkpoint.Options{Kernels: kernels, TokenizerOptional: tokSpec != ""})
+	if err != nil {
+		return nil, id, err
+	}
+	if ck.GGUF {
 		id.ModelSHA256, err = FileSHA256(path)
 	} else {
-		if m, err = model.Load(path); err != nil {
-			return nil, id, err
-		}
 		id.ModelSHA256, err = WeightsSHA256(path)
 	}
 	if err != nil {
 		return nil, id, err
 	}
-	if tokSpec == "" && tok == nil {
-		tokSpec = path
-	}
+	tok := ck.Tokenizer
 	if tokSpec != "" {
 		if tok, err = tokenizer.Load(tokSpec); err != nil {
 			return nil, id, fmt.Errorf("tokenizer %s: %w", tokSpec, err)
 		}
 		id.Tokenizer, id.TokenizerSHA256 = TokenizerIdentity(tokSpec)
-	} else {
+	} else if ck.GGUF {
 		id.Tokenizer = path + " (embedded)"
+	} else {
+		id.Tokenizer, id.TokenizerSHA256 = TokenizerIdentity(path)
 	}
-	if tok == nil {
-		return nil, id, fmt.Errorf("%s carries no tokenizer; pass --tokenizer", path)
-	}
-	if kernels != "" {
-		if m.K, err = tensor.ByName(kernels); err != nil {
-			return nil, id, err
-		}
-	}
-	e, err := infer.NewEngine(m, tok, infer.EngineOptions{MaxBatch: maxBatch, MaxQueue: 1024, MaxContext: maxLength})
+	e, err := infer.NewEngine(ck.Model, tok, infer.EngineOptions{MaxBatch: maxBatch, MaxQueue: 1024, MaxContext: maxLength})
 	if err != nil {
 		return nil, id, fmt.Errorf("%s: %w", path, err)
 	}

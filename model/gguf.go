@@ -123,6 +123,30 @@ type GGUFOptions struct {
 	KeepQuantized bool
 }
 
+// ReadGGUFInfo reads what a GGUF file describes without its weights: the
+// configuration its metadata gives, its tokenizer (nil when it has none),
+// and how many tensors it stores in each type.
+func ReadGGUFInfo(path string) (*Config, *tokenizer.Tokenizer, map[string]int, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer f.Close()
+	c, err := ggufConfig(f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tok, err := ggufTokenizer(f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	types := map[string]int{}
+	for _, t := range f.Tensors {
+		types[strings.ToUpper(t.Type.String())]++
+	}
+	return c, tok, types, nil
+}
+
 // LoadGGUFWith is LoadGGUF with options.
 func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, error) {
 	f, err := gguf.Open(path)
@@ -513,6 +537,18 @@ func tensorType(typ quant.Type, ggName string, dims []int) quant.Type {
 // tokenizer.ggml.* arrays plus the whole tokenizer.json. Weights are
 // converted one tensor at a time while the file is written.
 func (m *Model) SaveGGUF(path string, tok *tokenizer.Tokenizer, typ string) error {
+	return m.SaveGGUFWith(path, tok, typ, GGUFSaveOptions{})
+}
+
+// GGUFSaveOptions add what a GGUF file may carry beside the weights.
+type GGUFSaveOptions struct {
+	// ChatTemplate is written as tokenizer.chat_template (Jinja), which
+	// llama.cpp and Dokja render conversations with.
+	ChatTemplate string
+}
+
+// SaveGGUFWith is SaveGGUF with options.
+func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, opt GGUFSaveOptions) error {
 	if m.Quant != nil || m.QuantHead != nil {
 		return errQuantized
 	}
@@ -556,6 +592,9 @@ func (m *Model) SaveGGUF(path string, tok *tokenizer.Tokenizer, typ string) erro
 		return err
 	}
 	meta = append(meta, tm...)
+	if opt.ChatTemplate != "" {
+		meta = append(meta, gguf.KV{Key: "tokenizer.chat_template", Value: opt.ChatTemplate})
+	}
 
 	var tensors []gguf.Tensor
 	for _, s := range m.specs() {

@@ -5,21 +5,22 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/infer"
 )
 
-// Load loads a checkpoint folder or a GGUF file with its tokenizer
-// and chat template into an engine, named after the folder or file.
+// Load opens a checkpoint folder or a GGUF file (checkpoint.Open) into an
+// engine with its chat template, named after the folder or file.
 func Load(path, kernels string, opt infer.EngineOptions) (*Model, error) {
-	m, tok, err := infer.LoadModel(path, kernels)
+	ck, err := checkpoint.Open(path, checkpoint.Options{Kernels: kernels})
 	if err != nil {
 		return nil, err
 	}
-	chat, err := infer.LoadChat(path)
+	chat, err := infer.CompileChat(ck.Chat)
 	if err != nil {
 		return nil, err
 	}
-	e, err := infer.NewEngine(m, tok, opt)
+	e, err := infer.NewEngine(ck.Model, ck.Tokenizer, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

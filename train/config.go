@@ -17,7 +17,8 @@ import (
 // BatchSize × GradAccum sequences.
 type Config struct {
 	// Model is a Hugging Face config.json for training from scratch; Init
-	// a checkpoint folder to continue from (Dokja's or a Llama/Qwen2 one).
+	// a checkpoint to continue from: a folder (Dokja's or a Hugging Face
+	// one) or a GGUF file (dequantized).
 	Model string `yaml:"model" json:"model,omitempty"`
 	Init  string `yaml:"init" json:"init,omitempty"`
 	// Tokenizer, with Init, swaps in a new vocabulary: rows of tokens the

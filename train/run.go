@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/internal/sysmem"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/progress"
@@ -143,9 +144,14 @@ func (r *runner) setup(trainSet, valSet *shards.Set) error {
 	case resuming:
 		r.m, err = model.Load(latest)
 	case cfg.Init != "":
-		r.m, err = model.Load(cfg.Init)
+		// A Hugging Face folder or a GGUF file (dequantized: training
+		// updates float32 weights).
+		var ck *checkpoint.Checkpoint
+		if ck, err = checkpoint.Open(cfg.Init, checkpoint.Options{Dequantize: true, TokenizerOptional: true}); err == nil {
+			r.m = ck.Model
+		}
 		if err == nil && cfg.Tokenizer != "" {
-			err = r.swapTokenizer()
+			err = r.swapTokenizer(ck.Tokenizer)
 		}
 	default:
 		var mc *model.Config

@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"path/filepath"
 	"unicode/utf8"
 
 	"github.com/dokja/dokja/model"
@@ -179,11 +178,10 @@ func mapTokenID(v any, oldTok, newTok *tokenizer.Tokenizer) any {
 }
 
 // swapTokenizer applies the run's tokenizer swap to the initial model.
-func (r *runner) swapTokenizer() error {
-	oldPath := filepath.Join(r.cfg.Init, "tokenizer.json")
-	oldTok, err := tokenizer.LoadJSON(oldPath)
-	if err != nil {
-		return fmt.Errorf("init: a tokenizer swap needs the checkpoint's own tokenizer: %w", err)
+func (r *runner) swapTokenizer(oldTok *tokenizer.Tokenizer) error {
+	oldPath := r.cfg.Init
+	if oldTok == nil {
+		return fmt.Errorf("init: %s: a tokenizer swap needs the checkpoint's own tokenizer, and it has none", oldPath)
 	}
 	newTok, err := tokenizer.Load(r.cfg.Tokenizer)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dokja/dokja/atomicfile"
+	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/eval"
 	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/model"
@@ -152,20 +153,32 @@ Examples:
 	} else {
 		spec := *tokSpec
 		if spec == "" {
-			if st, err := os.Stat(*modelFlag); err == nil && st.IsDir() {
+			if st, err := os.Stat(*modelFlag); err == nil && (st.IsDir() || checkpoint.IsGGUF(*modelFlag)) {
 				spec = *modelFlag
 			} else {
-				return errors.New("--endpoint needs the server's tokenizer here, to send prompts as token ids: pass --tokenizer (a tokenizer.json, a checkpoint folder, o200k or cl100k), or a local checkpoint folder as --model")
+				return errors.New("--endpoint needs the server's tokenizer here, to send prompts as token ids: pass --tokenizer (a tokenizer.json, a checkpoint folder, a GGUF file, o200k or cl100k), or the local checkpoint folder or GGUF file as --model")
 			}
 		}
-		tok, err := tokenizer.Load(spec)
-		if err != nil {
-			return fmt.Errorf("--tokenizer %s: %w", spec, err)
-		}
+		var tok *tokenizer.Tokenizer
 		var cfg *model.Config
-		if st, err := os.Stat(spec); err == nil && st.IsDir() {
-			if c, err := model.LoadConfig(filepath.Join(spec, "config.json")); err == nil {
-				cfg = c
+		if checkpoint.IsGGUF(spec) {
+			// The tokenizer and metadata of a GGUF file, without its weights.
+			info, err := checkpoint.Inspect(spec)
+			if err != nil {
+				return fmt.Errorf("--tokenizer %s: %w", spec, err)
+			}
+			if info.Tokenizer == nil {
+				return fmt.Errorf("--tokenizer %s: the file carries no tokenizer", spec)
+			}
+			tok, cfg = info.Tokenizer, info.Config
+		} else {
+			if tok, err = tokenizer.Load(spec); err != nil {
+				return fmt.Errorf("--tokenizer %s: %w", spec, err)
+			}
+			if st, err := os.Stat(spec); err == nil && st.IsDir() {
+				if c, err := model.LoadConfig(filepath.Join(spec, "config.json")); err == nil {
+					cfg = c
+				}
 			}
 		}
 		opt.MaxLength = *maxLength
@@ -253,11 +266,15 @@ Examples:
 	return rep.WriteTable(stdout)
 }
 
-// endpointModelName is the name dokja serve gives a local folder, or the
-// name as given.
+// endpointModelName is the name dokja serve gives a local folder or GGUF
+// file, or the name as given.
 func endpointModelName(model string) string {
 	if st, err := os.Stat(model); err == nil && st.IsDir() {
 		return filepath.Base(filepath.Clean(model))
+	}
+	if checkpoint.IsGGUF(model) {
+		// dokja serve names a GGUF file after it, suffix dropped.
+		return strings.TrimSuffix(filepath.Base(filepath.Clean(model)), ".gguf")
 	}
 	return model
 }

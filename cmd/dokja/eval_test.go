@@ -234,3 +234,77 @@ func TestEvalRedteamCommand(t *testing.T) {
 		t.Errorf("bad category: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// startServe runs dokja serve with args on a loopback port until the test
+// ends and returns its base URL.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		var stderr strings.Builder
+		code := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), pw, &stderr)
+		pw.Close()
+		done <- code
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		t.Fatal("serve printed nothing")
+	}
+	i := strings.Index(lines.Text(), "http://")
+	if i < 0 {
+		t.Fatalf("serve said %q", lines.Text())
+	}
+	go io.Copy(io.Discard, pr)
+	t.Cleanup(func() { cancel(); <-done })
+	return strings.Fields(lines.Text()[i:])[0]
+}
+
+// A GGUF file scores the same in process and through dokja serve: both
+// open it with checkpoint.Open, its Q8_0 and Q4_0 matrices kept in their
+// blocks (eval used to dequantize them, and its numbers drifted from the
+// server's). Through the server, the file gives the tokenizer too.
+func TestEvalGGUFInProcessAndServed(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	// 64 wide, so that the matrices quantize to whole blocks.
+	os.WriteFile(cfg, []byte(`{"architectures": ["LlamaForCausalLM"], "vocab_size": 300, "hidden_size": 64,
+		"intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+		"max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false,
+		"bos_token_id": 258, "eos_token_id": 258}`), 0o644)
+	ckpt := filepath.Join(dir, "tiny")
+	mustRun(t, "", "init", "--config", cfg, "--tokenizer", filepath.Join("..", "..", "tokenizer", "testdata", "tiny.json"), "--out", ckpt)
+	data := filepath.Join("..", "..", "eval", "testdata")
+	args := []string{"--tasks", "kobest_copa,perplexity", "--data-dir", filepath.Join(data, "kobest"), "--text", filepath.Join(data, "corpus.txt"), "--json"}
+	for _, typ := range []string{"q8_0", "q4_0"} {
+		file := filepath.Join(dir, "tiny-"+typ+".gguf")
+		mustRun(t, "", "export", "gguf", "--model", ckpt, "--out", file, "--type", typ)
+		local := decodeReport(t, mustRun(t, "", append([]string{"eval", "--model", file}, args...)...).stdout)
+		base := startServe(t, "--model", file)
+		remote := decodeReport(t, mustRun(t, "", append([]string{"eval", "--endpoint", base, "--model", file}, args...)...).stdout)
+		float := decodeReport(t, mustRun(t, "", append([]string{"eval", "--model", ckpt}, args...)...).stdout)
+		if len(local.Tasks) != 2 || len(remote.Tasks) != 2 {
+			t.Fatalf("%s: tasks in process %d, served %d", typ, len(local.Tasks), len(remote.Tasks))
+		}
+		moved := 0.0
+		for ti, lt := range local.Tasks {
+			for ii, lr := range lt.Records {
+				rr, fr := remote.Tasks[ti].Records[ii], float.Tasks[ti].Records[ii]
+				for c := range lr.LogLikelihoods {
+					if lr.LogLikelihoods[c] != rr.LogLikelihoods[c] {
+						t.Errorf("%s %s item %s choice %d: %v in process, %v through serve", typ, lt.Task, lr.ID, c, lr.LogLikelihoods[c], rr.LogLikelihoods[c])
+					}
+					moved = max(moved, math.Abs(lr.LogLikelihoods[c]-fr.LogLikelihoods[c]))
+				}
+				if lr.LogLikelihood != nil && *lr.LogLikelihood != *rr.LogLikelihood {
+					t.Errorf("%s %s item %s: %v in process, %v through serve", typ, lt.Task, lr.ID, *lr.LogLikelihood, *rr.LogLikelihood)
+				}
+			}
+		}
+		// The quantized file is scored on its blocks, not on float weights.
+		if moved == 0 {
+			t.Errorf("%s: the GGUF file's log-likelihoods equal the float checkpoint's: its blocks were not used", typ)
+		}
+	}
+}

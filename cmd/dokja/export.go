@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/model"
-	"github.com/dokja/dokja/tokenizer"
 )
 
 func init() {
@@ -48,40 +46,22 @@ Example:
 	if *dir == "" || *out == "" {
 		return fs.usageError("--model and --out are required")
 	}
-	m, tok, err := loadForGGUF(*dir)
+	ck, err := loadForGGUF(*dir)
 	if err != nil {
 		return err
 	}
-	return saveGGUF(stdout, m, tok, *out, *typ)
+	return saveGGUF(stdout, ck, *out, *typ)
 }
 
-// loadForGGUF reads a GGUF file, or a checkpoint folder with the
-// tokenizer.json beside it when there is one.
-func loadForGGUF(path string) (*model.Model, *tokenizer.Tokenizer, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !st.IsDir() {
-		return model.LoadGGUF(path)
-	}
-	m, err := model.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	tj := filepath.Join(path, "tokenizer.json")
-	if _, err := os.Stat(tj); errors.Is(err, os.ErrNotExist) {
-		return m, nil, nil
-	}
-	tok, err := tokenizer.LoadJSON(tj)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, tok, nil
+// loadForGGUF opens a GGUF file or a checkpoint folder with float32
+// weights, with its tokenizer and chat template when it has them.
+func loadForGGUF(path string) (*checkpoint.Checkpoint, error) {
+	return checkpoint.Open(path, checkpoint.Options{Dequantize: true, TokenizerOptional: true})
 }
 
-func saveGGUF(stdout io.Writer, m *model.Model, tok *tokenizer.Tokenizer, out, typ string) error {
-	if err := m.SaveGGUF(out, tok, typ); err != nil {
+// saveGGUF writes ck as a GGUF file of typ, its chat template included.
+func saveGGUF(stdout io.Writer, ck *checkpoint.Checkpoint, out, typ string) error {
+	if err := ck.Model.SaveGGUFWith(out, ck.Tokenizer, typ, model.GGUFSaveOptions{ChatTemplate: ck.Chat.Source}); err != nil {
 		return err
 	}
 	st, err := os.Stat(out)
@@ -89,10 +69,13 @@ func saveGGUF(stdout io.Writer, m *model.Model, tok *tokenizer.Tokenizer, out, t
 		return err
 	}
 	withTok := "no tokenizer"
-	if tok != nil {
-		withTok = fmt.Sprintf("tokenizer of %d ids", tok.VocabSize())
+	if ck.Tokenizer != nil {
+		withTok = fmt.Sprintf("tokenizer of %d ids", ck.Tokenizer.VocabSize())
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s %s, %.2fM parameters, %s, %.1f MB\n", out, m.Config.Architectures[0], strings.ToLower(typ),
-		float64(m.NumParams())/1e6, withTok, float64(st.Size())/1e6)
+	if ck.Chat.Source != "" {
+		withTok += ", chat template"
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s %s, %.2fM parameters, %s, %.1f MB\n", out, ck.Model.Config.Architectures[0], strings.ToLower(typ),
+		float64(ck.Model.NumParams())/1e6, withTok, float64(st.Size())/1e6)
 	return nil
 }

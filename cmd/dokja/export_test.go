@@ -67,7 +67,7 @@ func TestExportAndQuantizeGGUF(t *testing.T) {
 	if r := dokja(t, "", "quantize", "--model", f32, "--out", q4, "--type", "q5_k"); r.code != 1 || !strings.Contains(r.stderr, `"q5_k" is not supported`) {
 		t.Errorf("q5_k: exit %d: %s", r.code, r.stderr)
 	}
-	if r := dokja(t, "", "quantize", "--model", filepath.Join(dir, "config.json"), "--out", q4, "--type", "q8_0"); r.code != 1 || !strings.Contains(r.stderr, "not a GGUF file") {
+	if r := dokja(t, "", "quantize", "--model", filepath.Join(dir, "config.json"), "--out", q4, "--type", "q8_0"); r.code != 1 || !strings.Contains(r.stderr, "neither a checkpoint folder") {
 		t.Errorf("not gguf: exit %d: %s", r.code, r.stderr)
 	}
 }

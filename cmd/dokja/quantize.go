@@ -23,9 +23,9 @@ Example:
 	if *in == "" || *out == "" || *typ == "" {
 		return fs.usageError("--model, --out and --type are required")
 	}
-	m, tok, err := loadForGGUF(*in)
+	ck, err := loadForGGUF(*in)
 	if err != nil {
 		return err
 	}
-	return saveGGUF(stdout, m, tok, *out, *typ)
+	return saveGGUF(stdout, ck, *out, *typ)
 }

@@ -21,7 +21,7 @@ checkpoint, on token shards written by "dokja tokenize". The run is
 described by a YAML file:
 
   model: config.json        # from scratch (Hugging Face config.json), or
-  # init: runs/base/model   # continue from a checkpoint folder
+  # init: runs/base/model   # continue from a checkpoint folder or a .gguf file
   # tokenizer: new.json     # with init: swap in a new vocabulary
   data: shards/nsmc         # folder of train-*.tok and val-*.tok
   out: runs/nsmc-15m
