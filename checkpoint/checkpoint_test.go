@@ -86,14 +86,14 @@ func TestOpenGGUF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ck.GGUF || ck.Model.Quant == nil || ck.Model.Quant[0].Q == nil || ck.Tokenizer == nil {
+	if !ck.GGUF || ck.Model.Layers[0].Q.Q == nil || ck.Tokenizer == nil {
 		t.Fatalf("GGUF opened for inference should keep its Q8_0 blocks: %+v", ck)
 	}
 	if ck.Chat.Source != template || ck.Chat.Origin != path {
 		t.Errorf("tokenizer.chat_template: %+v", ck.Chat)
 	}
 	flat, err := Open(path, Options{Dequantize: true})
-	if err != nil || flat.Model.Quant != nil || len(flat.Model.Layers[0].Q) == 0 {
+	if err != nil || flat.Model.Layers[0].Q.Q != nil || len(flat.Model.Layers[0].Q.W) == 0 {
 		t.Fatalf("Dequantize: %v", err)
 	}
 	// A GGUF file is known by its magic too.

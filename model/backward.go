@@ -61,7 +61,7 @@ func (m *Model) NewGrads() *Model {
 		*s.dst = make([]float32, len(*src[i].dst))
 	}
 	if m.Config.TieWordEmbeddings {
-		g.Head = g.Embed
+		g.Head.W = g.Embed
 	}
 	return g
 }
@@ -75,7 +75,7 @@ const lossRows = 128
 // Loss returns the summed cross-entropy of the batch's targets (natural
 // log) without computing gradients, for validation.
 func (m *Model) Loss(b *Batch) (float64, error) {
-	if m.QuantHead != nil {
+	if m.Head.Q != nil {
 		return 0, errQuantized
 	}
 	ps, err := b.pass(m)
@@ -92,7 +92,7 @@ func (m *Model) Loss(b *Batch) (float64, error) {
 // a step, g ends as the gradient of the mean loss: accumulation equals
 // one large batch.
 func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) {
-	if m.Quant != nil || m.QuantHead != nil {
+	if m.quantized() {
 		return 0, errQuantized
 	}
 	ps, err := b.pass(m)
@@ -107,7 +107,7 @@ func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) 
 	tp := &tape{mem: mem}
 	h := m.forward(ps, tp)
 	dh := mem.get(len(h))
-	loss := m.crossEntropy(h, b.Targets, dh, g.Head, scale, mem)
+	loss := m.crossEntropy(h, b.Targets, dh, g.Head.W, scale, mem)
 	m.backward(ps, tp, dh, g)
 	return loss, nil
 }
@@ -128,7 +128,7 @@ func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, sc
 	for r0 := 0; r0 < rows; r0 += lossRows {
 		n := min(lossRows, rows-r0)
 		hc := h[r0*d : (r0+n)*d]
-		m.K.Gemm(false, true, n, V, d, 1, hc, d, m.Head, d, 0, logits, V)
+		m.K.Gemm(false, true, n, V, d, 1, hc, d, m.Head.W, d, 0, logits, V)
 		tensor.ParallelFor(n, 8, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				row := logits[r*V : (r+1)*V]
@@ -164,7 +164,7 @@ func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, sc
 		})
 		if dh != nil {
 			m.K.Gemm(true, false, V, d, n, 1, logits, V, hc, d, 1, dHead, d)
-			m.K.Gemm(false, false, n, d, V, 1, logits, V, m.Head, d, 0, dh[r0*d:], d)
+			m.K.Gemm(false, false, n, d, V, 1, logits, V, m.Head.W, d, 0, dh[r0*d:], d)
 		}
 	}
 	var total float64
@@ -192,31 +192,45 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 	dIn := mem.get(rows * d)
 	dq, dk, dv, datt := mem.get(rows*qd), mem.get(rows*kvd), mem.get(rows*kvd), mem.get(rows*qd)
 	dgate, dup, dact := mem.get(rows*ff), mem.get(rows*ff), mem.get(rows*ff)
-	// linearBack adds ∂/∂W and ∂/∂bias of out = in·Wᵀ + bias into dW and
-	// dBias, and writes (beta 0) or adds (beta 1) ∂/∂in into dIn.
-	linearBack := func(dOut, in, w, dW, dBias, dIn []float32, nOut, nIn int, beta float32) {
-		k.Gemm(true, false, nOut, nIn, rows, 1, dOut, nOut, in, nIn, 1, dW, nIn)
-		if dBias != nil {
-			tensor.AddColumnSums(dBias, dOut)
+	// linearBack adds ∂/∂W and ∂/∂B of out = in·Wᵀ + B into dl, and
+	// writes (beta 0) or adds (beta 1) ∂/∂in into dIn.
+	linearBack := func(dOut, in []float32, l, dl *Linear, dIn []float32, nOut, nIn int, beta float32) {
+		k.Gemm(true, false, nOut, nIn, rows, 1, dOut, nOut, in, nIn, 1, dl.W, nIn)
+		if dl.B != nil {
+			tensor.AddColumnSums(dl.B, dOut)
 		}
-		k.Gemm(false, false, rows, nIn, nOut, 1, dOut, nOut, w, nIn, beta, dIn, nIn)
+		k.Gemm(false, false, rows, nIn, nOut, 1, dOut, nOut, l.W, nIn, beta, dIn, nIn)
+	}
+	var dqn, dkn []float32
+	if c.QKNorm() {
+		dqn, dkn = mem.get(rows*qd), mem.get(rows*kvd)
 	}
 	for li := len(m.Layers) - 1; li >= 0; li-- {
 		l, gl, lt := &m.Layers[li], &g.Layers[li], &tp.layers[li]
 		// MLP: x += down(silu(gate(h2))·up(h2)), h2 = norm(x2).
-		linearBack(dx, lt.act, l.Down, gl.Down, nil, dact, d, ff, 0)
+		linearBack(dx, lt.act, &l.Down, &gl.Down, dact, d, ff, 0)
 		tensor.SwiGLUBackward(dgate, dup, dact, lt.gate, lt.up)
-		linearBack(dgate, lt.h2, l.Gate, gl.Gate, nil, dIn, ff, d, 0)
-		linearBack(dup, lt.h2, l.Up, gl.Up, nil, dIn, ff, d, 1)
+		linearBack(dgate, lt.h2, &l.Gate, &gl.Gate, dIn, ff, d, 0)
+		linearBack(dup, lt.h2, &l.Up, &gl.Up, dIn, ff, d, 1)
 		tensor.RMSNormBackward(dx, gl.MLPNorm, dIn, lt.x2, l.MLPNorm, eps)
-		// Attention: x2 = x + o(attention(rope(q(h1)), rope(k(h1)), v(h1))).
-		linearBack(dx, lt.att, l.O, gl.O, gl.OBias, datt, d, qd, 0)
+		// Attention: x2 = x + o(attention(rope(qn(q(h1))), rope(kn(k(h1))), v(h1))).
+		linearBack(dx, lt.att, &l.O, &gl.O, datt, d, qd, 0)
 		m.attentionBackward(ps, lt, datt, dq, dk, dv)
 		tensor.RoPEInverse(dq, hq, hd, ps.pos, c.RopeTheta)
 		tensor.RoPEInverse(dk, hkv, hd, ps.pos, c.RopeTheta)
-		linearBack(dq, lt.h1, l.Q, gl.Q, gl.QBias, dIn, qd, d, 0)
-		linearBack(dk, lt.h1, l.K, gl.K, gl.KBias, dIn, kvd, d, 1)
-		linearBack(dv, lt.h1, l.V, gl.V, gl.VBias, dIn, kvd, d, 1)
+		dqIn, dkIn := dq, dk
+		if l.QNorm != nil {
+			// Per head: rows of head_dim values, the projections' outputs
+			// kept before normalisation.
+			clear(dqn)
+			clear(dkn)
+			tensor.RMSNormBackward(dqn, gl.QNorm, dq, lt.qRaw, l.QNorm, eps)
+			tensor.RMSNormBackward(dkn, gl.KNorm, dk, lt.kRaw, l.KNorm, eps)
+			dqIn, dkIn = dqn, dkn
+		}
+		linearBack(dqIn, lt.h1, &l.Q, &gl.Q, dIn, qd, d, 0)
+		linearBack(dkIn, lt.h1, &l.K, &gl.K, dIn, kvd, d, 1)
+		linearBack(dv, lt.h1, &l.V, &gl.V, dIn, kvd, d, 1)
 		tensor.RMSNormBackward(dx, gl.AttnNorm, dIn, lt.x, l.AttnNorm, eps)
 	}
 	// Rows are added in order, so a token seen twice sums deterministically.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/tensor"
 )
 
@@ -92,7 +91,7 @@ func BenchmarkGGUF(b *testing.B) {
 			b.Fatal(err)
 		}
 		runs = append(runs, variant{name, m})
-		if kept, _, err := LoadGGUFWith(path, GGUFOptions{KeepQuantized: true}); err == nil && kept.Quant[0].Q != nil {
+		if kept, _, err := LoadGGUFWith(path, GGUFOptions{KeepQuantized: true}); err == nil && kept.Layers[0].Q.Q != nil {
 			runs = append(runs, variant{name + "-blocks", kept})
 		}
 	}
@@ -140,17 +139,17 @@ func BenchmarkGGUF(b *testing.B) {
 // ctx: every layer's weights, the head, and the keys and values cached
 // for the layers, float32 or fp16 (the embedding contributes one row).
 func decodeBytes(m *Model, ctx int) int {
-	size := func(f []float32, q *quant.Matrix) int {
-		if q != nil {
-			return q.Size()
+	size := func(l *Linear) int {
+		if l.Q != nil {
+			return l.Q.Size()
 		}
-		return 4 * len(f)
+		return 4 * len(l.W)
 	}
-	n := size(m.Head, m.QuantHead)
-	for i, l := range m.Layers {
-		q := m.quantLayer(i)
-		n += size(l.Q, q.Q) + size(l.K, q.K) + size(l.V, q.V) + size(l.O, q.O) +
-			size(l.Gate, q.Gate) + size(l.Up, q.Up) + size(l.Down, q.Down)
+	n := size(&m.Head)
+	for i := range m.Layers {
+		for _, l := range m.Layers[i].linears() {
+			n += size(l)
+		}
 	}
 	return n + ctx*m.CacheBytesPerToken()
 }

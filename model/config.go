@@ -87,37 +87,10 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// Qwen2 reports whether the configuration is Qwen2's, whose q/k/v
-// projections always carry biases.
-func (c *Config) Qwen2() bool {
-	if c.ModelType == "qwen2" {
-		return true
-	}
-	for _, a := range c.Architectures {
-		if a == "Qwen2ForCausalLM" {
-			return true
-		}
-	}
-	return false
-}
-
-// QKVBias reports whether q, k and v projections have biases.
-func (c *Config) QKVBias() bool { return c.Qwen2() || c.AttentionBias }
-
-// OBias reports whether the output projection has a bias (Llama's
-// attention_bias; never in Qwen2).
-func (c *Config) OBias() bool { return !c.Qwen2() && c.AttentionBias }
-
 // Validate checks that the sizes describe a model Dokja can build.
 func (c *Config) Validate() error {
-	arch := "LlamaForCausalLM"
-	if len(c.Architectures) > 0 {
-		arch = c.Architectures[0]
-	}
-	switch arch {
-	case "LlamaForCausalLM", "Qwen2ForCausalLM":
-	default:
-		return fmt.Errorf("config.json: architectures: %q is not supported (want LlamaForCausalLM or Qwen2ForCausalLM)", arch)
+	if _, err := c.Arch(); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -166,6 +139,9 @@ func (c *Config) NumParams() float64 {
 	}
 	if c.OBias() {
 		layer += d
+	}
+	if c.QKNorm() {
+		layer += 2 * hd
 	}
 	n := float64(c.VocabSize)*d + d + float64(c.NumHiddenLayers)*layer
 	if !c.TieWordEmbeddings {

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/tensor"
 )
 
@@ -40,8 +39,10 @@ func (ps *pass) past(s int) int {
 }
 
 // layerTape records the activations of one layer that backward needs.
+// qRaw and kRaw are the projections before a per-head norm (QKNorm).
 type layerTape struct {
 	x, h1, q, k, v, p, att, x2, h2, gate, up, act []float32
+	qRaw, kRaw                                    []float32
 }
 
 // tape records a forward pass for Backward; nil at inference.
@@ -123,32 +124,36 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 		tp.layers = make([]layerTape, len(m.Layers))
 	}
 	out := alloc(rows * d)
-	// linear computes out = in·Wᵀ (+ bias), on quantized blocks when the
-	// layer keeps them.
-	linear := func(out, in, w []float32, qm *quant.Matrix, bias []float32, nOut, nIn int) {
-		if qm != nil {
-			qm.MatMul(out, in, rows)
-		} else {
-			k.Gemm(false, true, rows, nOut, nIn, 1, in, nIn, w, nIn, 0, out, nOut)
-		}
-		if bias != nil {
-			tensor.AddBias(out, bias)
-		}
+	qkNorm := c.QKNorm()
+	if qkNorm && tp == nil {
+		lt.qRaw, lt.kRaw = make([]float32, rows*qd), make([]float32, rows*kvd)
 	}
 	for li := range m.Layers {
-		l, ql := &m.Layers[li], m.quantLayer(li)
+		l := &m.Layers[li]
 		if tp != nil {
 			lt = layerTape{
 				x: alloc(rows * d), h1: alloc(rows * d), q: alloc(rows * qd), k: alloc(rows * kvd), v: alloc(rows * kvd),
 				p: alloc(ps.seqs() * hq * T * T), att: alloc(rows * qd), x2: alloc(rows * d), h2: alloc(rows * d),
 				gate: alloc(rows * ff), up: alloc(rows * ff), act: alloc(rows * ff),
 			}
+			if qkNorm {
+				lt.qRaw, lt.kRaw = alloc(rows*qd), alloc(rows*kvd)
+			}
 			copy(lt.x, x)
 		}
 		tensor.RMSNorm(lt.h1, x, l.AttnNorm, eps)
-		linear(lt.q, lt.h1, l.Q, ql.Q, l.QBias, qd, d)
-		linear(lt.k, lt.h1, l.K, ql.K, l.KBias, kvd, d)
-		linear(lt.v, lt.h1, l.V, ql.V, l.VBias, kvd, d)
+		if qkNorm {
+			// Each head's queries and keys are normalised (rows of head_dim
+			// values) before RoPE.
+			l.Q.apply(k, lt.qRaw, lt.h1, rows, qd, d)
+			l.K.apply(k, lt.kRaw, lt.h1, rows, kvd, d)
+			tensor.RMSNorm(lt.q, lt.qRaw, l.QNorm, eps)
+			tensor.RMSNorm(lt.k, lt.kRaw, l.KNorm, eps)
+		} else {
+			l.Q.apply(k, lt.q, lt.h1, rows, qd, d)
+			l.K.apply(k, lt.k, lt.h1, rows, kvd, d)
+		}
+		l.V.apply(k, lt.v, lt.h1, rows, kvd, d)
 		tensor.RoPE(lt.q, hq, hd, ps.pos, c.RopeTheta)
 		tensor.RoPE(lt.k, hkv, hd, ps.pos, c.RopeTheta)
 		for s, cache := range ps.caches {
@@ -156,16 +161,16 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 			cache.appendRows(li, lt.k[a:b], lt.v[a:b])
 		}
 		m.attention(ps, li, lt.q, lt.k, lt.v, lt.p, lt.att)
-		linear(out, lt.att, l.O, ql.O, l.OBias, d, qd)
+		l.O.apply(k, out, lt.att, rows, d, qd)
 		tensor.Add(x, out)
 		if tp != nil {
 			copy(lt.x2, x)
 		}
 		tensor.RMSNorm(lt.h2, x, l.MLPNorm, eps)
-		linear(lt.gate, lt.h2, l.Gate, ql.Gate, nil, ff, d)
-		linear(lt.up, lt.h2, l.Up, ql.Up, nil, ff, d)
+		l.Gate.apply(k, lt.gate, lt.h2, rows, ff, d)
+		l.Up.apply(k, lt.up, lt.h2, rows, ff, d)
 		tensor.SwiGLU(lt.act, lt.gate, lt.up)
-		linear(out, lt.act, l.Down, ql.Down, nil, d, ff)
+		l.Down.apply(k, out, lt.act, rows, d, ff)
 		tensor.Add(x, out)
 		if tp != nil {
 			tp.layers[li] = lt
@@ -369,11 +374,7 @@ func (m *Model) StepBatch(caches []*Cache, ids [][]int, all []bool) ([][][]float
 		copy(hs[i*d:(i+1)*d], h[r*d:(r+1)*d])
 	}
 	logits := make([]float32, len(rows)*V)
-	if m.QuantHead != nil {
-		m.QuantHead.MatMul(logits, hs, len(rows))
-	} else {
-		m.K.Gemm(false, true, len(rows), V, d, 1, hs, d, m.Head, d, 0, logits, V)
-	}
+	m.Head.apply(m.K, logits, hs, len(rows), V, d)
 	out := make([][][]float32, len(ids))
 	i := 0
 	for s := range ids {

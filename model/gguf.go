@@ -48,7 +48,7 @@ func ggufName(hf string) string {
 		{"input_layernorm.", "attn_norm."}, {"post_attention_layernorm.", "ffn_norm."},
 		{"self_attn.q_proj.", "attn_q."}, {"self_attn.k_proj.", "attn_k."}, {"self_attn.v_proj.", "attn_v."},
 		{"self_attn.o_proj.", "attn_output."}, {"mlp.gate_proj.", "ffn_gate."}, {"mlp.up_proj.", "ffn_up."},
-		{"mlp.down_proj.", "ffn_down."},
+		{"mlp.down_proj.", "ffn_down."}, {"self_attn.q_norm.", "attn_q_norm."}, {"self_attn.k_norm.", "attn_k_norm."},
 	} {
 		if s, ok := strings.CutPrefix(rest, r[0]); ok {
 			return "blk." + n + "." + r[1] + s
@@ -57,10 +57,10 @@ func ggufName(hf string) string {
 	return hf
 }
 
-// ropePermuted reports whether a tensor's rows are permuted in llama
-// GGUF files, and over how many heads.
+// ropePermuted reports whether a tensor's rows are permuted in GGUF files
+// of the model's architecture (Arch.PermuteQK), and over how many heads.
 func (m *Model) ropePermuted(hf string) (heads int, ok bool) {
-	if m.Config.Qwen2() {
+	if !m.Config.arch().PermuteQK {
 		return 0, false
 	}
 	switch {
@@ -93,14 +93,6 @@ func permuteRows[T any](w []T, heads, rowLen int, toGGML bool) []T {
 		}
 	}
 	return out
-}
-
-// ggufArch is the general.architecture of the model.
-func (c *Config) ggufArch() string {
-	if c.Qwen2() {
-		return "qwen2"
-	}
-	return "llama"
 }
 
 // LoadGGUF reads a GGUF file of the llama or qwen2 architecture: the
@@ -178,31 +170,16 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 		return nil, nil, err
 	}
 	m := &Model{Config: c, Layers: make([]Layer, c.NumHiddenLayers), K: tensor.Default()}
-	// The quantized counterpart of each float32 field that may keep blocks.
-	var quantDst map[*[]float32]**quant.Matrix
-	if opt.KeepQuantized {
-		m.Quant = make([]QuantLayer, c.NumHiddenLayers)
-		quantDst = map[*[]float32]**quant.Matrix{}
-		for i := range m.Layers {
-			l, q := &m.Layers[i], &m.Quant[i]
-			for fp, qp := range map[*[]float32]**quant.Matrix{&l.Q: &q.Q, &l.K: &q.K, &l.V: &q.V, &l.O: &q.O, &l.Gate: &q.Gate, &l.Up: &q.Up, &l.Down: &q.Down} {
-				quantDst[fp] = qp
-			}
-		}
-		if !c.TieWordEmbeddings {
-			quantDst[&m.Head] = &m.QuantHead
-		}
-	}
 	for _, s := range m.specs() {
 		name := ggufName(s.name)
 		info, ok := f.Tensor(name)
 		if !ok {
-			return nil, nil, fmt.Errorf("%s: tensor %q is missing (expected shape %v for %s)", path, name, ggufDims(s.shape), c.ggufArch())
+			return nil, nil, fmt.Errorf("%s: tensor %q is missing (expected shape %v for %s)", path, name, ggufDims(s.shape), c.arch().GGUF)
 		}
 		if !slices.Equal(info.Dims, ggufDims(s.shape)) {
 			return nil, nil, fmt.Errorf("%s: tensor %q has dims %v, the metadata implies %v", path, name, info.Dims, ggufDims(s.shape))
 		}
-		if qp, ok := quantDst[s.dst]; ok && quant.CanMultiply(info.Type) {
+		if s.lin != nil && opt.KeepQuantized && quant.CanMultiply(info.Type) {
 			raw, err := f.Bytes(name)
 			if err != nil {
 				return nil, nil, err
@@ -215,7 +192,7 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 				}
 				raw = permuteRows(raw, heads, len(raw)/rows, false)
 			}
-			if *qp, err = quant.NewMatrix(info.Type, rows, cols, raw); err != nil {
+			if s.lin.Q, err = quant.NewMatrix(info.Type, rows, cols, raw); err != nil {
 				return nil, nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
 			}
 			continue
@@ -238,13 +215,13 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 			if err != nil {
 				return nil, nil, err
 			}
-			if m.QuantHead, err = quant.NewMatrix(info.Type, info.Dims[1], info.Dims[0], raw); err != nil {
+			if m.Head.Q, err = quant.NewMatrix(info.Type, info.Dims[1], info.Dims[0], raw); err != nil {
 				return nil, nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
 			}
 		}
 	}
-	if c.TieWordEmbeddings {
-		m.Head = m.Embed
+	if c.TieWordEmbeddings && m.Head.Q == nil {
+		m.Head.W = m.Embed
 	}
 	tok, err := ggufTokenizer(f)
 	if err != nil {
@@ -276,15 +253,11 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{HiddenAct: "silu", TorchDtype: "float32", ModelType: arch}
-	switch arch {
-	case "llama":
-		c.Architectures = []string{"LlamaForCausalLM"}
-	case "qwen2":
-		c.Architectures = []string{"Qwen2ForCausalLM"}
-	default:
-		return nil, fmt.Errorf("%s: general.architecture %q is not supported (want llama or qwen2)", f.Path, arch)
+	a := archOfGGUF(arch)
+	if a == nil {
+		return nil, fmt.Errorf("%s: general.architecture %q is not supported (want one of %s)", f.Path, arch, archNames(true))
 	}
+	c := &Config{HiddenAct: "silu", TorchDtype: "float32", ModelType: a.ModelType, Architectures: []string{a.Name}}
 	ints := []struct {
 		key      string
 		dst      *int
@@ -347,9 +320,9 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 	c.TieWordEmbeddings = !hasOutput
 	_, qb := f.Tensor("blk.0.attn_q.bias")
 	_, ob := f.Tensor("blk.0.attn_output.bias")
-	if arch == "llama" {
+	if !a.QKVBias {
 		if qb != ob {
-			return nil, fmt.Errorf("%s: llama with attn_q.bias %v but attn_output.bias %v is not supported (Dokja's attention_bias biases q, k, v and o)", f.Path, qb, ob)
+			return nil, fmt.Errorf("%s: %s with attn_q.bias %v but attn_output.bias %v is not supported (attention_bias biases q, k, v and o)", f.Path, arch, qb, ob)
 		}
 		c.AttentionBias = qb
 	}
@@ -549,7 +522,7 @@ type GGUFSaveOptions struct {
 
 // SaveGGUFWith is SaveGGUF with options.
 func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, opt GGUFSaveOptions) error {
-	if m.Quant != nil || m.QuantHead != nil {
+	if m.quantized() {
 		return errQuantized
 	}
 	typ = strings.ToLower(typ)
@@ -565,7 +538,7 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 	if tok != nil && tok.VocabSize() > c.VocabSize {
 		return fmt.Errorf("the tokenizer has %d ids but the model's vocabulary only %d", tok.VocabSize(), c.VocabSize)
 	}
-	arch := c.ggufArch()
+	arch := c.arch().GGUF
 	meta := []gguf.KV{
 		{Key: "general.architecture", Value: arch},
 		{Key: "general.name", Value: "dokja"},

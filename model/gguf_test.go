@@ -158,7 +158,7 @@ func TestGGUFLayout(t *testing.T) {
 		for i := range hd / 2 {
 			for half := range 2 {
 				gRow, hfRow := h*hd+2*i+half, h*hd+half*hd/2+i
-				if k[gRow*d+3] != m.Layers[0].K[hfRow*d+3] {
+				if k[gRow*d+3] != m.Layers[0].K.W[hfRow*d+3] {
 					t.Fatalf("k row %d of the file is not HF row %d", gRow, hfRow)
 				}
 			}
@@ -325,7 +325,7 @@ func TestKeepQuantized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kept.Quant[1].Q == nil || kept.QuantHead == nil || kept.Layers[1].Q != nil {
+	if kept.Layers[1].Q.Q == nil || kept.Head.Q == nil || kept.Layers[1].Q.W != nil {
 		t.Fatal("matrices were not kept in blocks")
 	}
 	if kept.NumParams() != plain.NumParams() {

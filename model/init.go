@@ -10,7 +10,6 @@ import (
 
 	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/internal/sysmem"
-	"github.com/dokja/dokja/quant"
 	"github.com/dokja/dokja/safetensors"
 	"github.com/dokja/dokja/tensor"
 )
@@ -57,7 +56,7 @@ func NewRandom(c *Config, seed uint64) (*Model, error) {
 		*s.dst = data
 	}
 	if c.TieWordEmbeddings {
-		m.Head = m.Embed
+		m.Head.W = m.Embed
 	}
 	return m, nil
 }
@@ -66,7 +65,7 @@ func NewRandom(c *Config, seed uint64) (*Model, error) {
 // model.safetensors (dtype "F32" or "BF16") and generation_config.json,
 // each file written atomically.
 func (m *Model) Save(dir string, dtype string) error {
-	if m.Quant != nil || m.QuantHead != nil {
+	if m.quantized() {
 		return errQuantized
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -77,7 +76,7 @@ func (m *Model) Save(dir string, dtype string) error {
 		c.Architectures = []string{"LlamaForCausalLM"}
 	}
 	if c.ModelType == "" {
-		c.ModelType = map[bool]string{true: "qwen2", false: "llama"}[c.Qwen2()]
+		c.ModelType = m.Config.arch().ModelType
 	}
 	var encode func(name string, shape []int, data []float32) safetensors.Tensor
 	switch dtype {
@@ -108,21 +107,16 @@ func (m *Model) Save(dir string, dtype string) error {
 	return atomicfile.WriteJSON(filepath.Join(dir, "generation_config.json"), gen)
 }
 
-// NumParams counts the model's parameters (a tied head counts once).
+// NumParams counts the model's parameters (a tied head counts once):
+// float32 tensors and matrices kept in blocks alike.
 func (m *Model) NumParams() int {
 	n := 0
 	for _, s := range m.specs() {
-		n += len(*s.dst)
-	}
-	for _, ql := range m.Quant {
-		for _, q := range []*quant.Matrix{ql.Q, ql.K, ql.V, ql.O, ql.Gate, ql.Up, ql.Down} {
-			if q != nil {
-				n += q.Rows * q.Cols
-			}
+		if s.lin != nil && s.lin.Q != nil {
+			n += s.lin.Q.Rows * s.lin.Q.Cols
+		} else {
+			n += len(*s.dst)
 		}
-	}
-	if q := m.QuantHead; q != nil && !m.Config.TieWordEmbeddings {
-		n += q.Rows * q.Cols
 	}
 	return n
 }

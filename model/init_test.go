@@ -20,7 +20,7 @@ func TestInitSaveLoad(t *testing.T) {
 		}
 		again, _ := NewRandom(c, 42)
 		other, _ := NewRandom(c, 43)
-		if m.Layers[0].Q[5] != again.Layers[0].Q[5] || m.Layers[0].Q[5] == other.Layers[0].Q[5] {
+		if m.Layers[0].Q.W[5] != again.Layers[0].Q.W[5] || m.Layers[0].Q.W[5] == other.Layers[0].Q.W[5] {
 			t.Fatalf("%s: seeding is not deterministic or ignores the seed", name)
 		}
 		var sum, sq float64

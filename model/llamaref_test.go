@@ -156,8 +156,8 @@ func TestMatchesLlamaCpp(t *testing.T) {
 					t.Fatal(err)
 				}
 				g.K = kern
-				if (typ == "f32") != (g.Quant[0].Q == nil) {
-					t.Fatalf("%s: quantized matrices kept: %v", p, g.Quant[0].Q != nil)
+				if (typ == "f32") != (g.Layers[0].Q.Q == nil) {
+					t.Fatalf("%s: quantized matrices kept: %v", p, g.Layers[0].Q.Q != nil)
 				}
 				compareWithLlamaCpp(t, g, filepath.Base(p), backend, prompt, refs[i])
 			}
@@ -356,9 +356,10 @@ const maxTieUlps = 16
 // activation within maxTieUlps of a rounding tie, nearest first.
 func nearTies(t *testing.T, g *Model, prompt []int) []tie {
 	t.Helper()
-	names := map[*quant.Matrix]string{g.QuantHead: "output"}
-	for li, ql := range g.Quant {
-		for name, m := range map[string]*quant.Matrix{"q": ql.Q, "k": ql.K, "v": ql.V, "o": ql.O, "gate": ql.Gate, "up": ql.Up, "down": ql.Down} {
+	names := map[*quant.Matrix]string{g.Head.Q: "output"}
+	for li := range g.Layers {
+		l := &g.Layers[li]
+		for name, m := range map[string]*quant.Matrix{"q": l.Q.Q, "k": l.K.Q, "v": l.V.Q, "o": l.O.Q, "gate": l.Gate.Q, "up": l.Up.Q, "down": l.Down.Q} {
 			names[m] = fmt.Sprintf("layer %d %s", li, name)
 		}
 	}

@@ -11,44 +11,49 @@ import (
 	"github.com/dokja/dokja/tensor"
 )
 
-// Layer holds one decoder block's weights, each stored [out, in] as in
-// Hugging Face checkpoints. Biases are nil when the model has none.
-type Layer struct {
-	AttnNorm, MLPNorm          []float32
-	Q, K, V, O                 []float32
-	QBias, KBias, VBias, OBias []float32
-	Gate, Up, Down             []float32
+// Linear is one projection, out = in·Wᵀ + B, with its weight [out, in] as
+// Hugging Face stores it: in float32 (W), or kept in a ggml block format
+// (Q; LoadGGUFWith KeepQuantized), in which case W is nil. B is nil when
+// the projection has no bias. A model with blocks decodes from them and
+// cannot be trained or saved.
+type Linear struct {
+	W []float32
+	Q *quant.Matrix
+	B []float32
 }
 
-// QuantLayer holds the quantized matrices of one layer; nil where the
-// layer keeps float32 weights.
-type QuantLayer struct {
-	Q, K, V, O, Gate, Up, Down *quant.Matrix
-}
-
-// quantLayer returns layer li's quantized matrices (all nil when none).
-func (m *Model) quantLayer(li int) QuantLayer {
-	if m.Quant == nil {
-		return QuantLayer{}
+// apply computes out = in·Wᵀ (+ B) for rows rows of nIn values.
+func (l *Linear) apply(k tensor.Kernels, out, in []float32, rows, nOut, nIn int) {
+	if l.Q != nil {
+		l.Q.MatMul(out, in, rows)
+	} else {
+		k.Gemm(false, true, rows, nOut, nIn, 1, in, nIn, l.W, nIn, 0, out, nOut)
 	}
-	return m.Quant[li]
+	if l.B != nil {
+		tensor.AddBias(out, l.B)
+	}
 }
 
-// Model is a decoder-only transformer with its weights in float32.
+// Layer holds one decoder block's weights.
+type Layer struct {
+	AttnNorm, MLPNorm []float32
+	Q, K, V, O        Linear
+	Gate, Up, Down    Linear
+	// QNorm and KNorm normalise each head's queries and keys before RoPE
+	// (one weight per head dimension); nil where the architecture has none.
+	QNorm, KNorm []float32
+}
+
+// Model is a decoder-only transformer.
 type Model struct {
 	Config *Config
 	Embed  []float32 // [vocab, hidden]
 	Layers []Layer
 	Norm   []float32
-	Head   []float32 // [vocab, hidden]; the embedding when tied
-	K      tensor.Kernels
-
-	// Quant, when not nil, holds matrices kept in a ggml block format
-	// (LoadGGUFWith KeepQuantized): a non-nil matrix replaces the layer's
-	// float32 field, which is then nil. QuantHead likewise replaces Head.
-	// Such a model decodes from its blocks and cannot be trained or saved.
-	Quant     []QuantLayer
-	QuantHead *quant.Matrix
+	// Head is the output projection [vocab, hidden]; when tied, Head.W is
+	// the embedding (and Head.Q the embedding's blocks, when kept).
+	Head Linear
+	K    tensor.Kernels
 
 	// HalfKV makes NewCache keep keys and values in fp16 (rounded to
 	// nearest, ties to even, as llama.cpp's default cache): half the
@@ -59,11 +64,33 @@ type Model struct {
 	mem trainMem // activations of LossAndGrad, reused across steps
 }
 
-// tensorSpec names one weight and its expected shape.
+// quantized reports whether any matrix is kept in blocks.
+func (m *Model) quantized() bool {
+	if m.Head.Q != nil {
+		return true
+	}
+	for i := range m.Layers {
+		for _, l := range m.Layers[i].linears() {
+			if l.Q != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// linears lists the layer's projections.
+func (l *Layer) linears() []*Linear {
+	return []*Linear{&l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down}
+}
+
+// tensorSpec names one weight and its expected shape; lin is the
+// projection a matrix belongs to (nil for embeddings, norms and biases).
 type tensorSpec struct {
 	name  string
 	shape []int
 	dst   *[]float32
+	lin   *Linear
 }
 
 // specs lists every tensor of the configuration under its Hugging Face
@@ -72,32 +99,40 @@ func (m *Model) specs() []tensorSpec {
 	c := m.Config
 	d, ff, hd := c.HiddenSize, c.IntermediateSize, c.HeadDim
 	qd, kvd := c.NumAttentionHeads*hd, c.NumKeyValueHeads*hd
-	s := []tensorSpec{{"model.embed_tokens.weight", []int{c.VocabSize, d}, &m.Embed}, {"model.norm.weight", []int{d}, &m.Norm}}
+	s := []tensorSpec{{"model.embed_tokens.weight", []int{c.VocabSize, d}, &m.Embed, nil}, {"model.norm.weight", []int{d}, &m.Norm, nil}}
 	if !c.TieWordEmbeddings {
-		s = append(s, tensorSpec{"lm_head.weight", []int{c.VocabSize, d}, &m.Head})
+		s = append(s, tensorSpec{"lm_head.weight", []int{c.VocabSize, d}, &m.Head.W, &m.Head})
 	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		p := fmt.Sprintf("model.layers.%d.", i)
+		mat := func(name string, out, in int, lin *Linear) tensorSpec {
+			return tensorSpec{p + name + ".weight", []int{out, in}, &lin.W, lin}
+		}
 		s = append(s,
-			tensorSpec{p + "input_layernorm.weight", []int{d}, &l.AttnNorm},
-			tensorSpec{p + "post_attention_layernorm.weight", []int{d}, &l.MLPNorm},
-			tensorSpec{p + "self_attn.q_proj.weight", []int{qd, d}, &l.Q},
-			tensorSpec{p + "self_attn.k_proj.weight", []int{kvd, d}, &l.K},
-			tensorSpec{p + "self_attn.v_proj.weight", []int{kvd, d}, &l.V},
-			tensorSpec{p + "self_attn.o_proj.weight", []int{d, qd}, &l.O},
-			tensorSpec{p + "mlp.gate_proj.weight", []int{ff, d}, &l.Gate},
-			tensorSpec{p + "mlp.up_proj.weight", []int{ff, d}, &l.Up},
-			tensorSpec{p + "mlp.down_proj.weight", []int{d, ff}, &l.Down},
+			tensorSpec{p + "input_layernorm.weight", []int{d}, &l.AttnNorm, nil},
+			tensorSpec{p + "post_attention_layernorm.weight", []int{d}, &l.MLPNorm, nil},
+			mat("self_attn.q_proj", qd, d, &l.Q),
+			mat("self_attn.k_proj", kvd, d, &l.K),
+			mat("self_attn.v_proj", kvd, d, &l.V),
+			mat("self_attn.o_proj", d, qd, &l.O),
+			mat("mlp.gate_proj", ff, d, &l.Gate),
+			mat("mlp.up_proj", ff, d, &l.Up),
+			mat("mlp.down_proj", d, ff, &l.Down),
 		)
 		if c.QKVBias() {
 			s = append(s,
-				tensorSpec{p + "self_attn.q_proj.bias", []int{qd}, &l.QBias},
-				tensorSpec{p + "self_attn.k_proj.bias", []int{kvd}, &l.KBias},
-				tensorSpec{p + "self_attn.v_proj.bias", []int{kvd}, &l.VBias})
+				tensorSpec{p + "self_attn.q_proj.bias", []int{qd}, &l.Q.B, nil},
+				tensorSpec{p + "self_attn.k_proj.bias", []int{kvd}, &l.K.B, nil},
+				tensorSpec{p + "self_attn.v_proj.bias", []int{kvd}, &l.V.B, nil})
 		}
 		if c.OBias() {
-			s = append(s, tensorSpec{p + "self_attn.o_proj.bias", []int{d}, &l.OBias})
+			s = append(s, tensorSpec{p + "self_attn.o_proj.bias", []int{d}, &l.O.B, nil})
+		}
+		if c.QKNorm() {
+			s = append(s,
+				tensorSpec{p + "self_attn.q_norm.weight", []int{hd}, &l.QNorm, nil},
+				tensorSpec{p + "self_attn.k_norm.weight", []int{hd}, &l.KNorm, nil})
 		}
 	}
 	return s
@@ -142,7 +177,7 @@ func Load(dir string) (*Model, error) {
 		*s.dst = data
 	}
 	if c.TieWordEmbeddings {
-		m.Head = m.Embed
+		m.Head.W = m.Embed
 	}
 	return m, nil
 }

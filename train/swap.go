@@ -92,9 +92,9 @@ func SwapVocabulary(m *model.Model, oldTok, newTok *tokenizer.Tokenizer) (SwapSt
 	tied := c.TieWordEmbeddings
 	m.Embed = remap(m.Embed)
 	if tied {
-		m.Head = m.Embed
+		m.Head.W = m.Embed
 	} else {
-		m.Head = remap(m.Head)
+		m.Head.W = remap(m.Head.W)
 	}
 	nc := *c
 	nc.VocabSize = newV

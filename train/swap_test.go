@@ -44,13 +44,13 @@ func TestSwapVocabulary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		oldEmbed, oldHead := append([]float32(nil), m.Embed...), append([]float32(nil), m.Head...)
+		oldEmbed, oldHead := append([]float32(nil), m.Embed...), append([]float32(nil), m.Head.W...)
 		st, err := SwapVocabulary(m, oldTok, newTok)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Config.VocabSize != newTok.VocabSize() || len(m.Embed) != newTok.VocabSize()*8 || len(m.Head) != len(m.Embed) {
-			t.Fatalf("after the swap: vocab %d, embed %d, head %d", m.Config.VocabSize, len(m.Embed), len(m.Head))
+		if m.Config.VocabSize != newTok.VocabSize() || len(m.Embed) != newTok.VocabSize()*8 || len(m.Head.W) != len(m.Embed) {
+			t.Fatalf("after the swap: vocab %d, embed %d, head %d", m.Config.VocabSize, len(m.Embed), len(m.Head.W))
 		}
 		if st.Kept < 256+1 || st.Mapped == 0 || st.Mean != 1 {
 			t.Errorf("swap stats %+v: want the 256 bytes, the shared words and <|endoftext|> kept, Korean merges mapped, <|im_start|> as a mean row", st)
@@ -66,7 +66,7 @@ func TestSwapVocabulary(t *testing.T) {
 			var want []float64
 			if old, ok := oldTok.TokenID(tok); ok {
 				want = toF64(row(oldEmbed, old))
-				if !tied && !near(toF64(row(m.Head, id)), toF64(row(oldHead, old))) {
+				if !tied && !near(toF64(row(m.Head.W, id)), toF64(row(oldHead, old))) {
 					t.Errorf("untied head row of shared token %q not kept", tok)
 				}
 			} else if pieces, err := encodeBytes(oldTok, tok); err == nil && !strings.HasPrefix(tok, "<|") {

@@ -378,7 +378,7 @@ func TestDivergenceStopsWithLastGoodCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Layers[1].Up[3] = float32(math.NaN())
+	m.Layers[1].Up.W[3] = float32(math.NaN())
 	initDir := filepath.Join(t.TempDir(), "init")
 	if err := m.Save(initDir, "F32"); err != nil {
 		t.Fatal(err)
