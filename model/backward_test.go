@@ -11,7 +11,7 @@ import (
 	"github.com/dokja/dokja/tensor"
 )
 
-var presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"}
+var presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"}
 
 func loadPreset(t *testing.T, name string) *Model {
 	t.Helper()

@@ -33,6 +33,7 @@ type Config struct {
 	TieWordEmbeddings     bool     `json:"tie_word_embeddings"`
 	AttentionBias         bool     `json:"attention_bias"`
 	MLPBias               bool     `json:"mlp_bias"`
+	UseSlidingWindow      bool     `json:"use_sliding_window"`
 	TorchDtype            string   `json:"torch_dtype"`
 	BOSTokenID            any      `json:"bos_token_id,omitempty"`
 	EOSTokenID            any      `json:"eos_token_id,omitempty"`
@@ -115,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MLPBias {
 		return errors.New("config.json: mlp_bias: true is not supported")
+	}
+	if c.UseSlidingWindow {
+		return errors.New("config.json: use_sliding_window: true is not supported yet (every layer would attend over the whole context)")
 	}
 	if c.RopeScaling != nil {
 		return errors.New("config.json: rope_scaling is not supported yet")

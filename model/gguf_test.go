@@ -48,7 +48,7 @@ func maxLogitDiff(t *testing.T, a, b *Model, prompt []int) float64 {
 func TestGGUFRoundTrip(t *testing.T) {
 	prompt := []int{65, 32, 16, 0, 1, 7, 43, 96, 4, 50, 5}
 	tol := map[string]float64{"f32": 1e-6, "f16": 6e-4, "q8_0": 1.6e-2, "q4_0": 0.19, "q4_k": 1.6e-2}
-	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"} {
 		m, err := Load(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)

@@ -38,11 +38,16 @@ type adamGolden struct {
 		GradNorm     []float64            `json:"grad_norm"`
 		FinalWeights map[string][]float64 `json:"final_weights"`
 		FinalSum     map[string]float64   `json:"final_sum"`
+		// Float64 is the same run in float64: how far PyTorch's own float32
+		// run strays from it is the float32 noise of this run.
+		Float64 struct {
+			GradNorm float64 `json:"max_abs_diff_grad_norm_f32_vs_f64"`
+		} `json:"float64"`
 	} `json:"adamw"`
 }
 
 func TestAdamWMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha"} {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"} {
 		dir := filepath.Join(presetDir, name)
 		data, err := os.ReadFile(filepath.Join(dir, "train_golden.json"))
 		if err != nil {
@@ -76,7 +81,10 @@ func TestAdamWMatchesPyTorch(t *testing.T) {
 			if math.Abs(lr-a.LR[step]) > 1e-12 {
 				t.Errorf("%s step %d: lr %g, PyTorch run %g", name, step, lr, a.LR[step])
 			}
-			if math.Abs(loss/n-a.Loss[step]) > 1e-5 || math.Abs(norm-a.GradNorm[step]) > 1e-5 {
+			// Gradient norms: 1e-5, or twice PyTorch's own float32 noise on
+			// this run where that is larger (tiny-qwen3's last steps
+			// grow gradients, and float32 runs part by 1.3e-4 there).
+			if math.Abs(loss/n-a.Loss[step]) > 1e-5 || math.Abs(norm-a.GradNorm[step]) > max(1e-5, 2*a.Float64.GradNorm) {
 				t.Errorf("%s step %d: loss %.7f grad norm %.7f, PyTorch %.7f %.7f", name, step, loss/n, norm, a.Loss[step], a.GradNorm[step])
 			}
 			opt.Update(m, grads, lr)

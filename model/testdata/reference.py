@@ -258,6 +258,15 @@ PRESETS = {
         num_key_value_heads=4, head_dim=16, rms_norm_eps=1e-5, rope_theta=10000.0,
         tie_word_embeddings=True, attention_bias=True, seed=3,
     ),
+    # Qwen3-0.6B's config.json shrunk, every key kept: head_dim is given and
+    # is not hidden_size / heads (128 against 1024 / 16 there, 32 against
+    # 64 / 4 here), q_norm and k_norm normalise each head before RoPE.
+    "tiny-qwen3": dict(
+        arch="Qwen3ForCausalLM", model_type="qwen3", vocab_size=113, hidden_size=64,
+        intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6, rope_theta=1000000.0,
+        tie_word_embeddings=True, attention_bias=False, seed=4,
+    ),
 }
 
 INIT_STD = 0.02       # linear / embedding weights ~ N(0, 0.02), as HF initializer_range
@@ -301,10 +310,13 @@ def make_config(p):
         cfg["attention_bias"] = p["attention_bias"]
         cfg["mlp_bias"] = False
         cfg["pretraining_tp"] = 1
-    else:  # qwen2: q/k/v biases are unconditional; no sliding window
+    else:  # qwen2 (q/k/v biases unconditional), qwen3: no sliding window
         cfg["use_sliding_window"] = False
         cfg["sliding_window"] = None
         cfg["max_window_layers"] = p["num_hidden_layers"]
+    if p["model_type"] == "qwen3":
+        cfg["attention_bias"] = p["attention_bias"]
+        cfg["max_position_embeddings"] = 40960
     return cfg
 
 
@@ -315,15 +327,15 @@ class Dims:
         self.cfg = cfg
         self.model_type = cfg.get("model_type")
         arch = (cfg.get("architectures") or [""])[0]
-        if self.model_type not in ("llama", "qwen2") and arch not in ("LlamaForCausalLM", "Qwen2ForCausalLM"):
+        if self.model_type not in ("llama", "qwen2", "qwen3") and arch not in ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"):
             raise ValueError("unsupported model %r / %r" % (self.model_type, arch))
         if self.model_type is None:
-            self.model_type = "qwen2" if arch.startswith("Qwen2") else "llama"
+            self.model_type = {"Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}.get(arch, "llama")
         if cfg.get("rope_scaling"):
             raise ValueError("rope_scaling not supported by this reference")
         if cfg.get("hidden_act", "silu") != "silu":
             raise ValueError("only silu supported")
-        if self.model_type == "qwen2" and cfg.get("use_sliding_window"):
+        if self.model_type in ("qwen2", "qwen3") and cfg.get("use_sliding_window"):
             raise ValueError("sliding window not supported")
         self.V = cfg["vocab_size"]
         self.D = cfg["hidden_size"]
@@ -339,9 +351,11 @@ class Dims:
         self.tied = bool(cfg.get("tie_word_embeddings", False))
         if self.model_type == "qwen2":
             self.qkv_bias, self.o_bias = True, False
-        else:
+        else:  # llama, qwen3: attention_bias biases q, k, v and o
             ab = bool(cfg.get("attention_bias", False))
             self.qkv_bias, self.o_bias = ab, ab
+        # Qwen3: RMSNorm over each head's queries and keys (weight [head_dim]), before RoPE.
+        self.qk_norm = self.model_type == "qwen3"
         if cfg.get("mlp_bias"):
             raise ValueError("mlp_bias not supported")
 
@@ -359,6 +373,9 @@ def param_specs(d):
         specs.append((p + "self_attn.o_proj.weight", (d.D, d.Hq * d.hd), "weight"))
         if d.o_bias:
             specs.append((p + "self_attn.o_proj.bias", (d.D,), "bias"))
+        if d.qk_norm:
+            specs.append((p + "self_attn.q_norm.weight", (d.hd,), "norm"))
+            specs.append((p + "self_attn.k_norm.weight", (d.hd,), "norm"))
         specs.append((p + "post_attention_layernorm.weight", (d.D,), "norm"))
         specs.append((p + "mlp.gate_proj.weight", (d.I, d.D), "weight"))
         specs.append((p + "mlp.up_proj.weight", (d.I, d.D), "weight"))
@@ -501,6 +518,9 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         q = linear(h, W, p + "self_attn.q_proj").view(T, d.Hq, d.hd).transpose(0, 1)
         k = linear(h, W, p + "self_attn.k_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
         v = linear(h, W, p + "self_attn.v_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
+        if d.qk_norm and bug != "no_qk_norm":
+            q = rms_norm(q, W[p + "self_attn.q_norm.weight"], d.eps)
+            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], d.eps)
         q, k = rope(q), rope(k)
         if bug == "gqa_modulo":
             idx = torch.arange(d.Hq) % d.Hkv
@@ -562,6 +582,9 @@ def forward_incremental_np(d, tensors, ids):
             q = lin(h, p + "self_attn.q_proj").reshape(d.Hq, d.hd)
             k = lin(h, p + "self_attn.k_proj").reshape(d.Hkv, d.hd)
             v = lin(h, p + "self_attn.v_proj").reshape(d.Hkv, d.hd)
+            if d.qk_norm:
+                q = np.stack([rms(q[j], W[p + "self_attn.q_norm.weight"]) for j in range(d.Hq)])
+                k = np.stack([rms(k[j], W[p + "self_attn.k_norm.weight"]) for j in range(d.Hkv)])
             k = np.stack([rot(k[j], pos) for j in range(d.Hkv)])
             cache_k[i].append(k)
             cache_v[i].append(v)
@@ -632,6 +655,8 @@ def golden(ckdir, seed=None):
         bugs.append("no_qkv_bias")
     if d.o_bias:
         bugs.append("no_o_bias")
+    if d.qk_norm:
+        bugs.append("no_qk_norm")
     sens = {}
     for b in bugs:
         m = 0.0

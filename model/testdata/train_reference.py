@@ -33,7 +33,7 @@ import reference as ref  # noqa: E402  (also sets torch threads to <= 2)
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-PRESET_NAMES = ("tiny-llama", "tiny-qwen2", "tiny-llama-mha")
+PRESET_NAMES = ("tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3")
 SEP = 3
 B, T = 2, 12
 
@@ -169,6 +169,9 @@ def train_forward(d, W, inputs, sep, dtype, bug=None):
         q = ref.linear(h, W, p + "self_attn.q_proj").view(Bn, Tn, d.Hq, d.hd).transpose(1, 2)
         k = ref.linear(h, W, p + "self_attn.k_proj").view(Bn, Tn, d.Hkv, d.hd).transpose(1, 2)
         v = ref.linear(h, W, p + "self_attn.v_proj").view(Bn, Tn, d.Hkv, d.hd).transpose(1, 2)
+        if d.qk_norm:  # Qwen3: per-head RMSNorm before RoPE
+            q = ref.rms_norm(q, W[p + "self_attn.q_norm.weight"], d.eps)
+            k = ref.rms_norm(k, W[p + "self_attn.k_norm.weight"], d.eps)
         q = q * cos + ref.rotate_half(q) * sin
         k = k * cos + ref.rotate_half(k) * sin
         k, v = k[:, idx], v[:, idx]                           # [B, Hq, T, hd]
