@@ -107,11 +107,12 @@ func ParseKVCache(s string) (half bool, err error) {
 
 // Engine serves generations of one model with continuous batching: every
 // decode step advances all running sequences together in one forward
-// pass (StepBatch), new requests join between steps, and a finished or
+// pass (Decoder.Hidden), new requests join between steps, and a finished or
 // cancelled one leaves at once, freeing its slot and its cache. A request
 // whose caller gives up while it still waits leaves the queue at once.
 type Engine struct {
-	m    *model.Model
+	dec  Decoder
+	m    *model.Model // the CPU model behind dec; nil for another Decoder
 	tok  *tokenizer.Tokenizer
 	opt  EngineOptions
 	stop chan struct{}
@@ -143,7 +144,7 @@ type job struct {
 	events []Event
 	notify chan struct{} // capacity 1: events were added
 
-	cache    *model.Cache
+	cache    State
 	sampler  *Sampler
 	history  []int
 	pending  []int // ids to run next step
@@ -179,9 +180,25 @@ type jobResult struct {
 	err error
 }
 
-// NewEngine starts an engine's scheduling loop; Close stops it.
+// NewEngine starts an engine's scheduling loop over m on the CPU; Close
+// stops it.
 func NewEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*Engine, error) {
 	e, err := newEngine(m, tok, opt)
+	if err != nil {
+		return nil, err
+	}
+	go e.loop()
+	return e, nil
+}
+
+// NewDecoderEngine starts an engine over any Decoder. opt.HalfKV is the
+// CPU cache's setting and is refused here: a Decoder chooses its own
+// state.
+func NewDecoderEngine(d Decoder, tok *tokenizer.Tokenizer, opt EngineOptions) (*Engine, error) {
+	if opt.HalfKV {
+		return nil, errors.New("engine: HalfKV applies to the CPU model only")
+	}
+	e, err := newDecoderEngine(d, tok, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -192,11 +209,21 @@ func NewEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*En
 // newEngine builds an engine without starting its loop (tests fill its
 // queue first).
 func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*Engine, error) {
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, fmt.Errorf("tokenizer has %d ids but the model only %d", tok.VocabSize(), m.Config.VocabSize)
-	}
 	if opt.HalfKV {
 		m.HalfKV = true
+	}
+	e, err := newDecoderEngine(CPU(m), tok, opt)
+	if err != nil {
+		return nil, err
+	}
+	e.m = m
+	return e, nil
+}
+
+func newDecoderEngine(d Decoder, tok *tokenizer.Tokenizer, opt EngineOptions) (*Engine, error) {
+	cfg := d.Config()
+	if tok.VocabSize() > cfg.VocabSize {
+		return nil, fmt.Errorf("tokenizer has %d ids but the model only %d", tok.VocabSize(), cfg.VocabSize)
 	}
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 8
@@ -205,16 +232,18 @@ func newEngine(m *model.Model, tok *tokenizer.Tokenizer, opt EngineOptions) (*En
 		opt.MaxQueue = 64
 	}
 	if opt.MaxContext <= 0 {
-		opt.MaxContext = m.Config.MaxPositionEmbeddings
+		opt.MaxContext = cfg.MaxPositionEmbeddings
 		if opt.MaxContext <= 0 {
 			opt.MaxContext = 4096
 		}
 	}
-	return &Engine{m: m, tok: tok, opt: opt, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), eos: endTokens(m, tok)}, nil
+	return &Engine{dec: d, tok: tok, opt: opt, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), eos: endTokens(cfg, tok)}, nil
 }
 
-// Model returns the engine's model; Tokenizer its tokenizer.
+// Model returns the engine's CPU model (nil when it runs another
+// Decoder); Decoder what it runs; Tokenizer its tokenizer.
 func (e *Engine) Model() *model.Model             { return e.m }
+func (e *Engine) Decoder() Decoder                { return e.dec }
 func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
 
 // MaxContext is the longest prompt plus generation the engine accepts.
@@ -247,7 +276,7 @@ type Stats struct {
 
 // Stats reports the engine's current load.
 func (e *Engine) Stats() Stats {
-	perRow := int64(e.m.CacheBytesPerToken())
+	perRow := int64(e.dec.StateBytesPerToken())
 	e.mu.Lock()
 	queued := len(e.waiting)
 	e.mu.Unlock()
@@ -325,8 +354,8 @@ func (e *Engine) Generate(ctx context.Context, req Request, emit func(Event) err
 		return nil, fmt.Errorf("%w: %d prompt tokens + %d new tokens exceed the context of %d", ErrPromptLength, len(req.Prompt), req.MaxTokens, e.opt.MaxContext)
 	}
 	for i, id := range req.Prompt {
-		if id < 0 || id >= e.m.Config.VocabSize {
-			return nil, fmt.Errorf("prompt token %d at position %d is outside the vocabulary of %d", id, i, e.m.Config.VocabSize)
+		if V := e.dec.Config().VocabSize; id < 0 || id >= V {
+			return nil, fmt.Errorf("prompt token %d at position %d is outside the vocabulary of %d", id, i, V)
 		}
 	}
 	req.TopLogprobs = min(max(req.TopLogprobs, 0), 20)
@@ -419,7 +448,7 @@ func (e *Engine) loop() {
 func (e *Engine) publish(active []*job) {
 	var rows int64
 	for _, j := range active {
-		rows += int64(j.cache.Len)
+		rows += int64(j.cache.Len())
 	}
 	e.cacheRows.Store(rows)
 	e.running.Store(int64(len(active)))
@@ -440,14 +469,14 @@ func (e *Engine) step(active []*job) (keep []*job) {
 			keep = nil
 		}
 	}()
-	caches := make([]*model.Cache, len(active))
+	caches := make([]State, len(active))
 	ids := make([][]int, len(active))
 	all := make([]bool, len(active))
 	for i, j := range active {
 		caches[i], ids[i] = j.cache, j.pending
 		all[i] = j.first && j.req.Echo
 	}
-	out, err := e.m.StepBatch(caches, ids, all)
+	out, err := stepLogits(e.dec, caches, ids, all)
 	if err != nil {
 		for _, j := range active {
 			e.finish(j, err)
@@ -465,7 +494,7 @@ func (e *Engine) step(active []*job) (keep []*job) {
 
 // admit prepares a queued request's sequence.
 func (e *Engine) admit(j *job) {
-	j.cache = e.m.NewCache()
+	j.cache = e.dec.NewState()
 	j.sampler = NewSampler(j.req.Sampler)
 	j.history = slices.Clone(j.req.Prompt)
 	j.pending = j.req.Prompt
@@ -523,7 +552,7 @@ func (e *Engine) advance(j *job, logits [][]float32) bool {
 		e.finish(j, nil)
 		return true
 	}
-	if len(j.res.Tokens) >= j.req.MaxTokens || j.cache.Len+1 > e.opt.MaxContext {
+	if len(j.res.Tokens) >= j.req.MaxTokens || j.cache.Len()+1 > e.opt.MaxContext {
 		e.finish(j, nil)
 		return true
 	}

@@ -52,9 +52,9 @@ func Generate(ctx context.Context, m *model.Model, tok *tokenizer.Tokenizer, pro
 
 // endTokens are the ids that end a generation: the config's eos_token_id
 // (a number or a list) and the tokenizer's usual end markers.
-func endTokens(m *model.Model, tok *tokenizer.Tokenizer) map[int]bool {
+func endTokens(cfg *model.Config, tok *tokenizer.Tokenizer) map[int]bool {
 	out := map[int]bool{}
-	switch v := m.Config.EOSTokenID.(type) {
+	switch v := cfg.EOSTokenID.(type) {
 	case float64:
 		out[int(v)] = true
 	case []any:

@@ -184,6 +184,7 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 	qd, kvd := hq*hd, hkv*hd
 	eps := float32(c.RMSNormEps)
 	k := m.K
+	rot := c.Rotary()
 
 	// dx is the gradient of the residual stream.
 	mem := tp.mem
@@ -216,8 +217,8 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 		// Attention: x2 = x + o(attention(rope(qn(q(h1))), rope(kn(k(h1))), v(h1))).
 		linearBack(dx, lt.att, &l.O, &gl.O, datt, d, qd, 0)
 		m.attentionBackward(ps, lt, datt, dq, dk, dv)
-		tensor.RoPEInverse(dq, hq, hd, ps.pos, c.RopeTheta)
-		tensor.RoPEInverse(dk, hkv, hd, ps.pos, c.RopeTheta)
+		rot.Transpose(dq, hq, hd, ps.pos)
+		rot.Transpose(dk, hkv, hd, ps.pos)
 		dqIn, dkIn := dq, dk
 		if l.QNorm != nil {
 			// Per head: rows of head_dim values, the projections' outputs

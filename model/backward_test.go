@@ -11,7 +11,10 @@ import (
 	"github.com/dokja/dokja/tensor"
 )
 
-var presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"}
+// presets are the checkpoints under testdata that reference.py and
+// train_reference.py wrote, each with its goldens.
+var presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3",
+	"tiny-llama31", "tiny-qwen25-yarn", "tiny-llama-linear", "tiny-llama-dynamic"}
 
 func loadPreset(t *testing.T, name string) *Model {
 	t.Helper()

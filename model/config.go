@@ -10,33 +10,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 )
 
 // Config is the subset of a Hugging Face config.json that defines a Llama
 // or Qwen2 model.
 type Config struct {
-	Architectures         []string `json:"architectures"`
-	ModelType             string   `json:"model_type"`
-	VocabSize             int      `json:"vocab_size"`
-	HiddenSize            int      `json:"hidden_size"`
-	IntermediateSize      int      `json:"intermediate_size"`
-	NumHiddenLayers       int      `json:"num_hidden_layers"`
-	NumAttentionHeads     int      `json:"num_attention_heads"`
-	NumKeyValueHeads      int      `json:"num_key_value_heads"`
-	HeadDim               int      `json:"head_dim"`
-	HiddenAct             string   `json:"hidden_act"`
-	MaxPositionEmbeddings int      `json:"max_position_embeddings"`
-	RMSNormEps            float64  `json:"rms_norm_eps"`
-	RopeTheta             float64  `json:"rope_theta"`
-	RopeScaling           any      `json:"rope_scaling"`
-	TieWordEmbeddings     bool     `json:"tie_word_embeddings"`
-	AttentionBias         bool     `json:"attention_bias"`
-	MLPBias               bool     `json:"mlp_bias"`
-	UseSlidingWindow      bool     `json:"use_sliding_window"`
-	TorchDtype            string   `json:"torch_dtype"`
-	BOSTokenID            any      `json:"bos_token_id,omitempty"`
-	EOSTokenID            any      `json:"eos_token_id,omitempty"`
+	Architectures         []string     `json:"architectures"`
+	ModelType             string       `json:"model_type"`
+	VocabSize             int          `json:"vocab_size"`
+	HiddenSize            int          `json:"hidden_size"`
+	IntermediateSize      int          `json:"intermediate_size"`
+	NumHiddenLayers       int          `json:"num_hidden_layers"`
+	NumAttentionHeads     int          `json:"num_attention_heads"`
+	NumKeyValueHeads      int          `json:"num_key_value_heads"`
+	HeadDim               int          `json:"head_dim"`
+	HiddenAct             string       `json:"hidden_act"`
+	MaxPositionEmbeddings int          `json:"max_position_embeddings"`
+	RMSNormEps            float64      `json:"rms_norm_eps"`
+	RopeTheta             float64      `json:"rope_theta"`
+	RopeScaling           *RopeScaling `json:"rope_scaling"`
+	// RopeParameters is Transformers 5's name for rope_scaling, which also
+	// carries rope_theta; ReadConfig folds it into the two fields above.
+	RopeParameters    *RopeScaling `json:"rope_parameters,omitempty"`
+	TieWordEmbeddings bool         `json:"tie_word_embeddings"`
+	AttentionBias     bool         `json:"attention_bias"`
+	MLPBias           bool         `json:"mlp_bias"`
+	UseSlidingWindow  bool         `json:"use_sliding_window"`
+	TorchDtype        string       `json:"torch_dtype"`
+	BOSTokenID        any          `json:"bos_token_id,omitempty"`
+	EOSTokenID        any          `json:"eos_token_id,omitempty"`
 }
 
 // maxDim bounds every size read from a config, so that products of sizes
@@ -55,6 +59,19 @@ func ReadConfig(r io.Reader) (*Config, error) {
 	}
 	if c.HeadDim == 0 && c.NumAttentionHeads > 0 {
 		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+	}
+	if p := c.RopeParameters; p != nil {
+		if p.theta != 0 && c.RopeTheta == 0 {
+			c.RopeTheta = p.theta
+		}
+		p.theta = 0
+		if c.RopeScaling == nil {
+			c.RopeScaling = p
+		}
+		c.RopeParameters = nil
+	}
+	if c.RopeScaling != nil && c.RopeScaling.Type == "default" {
+		c.RopeScaling = nil
 	}
 	if c.RopeTheta == 0 {
 		c.RopeTheta = 10000
@@ -121,10 +138,12 @@ func (c *Config) Validate() error {
 		return errors.New("config.json: use_sliding_window: true is not supported yet (every layer would attend over the whole context)")
 	}
 	if c.RopeScaling != nil {
-		return errors.New("config.json: rope_scaling is not supported yet")
+		if err := c.RopeScaling.validate(c); err != nil {
+			return err
+		}
 	}
-	if c.RMSNormEps < 0 || c.RopeTheta <= 0 {
-		return fmt.Errorf("config.json: rms_norm_eps %g and rope_theta %g must be positive", c.RMSNormEps, c.RopeTheta)
+	if c.RMSNormEps < 0 || !(c.RopeTheta > 1) || math.IsInf(c.RopeTheta, 0) {
+		return fmt.Errorf("config.json: rms_norm_eps %g must be ≥ 0 and rope_theta %g finite and > 1", c.RMSNormEps, c.RopeTheta)
 	}
 	if c.MaxPositionEmbeddings < 0 || c.MaxPositionEmbeddings > maxDim {
 		return fmt.Errorf("config.json: max_position_embeddings: %d is not in [0, %d]", c.MaxPositionEmbeddings, maxDim)

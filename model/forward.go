@@ -35,7 +35,7 @@ func (ps *pass) past(s int) int {
 	if ps.caches == nil {
 		return 0
 	}
-	return ps.caches[s].Len
+	return ps.caches[s].n
 }
 
 // layerTape records the activations of one layer that backward needs.
@@ -102,6 +102,7 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 	qd, kvd := hq*hd, hkv*hd
 	eps := float32(c.RMSNormEps)
 	k := m.K
+	rot := c.Rotary()
 
 	alloc := func(n int) []float32 { return make([]float32, n) }
 	if tp != nil {
@@ -154,8 +155,8 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 			l.K.apply(k, lt.k, lt.h1, rows, kvd, d)
 		}
 		l.V.apply(k, lt.v, lt.h1, rows, kvd, d)
-		tensor.RoPE(lt.q, hq, hd, ps.pos, c.RopeTheta)
-		tensor.RoPE(lt.k, hkv, hd, ps.pos, c.RopeTheta)
+		rot.Apply(lt.q, hq, hd, ps.pos)
+		rot.Apply(lt.k, hkv, hd, ps.pos)
 		for s, cache := range ps.caches {
 			a, b := ps.start[s]*kvd, ps.start[s+1]*kvd
 			cache.appendRows(li, lt.k[a:b], lt.v[a:b])
@@ -177,7 +178,7 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 		}
 	}
 	for s, cache := range ps.caches {
-		cache.Len += ps.start[s+1] - ps.start[s]
+		cache.n += ps.start[s+1] - ps.start[s]
 	}
 	tensor.RMSNorm(out, x, m.Norm, eps)
 	if tp != nil {
@@ -335,17 +336,43 @@ func (m *Model) Step(cache *Cache, ids []int, all bool) ([][]float32, error) {
 // what makes serving concurrent requests cheaper than serving them in
 // turn. For each sequence it returns the logits of all its new positions
 // (all[s]) or of the last one. A sequence may have no new ids (nil logits).
+// It is HiddenBatch followed by one product with the output head.
 func (m *Model) StepBatch(caches []*Cache, ids [][]int, all []bool) ([][][]float32, error) {
+	hidden, err := m.HiddenBatch(caches, ids, all)
+	if err != nil {
+		return nil, err
+	}
+	var rows [][]float32
+	for _, h := range hidden {
+		rows = append(rows, h...)
+	}
+	logits := m.Logits(rows)
+	out := make([][][]float32, len(ids))
+	i := 0
+	for s, h := range hidden {
+		if len(h) > 0 {
+			out[s] = logits[i : i+len(h) : i+len(h)]
+			i += len(h)
+		}
+	}
+	return out, nil
+}
+
+// HiddenBatch is StepBatch without the output head: for each sequence it
+// returns the final normalised hidden states (rows of hidden_size) of all
+// its new positions (all[s]) or of the last one. Embeddings, encoders and
+// other heads start from these.
+func (m *Model) HiddenBatch(caches []*Cache, ids [][]int, all []bool) ([][][]float32, error) {
 	if len(caches) != len(ids) || len(all) != len(ids) {
 		return nil, fmt.Errorf("step: %d caches, %d id lists and %d flags", len(caches), len(ids), len(all))
 	}
-	d, V := m.Config.HiddenSize, m.Config.VocabSize
+	d := m.Config.HiddenSize
 	ps := &pass{start: []int{0}}
 	for s, seq := range ids {
 		if err := m.checkIDs(seq, "token"); err != nil {
 			return nil, fmt.Errorf("sequence %d: %w", s, err)
 		}
-		past := caches[s].Len
+		past := caches[s].n
 		for t, id := range seq {
 			ps.ids = append(ps.ids, id)
 			ps.pos = append(ps.pos, past+t)
@@ -354,40 +381,41 @@ func (m *Model) StepBatch(caches []*Cache, ids [][]int, all []bool) ([][][]float
 		ps.start = append(ps.start, len(ps.ids))
 	}
 	ps.caches = caches
+	out := make([][][]float32, len(ids))
 	if len(ps.ids) == 0 {
-		return make([][][]float32, len(ids)), nil
+		return out, nil
 	}
 	h := m.forward(ps, nil)
-	// Gather the rows whose logits are wanted, for one product with the head.
-	var rows []int
 	for s := range ids {
 		from, to := ps.start[s], ps.start[s+1]
 		if to > from && !all[s] {
 			from = to - 1
 		}
 		for r := from; r < to; r++ {
-			rows = append(rows, r)
-		}
-	}
-	hs := make([]float32, len(rows)*d)
-	for i, r := range rows {
-		copy(hs[i*d:(i+1)*d], h[r*d:(r+1)*d])
-	}
-	logits := make([]float32, len(rows)*V)
-	m.Head.apply(m.K, logits, hs, len(rows), V, d)
-	out := make([][][]float32, len(ids))
-	i := 0
-	for s := range ids {
-		n := ps.start[s+1] - ps.start[s]
-		if n > 0 && !all[s] {
-			n = 1
-		}
-		for range n {
-			out[s] = append(out[s], logits[i*V:(i+1)*V])
-			i++
+			out[s] = append(out[s], h[r*d:(r+1)*d:(r+1)*d])
 		}
 	}
 	return out, nil
+}
+
+// Logits applies the output head to rows of final hidden states, in one
+// product: a row of vocab_size logits for each.
+func (m *Model) Logits(hidden [][]float32) [][]float32 {
+	d, V := m.Config.HiddenSize, m.Config.VocabSize
+	if len(hidden) == 0 {
+		return nil
+	}
+	hs := make([]float32, len(hidden)*d)
+	for i, h := range hidden {
+		copy(hs[i*d:(i+1)*d], h)
+	}
+	flat := make([]float32, len(hidden)*V)
+	m.Head.apply(m.K, flat, hs, len(hidden), V, d)
+	out := make([][]float32, len(hidden))
+	for i := range out {
+		out[i] = flat[i*V : (i+1)*V : (i+1)*V]
+	}
+	return out
 }
 
 func (m *Model) checkIDs(ids []int, what string) error {

@@ -305,8 +305,8 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 		}
 		*it.dst = v
 	}
-	if s, err := f.String(arch + ".rope.scaling.type"); err == nil && s != "none" {
-		return nil, fmt.Errorf("%s: %s.rope.scaling.type %q is not supported", f.Path, arch, s)
+	if c.RopeScaling, err = ggufRopeScaling(f, arch, c); err != nil {
+		return nil, err
 	}
 	if dc, err := f.Uint(arch + ".rope.dimension_count"); err == nil && int(dc) != c.HeadDim {
 		return nil, fmt.Errorf("%s: %s.rope.dimension_count %d differs from the head size %d (partial RoPE is not supported)", f.Path, arch, dc, c.HeadDim)
@@ -560,6 +560,11 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 		gguf.KV{Key: arch + ".rope.freq_base", Value: float32(c.RopeTheta)},
 		gguf.KV{Key: arch + ".attention.layer_norm_rms_epsilon", Value: float32(c.RMSNormEps)},
 	)
+	rm, ropeTensors, err := c.ggufRopeMeta(arch)
+	if err != nil {
+		return err
+	}
+	meta = append(meta, rm...)
 	tm, err := ggufTokenizerMeta(tok, c)
 	if err != nil {
 		return err
@@ -584,6 +589,7 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 			return quantizeRows(t, src, dims[0])
 		}})
 	}
+	tensors = append(tensors, ropeTensors...)
 	return gguf.Write(path, meta, tensors)
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func maxLogitDiff(t *testing.T, a, b *Model, prompt []int) float64 {
 func TestGGUFRoundTrip(t *testing.T) {
 	prompt := []int{65, 32, 16, 0, 1, 7, 43, 96, 4, 50, 5}
 	tol := map[string]float64{"f32": 1e-6, "f16": 6e-4, "q8_0": 1.6e-2, "q4_0": 0.19, "q4_k": 1.6e-2}
-	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"} {
+	for _, name := range presets {
 		m, err := Load(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +70,8 @@ func TestGGUFRoundTrip(t *testing.T) {
 			if c.Architectures[0] != gc.Architectures[0] || c.VocabSize != gc.VocabSize || c.HeadDim != gc.HeadDim ||
 				c.NumKeyValueHeads != gc.NumKeyValueHeads || c.TieWordEmbeddings != gc.TieWordEmbeddings ||
 				c.QKVBias() != gc.QKVBias() || c.OBias() != gc.OBias() || c.RopeTheta != gc.RopeTheta ||
-				float32(c.RMSNormEps) != float32(gc.RMSNormEps) || c.MaxPositionEmbeddings != gc.MaxPositionEmbeddings {
+				float32(c.RMSNormEps) != float32(gc.RMSNormEps) || c.MaxPositionEmbeddings != gc.MaxPositionEmbeddings ||
+				!reflect.DeepEqual(c.RopeScaling, gc.RopeScaling) {
 				t.Errorf("%s/%s: config %+v, want %+v", name, typ, gc, c)
 			}
 			if typ == "f32" {
@@ -89,6 +91,66 @@ func TestGGUFRoundTrip(t *testing.T) {
 			if d > tol[typ] {
 				t.Errorf("%s %s: max logit difference %.3g > %.3g", name, typ, d, tol[typ])
 			}
+		}
+	}
+}
+
+// A GGUF file written by llama.cpp's converter has no dokja.rope_scaling:
+// rope_scaling comes from rope.scaling.* and, for Llama 3.1, from the
+// divisors in rope_freqs.weight, and must give the same model.
+func TestGGUFRopeScalingFromLlamaCppKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []string // llama.cpp's keys the file must hold
+	}{
+		{"tiny-llama31", nil},
+		{"tiny-qwen25-yarn", []string{"qwen2.rope.scaling.type", "qwen2.rope.scaling.factor", "qwen2.rope.scaling.original_context_length"}},
+		{"tiny-llama-linear", []string{"llama.rope.scaling.type", "llama.rope.scaling.factor"}},
+	} {
+		m, err := Load(filepath.Join("testdata", tc.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "m.gguf")
+		if err := m.SaveGGUF(path, nil, "f32"); err != nil {
+			t.Fatal(err)
+		}
+		f, err := gguf.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta, ts, err := gguf.FromFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []gguf.KV
+		for _, kv := range meta {
+			if kv.Key != ropeKey {
+				kept = append(kept, kv)
+			}
+		}
+		for _, k := range tc.keys {
+			if _, ok := f.Get(k); !ok {
+				t.Errorf("%s: no %s", tc.name, k)
+			}
+		}
+		if _, ok := f.Tensor("rope_freqs.weight"); ok != (m.Config.RopeScaling.Type == "llama3") {
+			t.Errorf("%s: rope_freqs.weight present: %v", tc.name, ok)
+		}
+		stripped := filepath.Join(t.TempDir(), "llamacpp.gguf")
+		if err := gguf.Write(stripped, kept, ts); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		g, _, err := LoadGGUF(stripped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g.Config.RopeScaling, m.Config.RopeScaling) {
+			t.Errorf("%s: rope_scaling %v from llama.cpp's keys, want %v", tc.name, g.Config.RopeScaling, m.Config.RopeScaling)
+		}
+		if d := maxLogitDiff(t, m, g, []int{5, 1, 7, 3, 9, 11, 2, 40, 8, 6, 4, 30}); d > 1e-6 {
+			t.Errorf("%s: logits differ by %.3g", tc.name, d)
 		}
 	}
 }

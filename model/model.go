@@ -186,11 +186,14 @@ func Load(dir string) (*Model, error) {
 // layer, so that decoding a new token costs one position's work: in
 // float32, or in fp16 (hk, hv) when the model's HalfKV is set.
 type Cache struct {
-	k, v   [][]float32 // per layer: Len rows of kv_heads×head_dim
+	k, v   [][]float32 // per layer: n rows of kv_heads×head_dim
 	hk, hv [][]uint16  // the same in fp16, for a half cache
 	half   bool
-	Len    int
+	n      int // positions held
 }
+
+// Len is the number of positions the cache holds.
+func (c *Cache) Len() int { return c.n }
 
 // NewCache returns an empty cache for m, in fp16 if m.HalfKV is set.
 func (m *Model) NewCache() *Cache {
@@ -212,22 +215,22 @@ func (m *Model) CacheBytesPerToken() int {
 	return 2 * c.NumHiddenLayers * c.NumKeyValueHeads * c.HeadDim * size
 }
 
-// Truncate forgets the positions from n on (n ≤ Len), to reuse a prefix.
+// Truncate forgets the positions from n on (n ≤ Len()), to reuse a prefix.
 func (c *Cache) Truncate(n int) {
-	if n < 0 || n > c.Len {
+	if n < 0 || n > c.n {
 		return
 	}
 	for i := range c.k {
-		w := len(c.k[i]) / max(c.Len, 1)
+		w := len(c.k[i]) / max(c.n, 1)
 		c.k[i] = c.k[i][:n*w]
 		c.v[i] = c.v[i][:n*w]
 	}
 	for i := range c.hk {
-		w := len(c.hk[i]) / max(c.Len, 1)
+		w := len(c.hk[i]) / max(c.n, 1)
 		c.hk[i] = c.hk[i][:n*w]
 		c.hv[i] = c.hv[i][:n*w]
 	}
-	c.Len = n
+	c.n = n
 }
 
 // appendRows adds layer li's keys and values of new positions.

@@ -32,7 +32,7 @@ func readGolden(t *testing.T, path string) golden {
 }
 
 func TestForwardMatchesPyTorchReference(t *testing.T) {
-	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"} {
+	for _, name := range presets {
 		dir := filepath.Join("testdata", name)
 		g := readGolden(t, filepath.Join(dir, "golden.json"))
 		m, err := Load(dir)
@@ -122,7 +122,7 @@ func cacheCase(t *testing.T, name string) (*Model, []int, [][]float32) {
 // logits at every position, as the whole-sequence pass does; so must a
 // prefix followed by the rest, and a cache truncated and refilled.
 func TestCacheMatchesReference(t *testing.T) {
-	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"} {
+	for _, name := range presets {
 		m, prompt, want := cacheCase(t, name)
 		check := func(how string, pos int, got []float32) {
 			t.Helper()
@@ -151,8 +151,8 @@ func TestCacheMatchesReference(t *testing.T) {
 		c.Truncate(6)
 		out, _ = m.Step(c, prompt[6:], false)
 		check("truncated and refilled", len(prompt)-1, out[0])
-		if c.Len != len(prompt) {
-			t.Fatalf("cache length %d, want %d", c.Len, len(prompt))
+		if c.Len() != len(prompt) {
+			t.Fatalf("cache length %d, want %d", c.Len(), len(prompt))
 		}
 	}
 }
@@ -190,8 +190,8 @@ func TestStepBatchMatchesSingleSteps(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range prompts {
-			if len(got[i]) != len(next[i]) || caches[i].Len != len(prompts[i])+len(next[i]) {
-				t.Fatalf("%s sequence %d: %d rows of logits, cache length %d", name, i, len(got[i]), caches[i].Len)
+			if len(got[i]) != len(next[i]) || caches[i].Len() != len(prompts[i])+len(next[i]) {
+				t.Fatalf("%s sequence %d: %d rows of logits, cache length %d", name, i, len(got[i]), caches[i].Len())
 			}
 			for r := range got[i] {
 				for v := range got[i][r] {
@@ -257,7 +257,7 @@ type generalOnly struct{ tensor.Kernels }
 // through the fused decode kernels as through the general path (bit for
 // bit), and survives prefixes and truncation like a float32 one.
 func TestHalfCache(t *testing.T) {
-	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"} {
+	for _, name := range presets {
 		m, prompt, want := cacheCase(t, name)
 		oneByOne := func() [][]float32 {
 			c := m.NewCache()

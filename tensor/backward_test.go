@@ -82,12 +82,27 @@ func TestBackwardOpsMatchFiniteDifferences(t *testing.T) {
 		}
 		q := randSlice(r, rows*heads*hd)
 		back := append([]float32(nil), q...)
-		RoPE(back, heads, hd, pos, 10000)
-		RoPEInverse(back, heads, hd, pos, 10000)
+		rot := NewRotary(hd, 10000)
+		rot.Apply(back, heads, hd, pos)
+		rot.Transpose(back, heads, hd, pos)
 		for i := range q {
 			if math.Abs(float64(back[i]-q[i])) > 1e-5 {
-				t.Fatalf("RoPEInverse(RoPE(x))[%d] = %g, want %g", i, back[i], q[i])
+				t.Fatalf("Transpose(Apply(x))[%d] = %g, want %g", i, back[i], q[i])
 			}
+		}
+		// With a scale, Transpose is the adjoint: <Apply(a), b> = <a, Transpose(b)>.
+		rot.Scale = 1.3
+		a, b := randSlice(r, rows*heads*hd), randSlice(r, rows*heads*hd)
+		ra, tb := append([]float32(nil), a...), append([]float32(nil), b...)
+		rot.Apply(ra, heads, hd, pos)
+		rot.Transpose(tb, heads, hd, pos)
+		var lhs, rhs float64
+		for i := range a {
+			lhs += float64(ra[i]) * float64(b[i])
+			rhs += float64(a[i]) * float64(tb[i])
+		}
+		if math.Abs(lhs-rhs) > 1e-4*(1+math.Abs(lhs)) {
+			t.Fatalf("<Apply(a), b> = %g, <a, Transpose(b)> = %g", lhs, rhs)
 		}
 	}
 }

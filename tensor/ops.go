@@ -38,36 +38,72 @@ func rmsNormRow(out, row, w []float32, eps float32) {
 	}
 }
 
-// RoPE rotates each head of x (rows of heads×headDim values, row t at
-// position pos[t]) by position, in the "rotate half" layout of Hugging
-// Face's Llama and Qwen2: element i pairs with element i+headDim/2, and
-// their angle is position·theta^(-2i/headDim), computed in float64.
-func RoPE(x []float32, heads, headDim int, pos []int, theta float64) {
-	rope(x, heads, headDim, pos, theta, 1)
+// Rotary is a rotary position embedding: rows of heads×headDim values
+// are rotated in the "rotate half" layout of Hugging Face's Llama and
+// Qwen2 (element i pairs with element i+headDim/2) by the angle
+// position·InvFreq[i], computed in float64, and multiplied by Scale.
+// The scaled variants (linear, dynamic NTK, YaRN, Llama 3) differ only in
+// these numbers, so the model builds them and this type applies them.
+type Rotary struct {
+	// InvFreq holds the inverse frequency of each of the headDim/2 pairs.
+	InvFreq []float64
+	// Scale multiplies cos and sin (YaRN's attention factor); 0 means 1.
+	Scale float64
+	// At, if set, replaces InvFreq for positions whose frequencies depend
+	// on the position (dynamic NTK scaling): it fills inv, of
+	// len(InvFreq), for position pos and reports false to keep InvFreq.
+	At func(pos int, inv []float64) bool
 }
 
-// RoPEInverse undoes RoPE: it rotates by the negative angles. Rotations
-// are orthogonal, so this is also the backward pass of RoPE.
-func RoPEInverse(x []float32, heads, headDim int, pos []int, theta float64) {
-	rope(x, heads, headDim, pos, theta, -1)
+// NewRotary returns plain RoPE: InvFreq[i] = theta^(-2i/headDim).
+func NewRotary(headDim int, theta float64) *Rotary {
+	inv := make([]float64, headDim/2)
+	for i := range inv {
+		inv[i] = math.Pow(theta, -float64(2*i)/float64(headDim))
+	}
+	return &Rotary{InvFreq: inv, Scale: 1}
 }
 
-func rope(x []float32, heads, headDim int, pos []int, theta, sign float64) {
+// Apply rotates x in place; row t is at position pos[t]. headDim must be
+// 2·len(r.InvFreq).
+func (r *Rotary) Apply(x []float32, heads, headDim int, pos []int) {
+	r.rotate(x, heads, headDim, pos, 1)
+}
+
+// Transpose applies the transpose of Apply: the rotation by the negative
+// angles, times the same Scale. It is Apply's backward pass, and its
+// inverse when Scale is 1.
+func (r *Rotary) Transpose(x []float32, heads, headDim int, pos []int) {
+	r.rotate(x, heads, headDim, pos, -1)
+}
+
+func (r *Rotary) rotate(x []float32, heads, headDim int, pos []int, sign float64) {
 	half := headDim / 2
+	if half != len(r.InvFreq) {
+		panic("tensor: Rotary with the wrong head size")
+	}
+	scale := r.Scale
+	if scale == 0 {
+		scale = 1
+	}
 	width := heads * headDim
 	rows := len(x) / width
-	invFreq := make([]float64, half)
-	for i := range half {
-		invFreq[i] = math.Pow(theta, -float64(2*i)/float64(headDim))
-	}
 	ParallelFor(rows, max(1, 8192/width), func(lo, hi int) {
 		cos := make([]float32, half)
 		sin := make([]float32, half)
+		var own []float64
+		if r.At != nil {
+			own = make([]float64, half)
+		}
 		for t := lo; t < hi; t++ {
 			p := float64(pos[t])
+			inv := r.InvFreq
+			if own != nil && r.At(pos[t], own) {
+				inv = own
+			}
 			for i := range half {
-				s, c := math.Sincos(p * invFreq[i])
-				cos[i], sin[i] = float32(c), float32(sign*s)
+				s, c := math.Sincos(p * inv[i])
+				cos[i], sin[i] = float32(scale*c), float32(sign*scale*s)
 			}
 			row := x[t*width : (t+1)*width]
 			for h := range heads {

@@ -36,7 +36,7 @@ func TestOpsMatchDefinitions(t *testing.T) {
 		for i := range pos {
 			pos[i] = 5 + i
 		}
-		RoPE(rot, heads, hd, pos, 10000)
+		NewRotary(hd, 10000).Apply(rot, heads, hd, pos)
 		for tk := range rows {
 			for h := range heads {
 				for i := range hd / 2 {

@@ -46,6 +46,11 @@ type adamGolden struct {
 	} `json:"adamw"`
 }
 
+// The optimizer is checked on the four presets whose runs are stable. The
+// RoPE-scaled presets' gradients are checked in package model; their
+// AdamW runs are in train_golden.json too, but tiny-llama-linear's
+// amplifies rounding (from weights moved by 1e-7 PyTorch's own run lands
+// up to 0.026 away: "perturbed_1e-7"), so it cannot test an optimizer.
 func TestAdamWMatchesPyTorch(t *testing.T) {
 	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3"} {
 		dir := filepath.Join(presetDir, name)

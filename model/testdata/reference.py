@@ -2,19 +2,20 @@
 """Independent reference for the Llama / Qwen2 decoder forward pass (Dokja test goldens).
 
 Plain torch + numpy only: no transformers, no safetensors package. The maths follows
-Hugging Face's LlamaForCausalLM / Qwen2ForCausalLM (eager attention, no rope_scaling,
-no sliding window) but the code is written from scratch.
+Hugging Face's LlamaForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM (eager attention,
+no sliding window; rope_scaling linear, dynamic, yarn and llama3 written from each
+method's definition, see rope_inv_freq) but the code is written from scratch.
 
 Modes (run with Debian's /usr/bin/python3, which has python3-torch 1.13 and numpy):
 
   reference.py all [--outdir DIR]
-      safetensors self-test, then make + golden for every preset (tiny-llama,
-      tiny-qwen2, tiny-llama-mha) into DIR/<preset>/ (DIR defaults to this
-      script's folder).
+      safetensors self-test, then make + golden for every preset (see PRESETS)
+      into DIR/<preset>/ (DIR defaults to this script's folder).
   reference.py make PRESET OUTDIR [--seed N]
       write OUTDIR/config.json and OUTDIR/model.safetensors (F32, random init).
   reference.py golden CKPTDIR
-      compute golden.json for a checkpoint folder (3 prompts of length 1, 5, 11),
+      compute golden.json for a checkpoint folder (prompts of length 1, 5, 11,
+      and 48 for the RoPE-scaled presets),
       with the float64 and per-head-loop cross-checks and a bug-sensitivity table.
   reference.py logits CKPTDIR --prompt 1,2,3 [--prompt 4,5] [--dtype float32|float64]
                        [--out FILE.json]
@@ -267,6 +268,51 @@ PRESETS = {
         num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6, rope_theta=1000000.0,
         tie_word_embeddings=True, attention_bias=False, seed=4,
     ),
+    # Llama-3.2-1B's config.json shrunk, every key kept, with its rope_scaling
+    # block ("rope_type": "llama3", factor 32, low 1, high 4). The original
+    # context is shrunk with the sizes (8192 -> 64) so that, at head_dim 16,
+    # pair 0 is kept, pair 1 blends and the rest are divided by 32 within the
+    # prompts' positions; with 8192 the rescaled pairs would barely turn.
+    "tiny-llama31": dict(
+        arch="LlamaForCausalLM", model_type="llama", vocab_size=97, hidden_size=64,
+        intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5, rope_theta=500000.0,
+        tie_word_embeddings=True, attention_bias=False, seed=5, max_position_embeddings=1024,
+        rope_scaling={"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                      "original_max_position_embeddings": 64, "rope_type": "llama3"},
+        prompt_lengths=(1, 5, 11, 48),
+    ),
+    # Qwen2.5-7B-Instruct's config.json with the YaRN block its model card
+    # recommends for long inputs ("type": "yarn", the older key name, factor 4,
+    # original 32768), shrunk: original 256, max 1024, so the blend spans
+    # pairs 0..3 of head_dim 16 (ramp 0, 1/3, 2/3, 1).
+    "tiny-qwen25-yarn": dict(
+        arch="Qwen2ForCausalLM", model_type="qwen2", vocab_size=101, hidden_size=64,
+        intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=None, rms_norm_eps=1e-6, rope_theta=1000000.0,
+        tie_word_embeddings=False, attention_bias=True, seed=6, max_position_embeddings=1024,
+        rope_scaling={"factor": 4.0, "original_max_position_embeddings": 256, "type": "yarn"},
+        prompt_lengths=(1, 5, 11, 48),
+    ),
+    # Linear interpolation and dynamic NTK on tiny-llama's shape. Dynamic
+    # leaves positions below max_position_embeddings (8 here) alone, so the
+    # 48-token prompt crosses it.
+    "tiny-llama-linear": dict(
+        arch="LlamaForCausalLM", model_type="llama", vocab_size=97, hidden_size=64,
+        intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=None, rms_norm_eps=1e-5, rope_theta=10000.0,
+        tie_word_embeddings=False, attention_bias=False, seed=7, max_position_embeddings=256,
+        rope_scaling={"type": "linear", "factor": 4.0},
+        prompt_lengths=(1, 5, 11, 48),
+    ),
+    "tiny-llama-dynamic": dict(
+        arch="LlamaForCausalLM", model_type="llama", vocab_size=97, hidden_size=64,
+        intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=None, rms_norm_eps=1e-5, rope_theta=10000.0,
+        tie_word_embeddings=False, attention_bias=False, seed=8, max_position_embeddings=8,
+        rope_scaling={"type": "dynamic", "factor": 4.0},
+        prompt_lengths=(1, 5, 11, 48),
+    ),
 }
 
 INIT_STD = 0.02       # linear / embedding weights ~ N(0, 0.02), as HF initializer_range
@@ -294,11 +340,11 @@ def make_config(p):
         cfg["head_dim"] = p["head_dim"]
     cfg.update({
         "hidden_act": "silu",
-        "max_position_embeddings": 128,
+        "max_position_embeddings": p.get("max_position_embeddings", 128),
         "initializer_range": INIT_STD,
         "rms_norm_eps": p["rms_norm_eps"],
         "rope_theta": p["rope_theta"],
-        "rope_scaling": None,
+        "rope_scaling": p.get("rope_scaling"),
         "tie_word_embeddings": p["tie_word_embeddings"],
         "torch_dtype": "float32",
         "attention_dropout": 0.0,
@@ -331,8 +377,12 @@ class Dims:
             raise ValueError("unsupported model %r / %r" % (self.model_type, arch))
         if self.model_type is None:
             self.model_type = {"Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}.get(arch, "llama")
-        if cfg.get("rope_scaling"):
-            raise ValueError("rope_scaling not supported by this reference")
+        self.rope_scaling = cfg.get("rope_scaling")
+        if self.rope_scaling:
+            t = self.rope_scaling.get("rope_type", self.rope_scaling.get("type"))
+            if t not in ("default", "linear", "dynamic", "yarn", "llama3"):
+                raise ValueError("rope_scaling type %r not supported by this reference" % t)
+        self.max_pos = cfg.get("max_position_embeddings")
         if cfg.get("hidden_act", "silu") != "silu":
             raise ValueError("only silu supported")
         if self.model_type in ("qwen2", "qwen3") and cfg.get("use_sliding_window"):
@@ -452,18 +502,99 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def rope_type(d):
+    rs = d.rope_scaling or {}
+    return rs.get("rope_type", rs.get("type", "default"))
+
+
+def rope_inv_freq(d, n_ctx=None):
+    """Inverse frequency of each pair (float64 list) and the factor on cos/sin.
+
+    Written from each method's definition:
+      linear  (positional interpolation, Chen et al. 2023): theta_i / factor.
+      dynamic (NTK-aware, bloc97/emozilla): for a context of n > max_position_embeddings
+              tokens the base becomes theta * (factor*n/max - (factor-1))^(hd/(hd-2)); here
+              n is the position + 1 (n_ctx), so a position's rotation never changes.
+      yarn    (Peng et al. 2023, as its reference code and HF define the ramp): the pair
+              index at which a wavelength turns r times over the original context L is
+              hd*ln(L/(2*pi*r)) / (2*ln(theta)); between floor(at beta_fast) and
+              ceil(at beta_slow) the pair blends linearly from kept to interpolated;
+              cos/sin are multiplied by 0.1*ln(factor)+1.
+      llama3  (Meta's Llama 3.1 apply_scaling): wavelengths > L/low are divided by factor,
+              < L/high kept, between: (1-s)*f/factor + s*f with s = (L/wave - low)/(high-low).
+    """
+    hd, theta = d.hd, d.theta
+    half = hd // 2
+    base = [theta ** (-(2.0 * j) / hd) for j in range(half)]
+    t = rope_type(d)
+    rs = d.rope_scaling or {}
+    if t == "default":
+        return base, 1.0
+    f = float(rs["factor"])
+    if t == "linear":
+        return [b / f for b in base], 1.0
+    if t == "dynamic":
+        if n_ctx is None or n_ctx <= d.max_pos:
+            return base, 1.0
+        nb = theta * (f * n_ctx / d.max_pos - (f - 1)) ** (hd / (hd - 2))
+        return [nb ** (-(2.0 * j) / hd) for j in range(half)], 1.0
+    if t == "yarn":
+        L = rs.get("original_max_position_embeddings") or d.max_pos
+        fast, slow = rs.get("beta_fast") or 32, rs.get("beta_slow") or 1
+
+        def pair_at(r):
+            return hd * math.log(L / (2 * math.pi * r)) / (2 * math.log(theta))
+        lo, hi = math.floor(pair_at(fast)), math.ceil(pair_at(slow))
+        lo, hi = max(lo, 0), min(hi, hd - 1)
+        if lo == hi:
+            hi += 0.001
+        out = []
+        for j, b in enumerate(base):
+            interp = min(max((j - lo) / (hi - lo), 0.0), 1.0)   # 1: fully interpolated
+            out.append(b / f * interp + b * (1 - interp))
+        af = rs.get("attention_factor") or (0.1 * math.log(f) + 1.0 if f > 1 else 1.0)
+        return out, af
+    if t == "llama3":
+        L = rs["original_max_position_embeddings"]
+        low, high = rs["low_freq_factor"], rs["high_freq_factor"]
+        out = []
+        for b in base:
+            wave = 2 * math.pi / b
+            if wave < L / high:
+                out.append(b)
+            elif wave > L / low:
+                out.append(b / f)
+            else:
+                sm = (L / wave - low) / (high - low)
+                out.append((1 - sm) * b / f + sm * b)
+        return out, 1.0
+    raise ValueError(t)
+
+
 def rope_cos_sin(d, T, dtype):
     """[T, hd] cos/sin tables. For float32 this mirrors HF: inv_freq and angles in float32."""
-    if dtype == torch.float32:
-        exps = torch.arange(0, d.hd, 2, dtype=torch.int64).float() / d.hd
-        inv_freq = 1.0 / (d.theta ** exps)
-        freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq[None, :]
-    else:
-        exps = torch.arange(0, d.hd, 2, dtype=torch.float64) / d.hd
-        inv_freq = 1.0 / (d.theta ** exps)
-        freqs = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
-    emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos().to(dtype), emb.sin().to(dtype)
+    if rope_type(d) == "default":
+        if dtype == torch.float32:
+            exps = torch.arange(0, d.hd, 2, dtype=torch.int64).float() / d.hd
+            inv_freq = 1.0 / (d.theta ** exps)
+            freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq[None, :]
+        else:
+            exps = torch.arange(0, d.hd, 2, dtype=torch.float64) / d.hd
+            inv_freq = 1.0 / (d.theta ** exps)
+            freqs = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(dtype), emb.sin().to(dtype)
+    rows_c, rows_s = [], []
+    for p in range(T):
+        inv, af = rope_inv_freq(d, p + 1)
+        if dtype == torch.float32:
+            ang = torch.tensor(float(p), dtype=torch.float32) * torch.tensor(inv, dtype=torch.float32)
+        else:
+            ang = float(p) * torch.tensor(inv, dtype=torch.float64)
+        ang = torch.cat((ang, ang))
+        rows_c.append(ang.cos() * af)
+        rows_s.append(ang.sin() * af)
+    return torch.stack(rows_c).to(dtype), torch.stack(rows_s).to(dtype)
 
 
 def linear(x, W, name):
@@ -492,6 +623,10 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         import copy
         d = copy.copy(d)
         d.theta = 500000.0 if d.theta == 10000.0 else 10000.0
+    if bug == "no_rope_scaling":
+        import copy
+        d = copy.copy(d)
+        d.rope_scaling = None
     cos, sin = rope_cos_sin(d, T, dtype)                            # [T, hd]
     scale = 1.0 / math.sqrt(d.hd)
     mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
@@ -550,7 +685,6 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
 def forward_incremental_np(d, tensors, ids):
     W = {k: v.double().numpy() for k, v in tensors.items()}
     half = d.hd // 2
-    inv = [d.theta ** (-(2.0 * j) / d.hd) for j in range(half)]
 
     def rms(v, w):
         return v / math.sqrt(float(np.dot(v, v)) / v.shape[0] + d.eps) * w
@@ -562,10 +696,11 @@ def forward_incremental_np(d, tensors, ids):
         return y
 
     def rot(vec, pos):  # vec [hd]; pair (j, j+half)
+        inv, af = rope_inv_freq(d, pos + 1)
         out = np.empty_like(vec)
         for j in range(half):
             a, b = vec[j], vec[j + half]
-            c, s = math.cos(pos * inv[j]), math.sin(pos * inv[j])
+            c, s = af * math.cos(pos * inv[j]), af * math.sin(pos * inv[j])
             out[j] = a * c - b * s
             out[j + half] = b * c + a * s
         return out
@@ -615,15 +750,15 @@ def forward_incremental_np(d, tensors, ids):
 # Golden generation
 # --------------------------------------------------------------------------------------
 
-def make_prompts(d, seed):
+def make_prompts(d, seed, lengths=PROMPT_LENGTHS):
     g = torch.Generator().manual_seed(seed + 1000)
     prompts = []
-    for n in PROMPT_LENGTHS:
+    for n in lengths:
         ids = torch.randint(0, d.V, (n,), generator=g).tolist()
         prompts.append(ids)
     # make sure the edge ids 0 and V-1 appear in the longest prompt
-    prompts[-1][3] = 0
-    prompts[-1][7] = d.V - 1
+    prompts[2][3] = 0
+    prompts[2][7] = d.V - 1
     return prompts
 
 
@@ -632,7 +767,8 @@ def golden(ckdir, seed=None):
     if seed is None:
         name = os.path.basename(os.path.normpath(ckdir))
         seed = PRESETS.get(name, {}).get("seed", 0)
-    prompts = make_prompts(d, seed)
+    name = os.path.basename(os.path.normpath(ckdir))
+    prompts = make_prompts(d, seed, PRESETS.get(name, {}).get("prompt_lengths", PROMPT_LENGTHS))
     all32, diff64, diff_np64, diff_np32 = [], 0.0, 0.0, 0.0
     max_abs_logit = 0.0
     for ids in prompts:
@@ -645,8 +781,8 @@ def golden(ckdir, seed=None):
         max_abs_logit = max(max_abs_logit, l32.abs().max().item())
         all32.append(l32)
     # Prefix consistency: logits of a prefix equal the first rows of the full prompt.
-    pre = forward_batched(d, tensors, prompts[-1][:5], torch.float32)
-    diff_prefix = (pre - all32[-1][:5]).abs().max().item()
+    pre = forward_batched(d, tensors, prompts[2][:5], torch.float32)
+    diff_prefix = (pre - all32[2][:5]).abs().max().item()
 
     bugs = ["interleaved_rope", "no_rope", "wrong_theta", "no_causal_mask", "norm_without_weight"]
     if d.group > 1:
@@ -657,6 +793,8 @@ def golden(ckdir, seed=None):
         bugs.append("no_o_bias")
     if d.qk_norm:
         bugs.append("no_qk_norm")
+    if d.rope_scaling:
+        bugs.append("no_rope_scaling")
     sens = {}
     for b in bugs:
         m = 0.0

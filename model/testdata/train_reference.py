@@ -33,7 +33,8 @@ import reference as ref  # noqa: E402  (also sets torch threads to <= 2)
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-PRESET_NAMES = ("tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3")
+PRESET_NAMES = ("tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3", "tiny-llama31", "tiny-qwen25-yarn",
+                "tiny-llama-linear", "tiny-llama-dynamic")
 SEP = 3
 B, T = 2, 12
 
@@ -85,7 +86,9 @@ final_weights) are written as the shortest decimal that rounds back to the same 
 digits), so parsing and rounding to float32 gives torch's exact bits. final_sum / final_sumsq are float64 \
 sums of the float32 final tensors (12 significant digits); lr and clip_coef are float64. The same \
 computations in float64 (weights converted from the float32 checkpoint; RoPE tables in float64) are \
-stored under "float64" keys with the f32-vs-f64 differences, to size the tolerances."""
+stored under "float64" keys with the f32-vs-f64 differences, to size the tolerances; so are, under \
+"perturbed_1e-7", the largest differences of three float32 AdamW runs started from weights moved by a \
+relative 1e-7 (how much this trajectory amplifies rounding)."""
 
 
 def f32(x):
@@ -416,6 +419,21 @@ def make_train_golden(name):
     batches = adamw_batches(d, seed)
     rec32, fin32, decay, no_decay = run_adamw(d, tensors, batches, torch.float32)
     rec64, fin64, _, _ = run_adamw(d, tensors, batches, torch.float64)
+    # Chaos: the same float32 run from weights moved by 1e-7 (relative, about
+    # a float32 rounding), three times. Where a trajectory amplifies rounding
+    # (Adam's m/sqrt(v) on gradients near zero), any other float32
+    # implementation parts from this one by about as much; the Go test
+    # sizes its tolerance with it.
+    pert = {"loss": 0.0, "grad_norm": 0.0, "final_weights": 0.0, "final_sum": 0.0}
+    for k in range(3):
+        g = torch.Generator().manual_seed(k)
+        moved_in = {n: (v.double() * (1 + 1e-7 * torch.randn(v.shape, generator=g, dtype=torch.float64))).float()
+                    for n, v in tensors.items()}
+        rp, fp, _, _ = run_adamw(d, moved_in, batches, torch.float32)
+        pert["loss"] = max(pert["loss"], max(abs(a - b) for a, b in zip(rp["loss"], rec32["loss"])))
+        pert["grad_norm"] = max(pert["grad_norm"], max(abs(a - b) for a, b in zip(rp["grad_norm"], rec32["grad_norm"])))
+        pert["final_weights"] = max(pert["final_weights"], max((fp[n] - fin32[n]).abs().max().item() for n in names))
+        pert["final_sum"] = max(pert["final_sum"], max(abs(fp[n].double().sum().item() - fin32[n].double().sum().item()) for n in names))
     hand64, _ = run_adamw_by_hand(d, tensors, batches)
     hand_diff = max((hand64[n] - fin64[n]).abs().max().item() for n in names)
     fin_diff = {n: (fin32[n].double() - fin64[n]).abs().max().item() for n in names}
@@ -541,6 +559,7 @@ def make_train_golden(name):
                 "max_abs_diff_final_sum_f32_vs_f64": sum_diff,
                 "max_abs_diff_final_sumsq_f32_vs_f64": sumsq_diff,
             },
+            "perturbed_1e-7": {"max_abs_diff_" + k: v for k, v in pert.items()},
         },
         "checks": {
             "max_abs_diff_train_forward_no_sep_vs_golden_json_logits_f32": golden_diff,
@@ -566,7 +585,7 @@ def make_train_golden(name):
     assert ns64 < 1e-12, ns64
     assert docs["max_abs_diff_logits"] < 1e-12 and docs["abs_diff_loss"] < 1e-12, docs
     assert docs["max_abs_diff_grads"] < 1e-12, docs
-    assert hand_diff < 1e-12, hand_diff
+    assert hand_diff < 1e-11, hand_diff  # float64 rounding over six steps (1.05e-12 seen on tiny-qwen25-yarn)
     assert docs["documents_per_row"][0] >= 2 and starts[1, T - 1] == T - 1
 
     path = os.path.join(ckdir, "train_golden.json")
