@@ -28,13 +28,73 @@ type Arch struct {
 	// to the interleaved pairs of ggml's default RoPE (llama). NeoX-RoPE
 	// architectures keep the rows (qwen2, qwen3).
 	PermuteQK bool
+	// NoPreNorms: no RMSNorm before attention and MLP (EXAONE 4).
+	NoPreNorms bool
+	// PostNorms: the attention and MLP outputs each pass through an
+	// RMSNorm before they join the residual stream (EXAONE 4).
+	PostNorms bool
+	// Sliding says which layers attend through a window of the last
+	// sliding_window positions: "all" every layer when sliding_window is
+	// set (Mistral); "qwen" layers from max_window_layers on when
+	// use_sliding_window is true (Qwen2, Qwen3); "pattern" the layers
+	// sliding_window_pattern marks (EXAONE 4); "" none. Where config.json
+	// lists layer_types, they decide.
+	Sliding string
+	// NoPEGlobal: when the model has a sliding window, its full-attention
+	// layers use no rotary embedding (EXAONE 4).
+	NoPEGlobal bool
+	// Prefix and Names give the checkpoint's tensor names where they are
+	// not Llama's: Prefix replaces "model.layers." and Names maps Dokja's
+	// names (whole names outside layers, the part after "model.layers.N."
+	// inside) to the checkpoint's. Dokja calls the post norms
+	// post_attn_norm and post_ffw_norm.
+	Prefix string
+	Names  map[string]string
 }
 
 // Archs lists the architectures Dokja runs.
 var Archs = []*Arch{
 	{Name: "LlamaForCausalLM", ModelType: "llama", GGUF: "llama", PermuteQK: true},
-	{Name: "Qwen2ForCausalLM", ModelType: "qwen2", GGUF: "qwen2", QKVBias: true},
-	{Name: "Qwen3ForCausalLM", ModelType: "qwen3", GGUF: "qwen3", QKNorm: true},
+	{Name: "Qwen2ForCausalLM", ModelType: "qwen2", GGUF: "qwen2", QKVBias: true, Sliding: "qwen"},
+	{Name: "Qwen3ForCausalLM", ModelType: "qwen3", GGUF: "qwen3", QKNorm: true, Sliding: "qwen"},
+	// Mistral is Llama with a sliding window; llama.cpp runs it as llama
+	// and ignores the window (the same numbers up to sliding_window).
+	{Name: "MistralForCausalLM", ModelType: "mistral", GGUF: "llama", PermuteQK: true, Sliding: "all"},
+	// EXAONE 3.0 and 3.5: Llama's maths under GPT-2-style names.
+	{Name: "ExaoneForCausalLM", ModelType: "exaone", GGUF: "exaone", Prefix: "transformer.h.", Names: map[string]string{
+		"model.embed_tokens.weight": "transformer.wte.weight", "model.norm.weight": "transformer.ln_f.weight",
+		"input_layernorm.weight": "ln_1.weight", "post_attention_layernorm.weight": "ln_2.weight",
+		"self_attn.q_proj.weight": "attn.attention.q_proj.weight", "self_attn.k_proj.weight": "attn.attention.k_proj.weight",
+		"self_attn.v_proj.weight": "attn.attention.v_proj.weight", "self_attn.o_proj.weight": "attn.attention.out_proj.weight",
+		"mlp.gate_proj.weight": "mlp.c_fc_0.weight", "mlp.up_proj.weight": "mlp.c_fc_1.weight", "mlp.down_proj.weight": "mlp.c_proj.weight",
+	}},
+	// EXAONE 4.0: per-head q/k norms, norms after attention and MLP
+	// instead of before, and (32B) three sliding-window layers with RoPE
+	// to one global layer without.
+	{Name: "Exaone4ForCausalLM", ModelType: "exaone4", GGUF: "exaone4", QKNorm: true, NoPreNorms: true, PostNorms: true,
+		Sliding: "pattern", NoPEGlobal: true, Names: map[string]string{
+			"post_attn_norm.weight": "post_attention_layernorm.weight", "post_ffw_norm.weight": "post_feedforward_layernorm.weight",
+		}},
+}
+
+// hfName is the checkpoint's name for one of Dokja's tensor names.
+func (a *Arch) hfName(name string) string {
+	if n, ok := a.Names[name]; ok {
+		return n
+	}
+	rest, ok := strings.CutPrefix(name, "model.layers.")
+	if !ok || (a.Prefix == "" && a.Names == nil) {
+		return name
+	}
+	i, suffix, _ := strings.Cut(rest, ".")
+	if n, ok := a.Names[suffix]; ok {
+		suffix = n
+	}
+	prefix := a.Prefix
+	if prefix == "" {
+		prefix = "model.layers."
+	}
+	return prefix + i + "." + suffix
 }
 
 // archNamed finds an architecture by its Hugging Face name.

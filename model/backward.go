@@ -185,6 +185,10 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 	eps := float32(c.RMSNormEps)
 	k := m.K
 	rot := c.Rotary()
+	plans, err := c.layerPlans()
+	if err != nil {
+		panic("model: " + err.Error() + " (the configuration was not validated)")
+	}
 
 	// dx is the gradient of the residual stream.
 	mem := tp.mem
@@ -202,23 +206,47 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 		}
 		k.Gemm(false, false, rows, nIn, nOut, 1, dOut, nOut, l.W, nIn, beta, dIn, nIn)
 	}
-	var dqn, dkn []float32
+	var dqn, dkn, dRaw []float32
 	if c.QKNorm() {
 		dqn, dkn = mem.get(rows*qd), mem.get(rows*kvd)
 	}
+	if c.arch().PostNorms {
+		dRaw = mem.get(rows * d)
+	}
+	// postBack is the gradient of a sublayer's output before its post
+	// norm (raw), given dx, that of the post norm's output.
+	postBack := func(raw, w, dw []float32) []float32 {
+		if w == nil {
+			return dx
+		}
+		clear(dRaw)
+		tensor.RMSNormBackward(dRaw, dw, dx, raw, w, eps)
+		return dRaw
+	}
+	// preBack adds into dx the gradient through a sublayer's pre norm
+	// (x itself where there is none), given dIn, that of its output.
+	preBack := func(x, w, dw []float32) {
+		if w == nil {
+			tensor.Add(dx, dIn)
+		} else {
+			tensor.RMSNormBackward(dx, dw, dIn, x, w, eps)
+		}
+	}
 	for li := len(m.Layers) - 1; li >= 0; li-- {
 		l, gl, lt := &m.Layers[li], &g.Layers[li], &tp.layers[li]
-		// MLP: x += down(silu(gate(h2))·up(h2)), h2 = norm(x2).
-		linearBack(dx, lt.act, &l.Down, &gl.Down, dact, d, ff, 0)
+		// MLP: x += pn(down(silu(gate(h2))·up(h2))), h2 = norm(x2).
+		linearBack(postBack(lt.dRaw, l.PostMLPNorm, gl.PostMLPNorm), lt.act, &l.Down, &gl.Down, dact, d, ff, 0)
 		tensor.SwiGLUBackward(dgate, dup, dact, lt.gate, lt.up)
 		linearBack(dgate, lt.h2, &l.Gate, &gl.Gate, dIn, ff, d, 0)
 		linearBack(dup, lt.h2, &l.Up, &gl.Up, dIn, ff, d, 1)
-		tensor.RMSNormBackward(dx, gl.MLPNorm, dIn, lt.x2, l.MLPNorm, eps)
-		// Attention: x2 = x + o(attention(rope(qn(q(h1))), rope(kn(k(h1))), v(h1))).
-		linearBack(dx, lt.att, &l.O, &gl.O, datt, d, qd, 0)
-		m.attentionBackward(ps, lt, datt, dq, dk, dv)
-		rot.Transpose(dq, hq, hd, ps.pos)
-		rot.Transpose(dk, hkv, hd, ps.pos)
+		preBack(lt.x2, l.MLPNorm, gl.MLPNorm)
+		// Attention: x2 = x + pn(o(attention(rope(qn(q(h1))), rope(kn(k(h1))), v(h1)))).
+		linearBack(postBack(lt.oRaw, l.PostAttnNorm, gl.PostAttnNorm), lt.att, &l.O, &gl.O, datt, d, qd, 0)
+		m.attentionBackward(ps, lt, plans[li].window, datt, dq, dk, dv)
+		if !plans[li].noRoPE {
+			rot.Transpose(dq, hq, hd, ps.pos)
+			rot.Transpose(dk, hkv, hd, ps.pos)
+		}
 		dqIn, dkIn := dq, dk
 		if l.QNorm != nil {
 			// Per head: rows of head_dim values, the projections' outputs
@@ -232,7 +260,7 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 		linearBack(dqIn, lt.h1, &l.Q, &gl.Q, dIn, qd, d, 0)
 		linearBack(dkIn, lt.h1, &l.K, &gl.K, dIn, kvd, d, 1)
 		linearBack(dv, lt.h1, &l.V, &gl.V, dIn, kvd, d, 1)
-		tensor.RMSNormBackward(dx, gl.AttnNorm, dIn, lt.x, l.AttnNorm, eps)
+		preBack(lt.x, l.AttnNorm, gl.AttnNorm)
 	}
 	// Rows are added in order, so a token seen twice sums deterministically.
 	for t, id := range ps.ids {
@@ -246,7 +274,7 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 // their shared dk and dv without races. With S = q·kᵀ·scale, P =
 // softmax(S) and O = P·v: dP = dO·vᵀ, dv = Pᵀ·dO, dS = P ⊙ (dP − Σ dP⊙P),
 // dq = dS·k·scale, dk = dSᵀ·q·scale.
-func (m *Model) attentionBackward(ps *pass, lt *layerTape, datt, dq, dk, dv []float32) {
+func (m *Model) attentionBackward(ps *pass, lt *layerTape, window int, datt, dq, dk, dv []float32) {
 	c := m.Config
 	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
 	qd, kvd := hq*hd, hkv*hd
@@ -272,7 +300,7 @@ func (m *Model) attentionBackward(ps *pass, lt *layerTape, datt, dq, dk, dv []fl
 				k.Gemm(true, false, T, hd, T, 1, p, T, do, qd, beta, dvb, kvd)
 				for t := range T {
 					pr, dr := p[t*T:(t+1)*T], ds[t*T:(t+1)*T]
-					from, to := ps.lo[b*T+t], t+1
+					from, to := ps.firstKey(b*T+t, t, window), t+1
 					var dot float32
 					for u := from; u < to; u++ {
 						dot += pr[u] * dr[u]

@@ -14,7 +14,8 @@ import (
 // presets are the checkpoints under testdata that reference.py and
 // train_reference.py wrote, each with its goldens.
 var presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3",
-	"tiny-llama31", "tiny-qwen25-yarn", "tiny-llama-linear", "tiny-llama-dynamic"}
+	"tiny-llama31", "tiny-qwen25-yarn", "tiny-llama-linear", "tiny-llama-dynamic",
+	"tiny-mistral", "tiny-exaone", "tiny-exaone4"}
 
 func loadPreset(t *testing.T, name string) *Model {
 	t.Helper()

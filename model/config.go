@@ -12,6 +12,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
+	"strings"
 )
 
 // Config is the subset of a Hugging Face config.json that defines a Llama
@@ -38,9 +40,21 @@ type Config struct {
 	AttentionBias     bool         `json:"attention_bias"`
 	MLPBias           bool         `json:"mlp_bias"`
 	UseSlidingWindow  bool         `json:"use_sliding_window"`
-	TorchDtype        string       `json:"torch_dtype"`
-	BOSTokenID        any          `json:"bos_token_id,omitempty"`
-	EOSTokenID        any          `json:"eos_token_id,omitempty"`
+	// SlidingWindow is how many positions a sliding-window layer sees,
+	// itself included; which layers slide is the architecture's rule
+	// (Arch.Sliding) or LayerTypes.
+	SlidingWindow        *int     `json:"sliding_window,omitempty"`
+	MaxWindowLayers      int      `json:"max_window_layers,omitempty"`
+	LayerTypes           []string `json:"layer_types,omitempty"`
+	SlidingWindowPattern any      `json:"sliding_window_pattern,omitempty"`
+	// EXAONE 3 names three keys its own way; ReadConfig copies them to
+	// num_hidden_layers, rms_norm_eps and hidden_act.
+	NumLayers          int     `json:"num_layers,omitempty"`
+	LayerNormEpsilon   float64 `json:"layer_norm_epsilon,omitempty"`
+	ActivationFunction string  `json:"activation_function,omitempty"`
+	TorchDtype         string  `json:"torch_dtype"`
+	BOSTokenID         any     `json:"bos_token_id,omitempty"`
+	EOSTokenID         any     `json:"eos_token_id,omitempty"`
 }
 
 // maxDim bounds every size read from a config, so that products of sizes
@@ -53,6 +67,15 @@ func ReadConfig(r io.Reader) (*Config, error) {
 	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	if c.NumHiddenLayers == 0 {
+		c.NumHiddenLayers = c.NumLayers
+	}
+	if c.RMSNormEps == 0 {
+		c.RMSNormEps = c.LayerNormEpsilon
+	}
+	if c.HiddenAct == "" {
+		c.HiddenAct = c.ActivationFunction
 	}
 	if c.NumKeyValueHeads == 0 {
 		c.NumKeyValueHeads = c.NumAttentionHeads
@@ -134,8 +157,8 @@ func (c *Config) Validate() error {
 	if c.MLPBias {
 		return errors.New("config.json: mlp_bias: true is not supported")
 	}
-	if c.UseSlidingWindow {
-		return errors.New("config.json: use_sliding_window: true is not supported yet (every layer would attend over the whole context)")
+	if _, err := c.layerPlans(); err != nil {
+		return err
 	}
 	if c.RopeScaling != nil {
 		if err := c.RopeScaling.validate(c); err != nil {
@@ -184,4 +207,91 @@ func (c *Config) checkLayers(file, firstTensor string, has func(i int) bool) err
 		}
 	}
 	return nil
+}
+
+// layerPlan is what differs between the layers of one model.
+type layerPlan struct {
+	// window is how many positions the layer attends to, itself included
+	// (0: all).
+	window int
+	// noRoPE: the layer's queries and keys are not rotated.
+	noRoPE bool
+}
+
+// layerPlans decides, per layer, the attention window and whether RoPE
+// applies, from layer_types where config.json lists them and otherwise
+// from the architecture's rule.
+func (c *Config) layerPlans() ([]layerPlan, error) {
+	a, err := c.Arch()
+	if err != nil {
+		return nil, err
+	}
+	n := c.NumHiddenLayers
+	plans := make([]layerPlan, n)
+	sliding := make([]bool, n)
+	switch {
+	case len(c.LayerTypes) > 0:
+		if len(c.LayerTypes) != n {
+			return nil, fmt.Errorf("config.json: layer_types has %d entries for %d layers", len(c.LayerTypes), n)
+		}
+		for i, t := range c.LayerTypes {
+			switch t {
+			case "sliding_attention":
+				sliding[i] = true
+			case "full_attention":
+			default:
+				return nil, fmt.Errorf("config.json: layer_types[%d]: %q is not supported (want sliding_attention or full_attention)", i, t)
+			}
+		}
+	case a.Sliding == "all":
+		for i := range sliding {
+			sliding[i] = c.SlidingWindow != nil
+		}
+	case a.Sliding == "qwen":
+		for i := range sliding {
+			sliding[i] = c.UseSlidingWindow && i >= c.MaxWindowLayers
+		}
+	case a.Sliding == "pattern" && c.SlidingWindow != nil:
+		switch p := c.SlidingWindowPattern.(type) {
+		case nil:
+		case float64:
+			if p < 1 || p != math.Trunc(p) || p > maxDim {
+				return nil, fmt.Errorf("config.json: sliding_window_pattern %g is not a positive whole number", p)
+			}
+			for i := range sliding {
+				sliding[i] = (i+1)%int(p) != 0
+			}
+		case string:
+			// "LLLG": L slides, G is global, repeated over the layers; the
+			// last layer is global (EXAONE 4's rule).
+			if p == "" || strings.Trim(p, "LG") != "" {
+				return nil, fmt.Errorf("config.json: sliding_window_pattern %q: want letters L and G", p)
+			}
+			for i := range sliding {
+				sliding[i] = p[i%len(p)] == 'L' && i != n-1
+			}
+		default:
+			return nil, fmt.Errorf("config.json: sliding_window_pattern %v: want a number or a string of L and G", p)
+		}
+	}
+	if a.Sliding == "" && len(c.LayerTypes) > 0 && slices.Contains(sliding, true) {
+		return nil, fmt.Errorf("config.json: layer_types: %s has no sliding-window layers", a.Name)
+	}
+	for i := range plans {
+		if sliding[i] {
+			if c.SlidingWindow == nil || *c.SlidingWindow <= 0 || *c.SlidingWindow > maxDim {
+				return nil, fmt.Errorf("config.json: layer %d slides but sliding_window is %s", i, fmtWindow(c.SlidingWindow))
+			}
+			plans[i].window = *c.SlidingWindow
+		}
+		plans[i].noRoPE = a.NoPEGlobal && c.SlidingWindow != nil && !sliding[i]
+	}
+	return plans, nil
+}
+
+func fmtWindow(w *int) string {
+	if w == nil {
+		return "null"
+	}
+	return fmt.Sprint(*w)
 }

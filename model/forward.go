@@ -30,6 +30,16 @@ type pass struct {
 
 func (ps *pass) seqs() int { return len(ps.start) - 1 }
 
+// firstKey is the first key row r attends to, its own key being at
+// index self of its sequence's keys: its document's first (lo), or with
+// a sliding window of w positions the first of the last w.
+func (ps *pass) firstKey(r, self, w int) int {
+	if w > 0 {
+		return max(ps.lo[r], self-w+1)
+	}
+	return ps.lo[r]
+}
+
 // past is the number of positions sequence s has before this pass.
 func (ps *pass) past(s int) int {
 	if ps.caches == nil {
@@ -39,10 +49,11 @@ func (ps *pass) past(s int) int {
 }
 
 // layerTape records the activations of one layer that backward needs.
-// qRaw and kRaw are the projections before a per-head norm (QKNorm).
+// qRaw and kRaw are the projections before a per-head norm (QKNorm);
+// oRaw and dRaw the attention and MLP outputs before a post norm.
 type layerTape struct {
 	x, h1, q, k, v, p, att, x2, h2, gate, up, act []float32
-	qRaw, kRaw                                    []float32
+	qRaw, kRaw, oRaw, dRaw                        []float32
 }
 
 // tape records a forward pass for Backward; nil at inference.
@@ -103,6 +114,10 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 	eps := float32(c.RMSNormEps)
 	k := m.K
 	rot := c.Rotary()
+	plans, err := c.layerPlans()
+	if err != nil {
+		panic("model: " + err.Error() + " (the configuration was not validated)")
+	}
 
 	alloc := func(n int) []float32 { return make([]float32, n) }
 	if tp != nil {
@@ -140,9 +155,33 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 			if qkNorm {
 				lt.qRaw, lt.kRaw = alloc(rows*qd), alloc(rows*kvd)
 			}
+			if l.PostAttnNorm != nil {
+				lt.oRaw, lt.dRaw = alloc(rows*d), alloc(rows*d)
+			}
 			copy(lt.x, x)
 		}
-		tensor.RMSNorm(lt.h1, x, l.AttnNorm, eps)
+		// norm is the pre-norm of a sublayer: the residual stream itself
+		// where the architecture has none.
+		norm := func(dst, src, w []float32) {
+			if w == nil {
+				copy(dst, src)
+			} else {
+				tensor.RMSNorm(dst, src, w, eps)
+			}
+		}
+		// post adds a sublayer's output to the residual stream, through
+		// its post norm where there is one (kept raw for backward).
+		post := func(out, raw, w []float32) {
+			if w != nil {
+				if raw != nil {
+					copy(raw, out)
+				}
+				tensor.RMSNorm(out, out, w, eps)
+			}
+			tensor.Add(x, out)
+		}
+		plan := plans[li]
+		norm(lt.h1, x, l.AttnNorm)
 		if qkNorm {
 			// Each head's queries and keys are normalised (rows of head_dim
 			// values) before RoPE.
@@ -155,24 +194,26 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 			l.K.apply(k, lt.k, lt.h1, rows, kvd, d)
 		}
 		l.V.apply(k, lt.v, lt.h1, rows, kvd, d)
-		rot.Apply(lt.q, hq, hd, ps.pos)
-		rot.Apply(lt.k, hkv, hd, ps.pos)
+		if !plan.noRoPE {
+			rot.Apply(lt.q, hq, hd, ps.pos)
+			rot.Apply(lt.k, hkv, hd, ps.pos)
+		}
 		for s, cache := range ps.caches {
 			a, b := ps.start[s]*kvd, ps.start[s+1]*kvd
 			cache.appendRows(li, lt.k[a:b], lt.v[a:b])
 		}
-		m.attention(ps, li, lt.q, lt.k, lt.v, lt.p, lt.att)
+		m.attention(ps, li, plan.window, lt.q, lt.k, lt.v, lt.p, lt.att)
 		l.O.apply(k, out, lt.att, rows, d, qd)
-		tensor.Add(x, out)
+		post(out, lt.oRaw, l.PostAttnNorm)
 		if tp != nil {
 			copy(lt.x2, x)
 		}
-		tensor.RMSNorm(lt.h2, x, l.MLPNorm, eps)
+		norm(lt.h2, x, l.MLPNorm)
 		l.Gate.apply(k, lt.gate, lt.h2, rows, ff, d)
 		l.Up.apply(k, lt.up, lt.h2, rows, ff, d)
 		tensor.SwiGLU(lt.act, lt.gate, lt.up)
 		l.Down.apply(k, out, lt.act, rows, d, ff)
-		tensor.Add(x, out)
+		post(out, lt.dRaw, l.PostMLPNorm)
 		if tp != nil {
 			tp.layers[li] = lt
 		}
@@ -188,13 +229,14 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 }
 
 // attention computes softmax(q·kᵀ/√hd)·v per sequence and query head over
-// each row's window of keys [lo, past+t], with matrix products: the
+// each row's window of keys [lo, past+t] (or its last window keys, for a
+// sliding-window layer; window 0 is none), with matrix products: the
 // scores of masked keys are computed and discarded, which costs less than
 // scalar loops. Keys and values come from the sequence's cache at
 // inference (layer li) and from this pass's rows in training. probs, when
 // not nil (training: sequences of equal length T), receives the
 // probabilities (sequences × heads × T × T) for backward.
-func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
+func (m *Model) attention(ps *pass, li, window int, q, k, v, probs, att []float32) {
 	c := m.Config
 	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
 	qd, kvd := hq*hd, hkv*hd
@@ -202,7 +244,7 @@ func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	kern := m.K
 	if qa, ok := kern.(tensor.QueryAttender); ok && probs == nil && ps.caches != nil && ps.oneRowEach() &&
-		m.attendCached(qa, ps, li, q, att, scale) {
+		m.attendCached(qa, ps, li, window, q, att, scale) {
 		return
 	}
 	// Each sequence's cached keys and values for this layer, in float32
@@ -244,7 +286,7 @@ func (m *Model) attention(ps *pass, li int, q, k, v, probs, att []float32) {
 			kern.Gemm(false, true, T, total, hd, scale, q[r0*qd+head*hd:], qd, keys[kvh*hd:], kvd, 0, p, total)
 			for t := range T {
 				row := p[t*total : (t+1)*total]
-				from, to := ps.lo[r0+t], past+t+1
+				from, to := ps.firstKey(r0+t, past+t, window), past+t+1
 				clear(row[:from])
 				tensor.Softmax(row[from:to])
 				clear(row[to:])
@@ -273,7 +315,7 @@ var scorePool = sync.Pool{New: func() any { return new([]float32) }}
 // sweeps its part of the cache once, row after row, for all the query
 // heads reading it. It reports false, and the general path then redoes
 // the whole step, when the kernel refuses the shape.
-func (m *Model) attendCached(qa tensor.QueryAttender, ps *pass, li int, q, att []float32, scale float32) bool {
+func (m *Model) attendCached(qa tensor.QueryAttender, ps *pass, li, window int, q, att []float32, scale float32) bool {
 	c := m.Config
 	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
 	qd, kvd := hq*hd, hkv*hd
@@ -287,7 +329,8 @@ func (m *Model) attendCached(qa tensor.QueryAttender, ps *pass, li int, q, att [
 			kv1 := min(hkv, kv0+hi-u)
 			u += kv1 - kv0
 			r := ps.start[s]
-			from, n := ps.lo[r], ps.past(s)+1-ps.lo[r]
+			from := ps.firstKey(r, ps.past(s), window)
+			n := ps.past(s) + 1 - from
 			heads := (kv1 - kv0) * group
 			if cap(*buf) < heads*n {
 				*buf = make([]float32, heads*n)

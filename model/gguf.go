@@ -29,7 +29,8 @@ import (
 // permutation and LoadGGUF undoes it, so Dokja's model (always
 // rotate-half) sees the Hugging Face layout.
 
-// ggufName maps a Hugging Face tensor name to llama.cpp's.
+// ggufName maps one of Dokja's tensor names (tensorSpec.canon) to
+// llama.cpp's.
 func ggufName(hf string) string {
 	switch hf {
 	case "model.embed_tokens.weight":
@@ -49,6 +50,7 @@ func ggufName(hf string) string {
 		{"self_attn.q_proj.", "attn_q."}, {"self_attn.k_proj.", "attn_k."}, {"self_attn.v_proj.", "attn_v."},
 		{"self_attn.o_proj.", "attn_output."}, {"mlp.gate_proj.", "ffn_gate."}, {"mlp.up_proj.", "ffn_up."},
 		{"mlp.down_proj.", "ffn_down."}, {"self_attn.q_norm.", "attn_q_norm."}, {"self_attn.k_norm.", "attn_k_norm."},
+		{"post_attn_norm.", "post_attention_norm."}, {"post_ffw_norm.", "post_ffw_norm."},
 	} {
 		if s, ok := strings.CutPrefix(rest, r[0]); ok {
 			return "blk." + n + "." + r[1] + s
@@ -171,7 +173,7 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 	}
 	m := &Model{Config: c, Layers: make([]Layer, c.NumHiddenLayers), K: tensor.Default()}
 	for _, s := range m.specs() {
-		name := ggufName(s.name)
+		name := ggufName(s.canon)
 		info, ok := f.Tensor(name)
 		if !ok {
 			return nil, nil, fmt.Errorf("%s: tensor %q is missing (expected shape %v for %s)", path, name, ggufDims(s.shape), c.arch().GGUF)
@@ -186,7 +188,7 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 			}
 			rows, cols := info.Dims[1], info.Dims[0]
 			// NewMatrix copies raw, so the file's mapping may end with f.
-			if heads, ok := m.ropePermuted(s.name); ok {
+			if heads, ok := m.ropePermuted(s.canon); ok {
 				if err := checkPermutable(name, rows, heads, c.HeadDim); err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", path, err)
 				}
@@ -201,7 +203,7 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 		if err != nil {
 			return nil, nil, err
 		}
-		if heads, ok := m.ropePermuted(s.name); ok {
+		if heads, ok := m.ropePermuted(s.canon); ok {
 			if err := checkPermutable(name, len(data), heads, c.HeadDim); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", path, err)
 			}
@@ -257,6 +259,13 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 	if a == nil {
 		return nil, fmt.Errorf("%s: general.architecture %q is not supported (want one of %s)", f.Path, arch, archNames(true))
 	}
+	// Dokja's own files name the Hugging Face architecture where several
+	// share a GGUF one (Mistral runs as llama).
+	if name, err := f.String(archKey); err == nil {
+		if b := archNamed(name); b != nil && b.GGUF == arch {
+			a = b
+		}
+	}
 	c := &Config{HiddenAct: "silu", TorchDtype: "float32", ModelType: a.ModelType, Architectures: []string{a.Name}}
 	ints := []struct {
 		key      string
@@ -308,6 +317,9 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 	if c.RopeScaling, err = ggufRopeScaling(f, arch, c); err != nil {
 		return nil, err
 	}
+	if err := ggufSlidingWindow(f, arch, c); err != nil {
+		return nil, err
+	}
 	if dc, err := f.Uint(arch + ".rope.dimension_count"); err == nil && int(dc) != c.HeadDim {
 		return nil, fmt.Errorf("%s: %s.rope.dimension_count %d differs from the head size %d (partial RoPE is not supported)", f.Path, arch, dc, c.HeadDim)
 	}
@@ -339,6 +351,78 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	return c, nil
+}
+
+// archKey names the Hugging Face architecture in Dokja's GGUF files.
+const archKey = "dokja.architecture"
+
+// ggufSlidingWindow reads the sliding window: attention.sliding_window
+// and, where not every layer slides, attention.sliding_window_pattern,
+// as an array of booleans (true: the layer slides) or as llama.cpp's
+// period n (layer i slides when i mod n < n−1).
+func ggufSlidingWindow(f *gguf.File, arch string, c *Config) error {
+	w, err := f.Uint(arch + ".attention.sliding_window")
+	if errors.Is(err, gguf.ErrNotFound) || err == nil && w == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if w > maxDim {
+		return fmt.Errorf("%s: %s.attention.sliding_window %d exceeds %d", f.Path, arch, w, maxDim)
+	}
+	window := int(w)
+	c.SlidingWindow = &window
+	sliding := make([]bool, c.NumHiddenLayers)
+	for i := range sliding {
+		sliding[i] = true
+	}
+	key := arch + ".attention.sliding_window_pattern"
+	if a, err := f.Array(key); err == nil {
+		bools, ok := a.Values.([]bool)
+		if !ok || len(bools) != len(sliding) {
+			return fmt.Errorf("%s: %s: want %d booleans, one per layer", f.Path, key, len(sliding))
+		}
+		copy(sliding, bools)
+	} else if p, err := f.Uint(key); err == nil {
+		if p == 0 || p > maxDim {
+			return fmt.Errorf("%s: %s = %d is not a layer period", f.Path, key, p)
+		}
+		for i := range sliding {
+			sliding[i] = uint64(i)%p < p-1
+		}
+	}
+	c.LayerTypes = make([]string, len(sliding))
+	for i, s := range sliding {
+		c.LayerTypes[i] = "full_attention"
+		if s {
+			c.LayerTypes[i] = "sliding_attention"
+		}
+	}
+	return nil
+}
+
+// ggufSlidingMeta is the sliding-window metadata SaveGGUF writes.
+func (c *Config) ggufSlidingMeta(arch string) ([]gguf.KV, error) {
+	plans, err := c.layerPlans()
+	if err != nil {
+		return nil, err
+	}
+	window, all := 0, true
+	pattern := make([]bool, len(plans))
+	for i, p := range plans {
+		pattern[i] = p.window > 0
+		all = all && pattern[i]
+		window = max(window, p.window)
+	}
+	if window == 0 {
+		return nil, nil
+	}
+	meta := []gguf.KV{{Key: arch + ".attention.sliding_window", Value: uint32(window)}}
+	if !all {
+		meta = append(meta, gguf.KV{Key: arch + ".attention.sliding_window_pattern", Value: pattern})
+	}
+	return meta, nil
 }
 
 // llama.cpp's token types (llama_token_type).
@@ -565,6 +649,12 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 		return err
 	}
 	meta = append(meta, rm...)
+	meta = append(meta, gguf.KV{Key: archKey, Value: c.arch().Name})
+	sw, err := c.ggufSlidingMeta(arch)
+	if err != nil {
+		return err
+	}
+	meta = append(meta, sw...)
 	tm, err := ggufTokenizerMeta(tok, c)
 	if err != nil {
 		return err
@@ -576,11 +666,11 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 
 	var tensors []gguf.Tensor
 	for _, s := range m.specs() {
-		name := ggufName(s.name)
+		name := ggufName(s.canon)
 		dims := ggufDims(s.shape)
 		t := tensorType(qt, name, dims)
 		data := *s.dst
-		heads, perm := m.ropePermuted(s.name)
+		heads, perm := m.ropePermuted(s.canon)
 		tensors = append(tensors, gguf.Tensor{Name: name, Dims: dims, Type: t, Encode: func() ([]byte, error) {
 			src := data
 			if perm {

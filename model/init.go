@@ -39,14 +39,14 @@ func NewRandom(c *Config, seed uint64) (*Model, error) {
 		}
 		data := make([]float32, n)
 		switch {
-		case strings.HasSuffix(s.name, "norm.weight"):
+		case strings.HasSuffix(s.canon, "norm.weight"):
 			for i := range data {
 				data[i] = 1
 			}
-		case strings.HasSuffix(s.name, ".bias"):
+		case strings.HasSuffix(s.canon, ".bias"):
 		default:
 			std := InitStd
-			if strings.HasSuffix(s.name, "o_proj.weight") || strings.HasSuffix(s.name, "down_proj.weight") {
+			if strings.HasSuffix(s.canon, "o_proj.weight") || strings.HasSuffix(s.canon, "down_proj.weight") {
 				std = residual
 			}
 			for i := range data {

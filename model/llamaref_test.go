@@ -54,6 +54,17 @@ func llamaRefModel(t *testing.T, arch string) (*Model, *tokenizer.Tokenizer) {
 		c.RopeScaling = &RopeScaling{Type: "yarn", Factor: 4, OriginalMaxPositionEmbeddings: 64}
 	case "llama-linear":
 		c.RopeScaling = &RopeScaling{Type: "linear", Factor: 4}
+	case "exaone":
+		// EXAONE 3.5: Llama's maths, NeoX RoPE (no q/k permutation),
+		// Llama 3.1 scaling in rope_freqs.
+		c.Architectures, c.ModelType, c.RopeTheta = []string{"ExaoneForCausalLM"}, "exaone", 1e6
+		c.RopeScaling = &RopeScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 64}
+	case "exaone4":
+		// EXAONE 4.0 1.2B's layout: no sliding window (llama.cpp uses one
+		// only for the 64-layer 32B), q/k norms, norms after attention and
+		// MLP and none before, tied head, Llama 3.1 scaling.
+		c.Architectures, c.ModelType, c.RopeTheta, c.TieWordEmbeddings = []string{"Exaone4ForCausalLM"}, "exaone4", 1e6, true
+		c.RopeScaling = &RopeScaling{Type: "llama3", Factor: 16, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 64}
 	}
 	m, err := NewRandom(c, 7)
 	if err != nil {
@@ -149,10 +160,10 @@ func TestMatchesLlamaCpp(t *testing.T) {
 	prompt := []int{65, 32, 16, 290, 0, 7, 299, 128, 42, 1, 2}
 	var paths []string
 	tmp := t.TempDir()
-	for _, arch := range []string{"llama", "qwen2", "qwen3", "llama-llama3", "qwen2-yarn", "llama-linear"} {
+	for _, arch := range []string{"llama", "qwen2", "qwen3", "llama-llama3", "qwen2-yarn", "llama-linear", "exaone", "exaone4"} {
 		m, tok := llamaRefModel(t, arch)
 		types := []string{"f32", "q8_0", "q4_0", "q4_k"}
-		if m.Config.RopeScaling != nil {
+		if strings.Contains(arch, "-") {
 			// RoPE is float code whatever the weights. (Q8_0 on the
 			// llama3 model parts llama.cpp's haswell and sapphirerapids
 			// builds from each other by 0.0045 at one position; Dokja

@@ -36,9 +36,14 @@ func (l *Linear) apply(k tensor.Kernels, out, in []float32, rows, nOut, nIn int)
 
 // Layer holds one decoder block's weights.
 type Layer struct {
+	// AttnNorm and MLPNorm normalise the residual stream before attention
+	// and MLP; nil where the architecture has none (Arch.NoPreNorms).
 	AttnNorm, MLPNorm []float32
-	Q, K, V, O        Linear
-	Gate, Up, Down    Linear
+	// PostAttnNorm and PostMLPNorm normalise the attention and MLP outputs
+	// before they join the residual stream (Arch.PostNorms); else nil.
+	PostAttnNorm, PostMLPNorm []float32
+	Q, K, V, O                Linear
+	Gate, Up, Down            Linear
 	// QNorm and KNorm normalise each head's queries and keys before RoPE
 	// (one weight per head dimension); nil where the architecture has none.
 	QNorm, KNorm []float32
@@ -86,32 +91,55 @@ func (l *Layer) linears() []*Linear {
 
 // tensorSpec names one weight and its expected shape; lin is the
 // projection a matrix belongs to (nil for embeddings, norms and biases).
+// name is the checkpoint's (Hugging Face) name, canon Dokja's: Llama's
+// names, with post_attn_norm and post_ffw_norm for the post norms, from
+// which GGUF names are made.
 type tensorSpec struct {
 	name  string
 	shape []int
 	dst   *[]float32
 	lin   *Linear
+	canon string
 }
 
 // specs lists every tensor of the configuration under its Hugging Face
 // name, pointing at the field that receives it.
 func (m *Model) specs() []tensorSpec {
+	a := m.Config.arch()
+	s := m.canonSpecs()
+	for i := range s {
+		s[i].canon = s[i].name
+		s[i].name = a.hfName(s[i].name)
+	}
+	return s
+}
+
+// canonSpecs is specs under Dokja's names.
+func (m *Model) canonSpecs() []tensorSpec {
 	c := m.Config
+	a := c.arch()
 	d, ff, hd := c.HiddenSize, c.IntermediateSize, c.HeadDim
 	qd, kvd := c.NumAttentionHeads*hd, c.NumKeyValueHeads*hd
-	s := []tensorSpec{{"model.embed_tokens.weight", []int{c.VocabSize, d}, &m.Embed, nil}, {"model.norm.weight", []int{d}, &m.Norm, nil}}
+	s := []tensorSpec{{name: "model.embed_tokens.weight", shape: []int{c.VocabSize, d}, dst: &m.Embed}, {name: "model.norm.weight", shape: []int{d}, dst: &m.Norm}}
 	if !c.TieWordEmbeddings {
-		s = append(s, tensorSpec{"lm_head.weight", []int{c.VocabSize, d}, &m.Head.W, &m.Head})
+		s = append(s, tensorSpec{name: "lm_head.weight", shape: []int{c.VocabSize, d}, dst: &m.Head.W, lin: &m.Head})
 	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		p := fmt.Sprintf("model.layers.%d.", i)
 		mat := func(name string, out, in int, lin *Linear) tensorSpec {
-			return tensorSpec{p + name + ".weight", []int{out, in}, &lin.W, lin}
+			return tensorSpec{name: p + name + ".weight", shape: []int{out, in}, dst: &lin.W, lin: lin}
+		}
+		vec := func(name string, n int, dst *[]float32) tensorSpec {
+			return tensorSpec{name: p + name + ".weight", shape: []int{n}, dst: dst}
+		}
+		if !a.NoPreNorms {
+			s = append(s, vec("input_layernorm", d, &l.AttnNorm), vec("post_attention_layernorm", d, &l.MLPNorm))
+		}
+		if a.PostNorms {
+			s = append(s, vec("post_attn_norm", d, &l.PostAttnNorm), vec("post_ffw_norm", d, &l.PostMLPNorm))
 		}
 		s = append(s,
-			tensorSpec{p + "input_layernorm.weight", []int{d}, &l.AttnNorm, nil},
-			tensorSpec{p + "post_attention_layernorm.weight", []int{d}, &l.MLPNorm, nil},
 			mat("self_attn.q_proj", qd, d, &l.Q),
 			mat("self_attn.k_proj", kvd, d, &l.K),
 			mat("self_attn.v_proj", kvd, d, &l.V),
@@ -122,17 +150,15 @@ func (m *Model) specs() []tensorSpec {
 		)
 		if c.QKVBias() {
 			s = append(s,
-				tensorSpec{p + "self_attn.q_proj.bias", []int{qd}, &l.Q.B, nil},
-				tensorSpec{p + "self_attn.k_proj.bias", []int{kvd}, &l.K.B, nil},
-				tensorSpec{p + "self_attn.v_proj.bias", []int{kvd}, &l.V.B, nil})
+				tensorSpec{name: p + "self_attn.q_proj.bias", shape: []int{qd}, dst: &l.Q.B},
+				tensorSpec{name: p + "self_attn.k_proj.bias", shape: []int{kvd}, dst: &l.K.B},
+				tensorSpec{name: p + "self_attn.v_proj.bias", shape: []int{kvd}, dst: &l.V.B})
 		}
 		if c.OBias() {
-			s = append(s, tensorSpec{p + "self_attn.o_proj.bias", []int{d}, &l.O.B, nil})
+			s = append(s, tensorSpec{name: p + "self_attn.o_proj.bias", shape: []int{d}, dst: &l.O.B})
 		}
 		if c.QKNorm() {
-			s = append(s,
-				tensorSpec{p + "self_attn.q_norm.weight", []int{hd}, &l.QNorm, nil},
-				tensorSpec{p + "self_attn.k_norm.weight", []int{hd}, &l.KNorm, nil})
+			s = append(s, vec("self_attn.q_norm", hd, &l.QNorm), vec("self_attn.k_norm", hd, &l.KNorm))
 		}
 	}
 	return s
@@ -152,8 +178,9 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	defer set.Close()
-	if err := c.checkLayers(dir, "model.layers.%d.self_attn.q_proj.weight", func(i int) bool {
-		_, ok := set.Info(fmt.Sprintf("model.layers.%d.self_attn.q_proj.weight", i))
+	qName := c.arch().hfName("model.layers.%d.self_attn.q_proj.weight")
+	if err := c.checkLayers(dir, qName, func(i int) bool {
+		_, ok := set.Info(fmt.Sprintf(qName, i))
 		return ok
 	}); err != nil {
 		return nil, err

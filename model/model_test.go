@@ -75,7 +75,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, old, new, want string }{
-		{"other architecture", `"LlamaForCausalLM"`, `"MistralForCausalLM"`, "architectures"},
+		{"other architecture", `"LlamaForCausalLM"`, `"GPT2LMHeadModel"`, "architectures"},
 		{"wrong hidden size", `"hidden_size": 64`, `"hidden_size": 32`, "has shape"},
 		{"more layers", `"num_hidden_layers": 2`, `"num_hidden_layers": 3`, "model.layers.2"},
 		{"bad heads", `"num_key_value_heads": 2`, `"num_key_value_heads": 3`, "multiple"},

@@ -313,6 +313,45 @@ PRESETS = {
         rope_scaling={"type": "dynamic", "factor": 4.0},
         prompt_lengths=(1, 5, 11, 48),
     ),
+    # Mistral-7B-v0.1's config.json, every key kept, sizes shrunk; its
+    # sliding window (4096) shrunk to 6 so that it cuts into the prompts.
+    "tiny-mistral": dict(seed=9, prompt_lengths=(1, 5, 11, 48), config={
+        "architectures": ["MistralForCausalLM"], "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu",
+        "hidden_size": 64, "initializer_range": 0.02, "intermediate_size": 112,
+        "max_position_embeddings": 256, "model_type": "mistral", "num_attention_heads": 4,
+        "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+        "sliding_window": 6, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+        "transformers_version": "4.34.0.dev0", "use_cache": True, "vocab_size": 97}),
+    # EXAONE's config.json (the key set of LGAI-EXAONE/EXAONE-3.0-7.8B-Instruct,
+    # which EXAONE 3.5 shares: num_layers, layer_norm_epsilon,
+    # activation_function), sizes shrunk; eos 361 becomes 2 with the vocabulary.
+    "tiny-exaone": dict(seed=10, config={
+        "_name_or_path": "LGAI-EXAONE/EXAONE-3.0-7.8B-Instruct", "activation_function": "silu",
+        "architectures": ["ExaoneForCausalLM"], "attention_dropout": 0.0,
+        "auto_map": {"AutoConfig": "configuration_exaone.ExaoneConfig",
+                     "AutoModelForCausalLM": "modeling_exaone.ExaoneForCausalLM",
+                     "AutoModelForSequenceClassification": "modeling_exaone.ExaoneForSequenceClassification"},
+        "bos_token_id": 1, "embed_dropout": 0.0, "eos_token_id": 2, "hidden_size": 64, "initializer_range": 0.02,
+        "intermediate_size": 144, "layer_norm_epsilon": 1e-05, "max_position_embeddings": 4096,
+        "model_type": "exaone", "num_attention_heads": 4, "num_key_value_heads": 2, "num_layers": 2,
+        "pad_token_id": 0, "rope_scaling": None, "rope_theta": 500000.0, "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16", "transformers_version": "4.45.2", "use_cache": True, "vocab_size": 97}),
+    # LGAI-EXAONE/EXAONE-4.0-32B's config.json, every key kept, shrunk to
+    # four layers of its "LLLG" pattern (three sliding-window layers with
+    # RoPE, one global layer without), window 4096 -> 4, Llama 3.1 scaling's
+    # original context 8192 -> 64; eos 361 -> 2.
+    "tiny-exaone4": dict(seed=11, prompt_lengths=(1, 5, 11, 48), config={
+        "architectures": ["Exaone4ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2,
+        "head_dim": 16, "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02,
+        "intermediate_size": 96,
+        "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+        "max_position_embeddings": 1024, "model_type": "exaone4", "num_attention_heads": 4,
+        "num_hidden_layers": 4, "num_key_value_heads": 2, "pad_token_id": 0, "rms_norm_eps": 1e-05,
+        "rope_scaling": {"factor": 16.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                         "original_max_position_embeddings": 64, "rope_type": "llama3"},
+        "rope_theta": 1000000, "sliding_window": 4, "sliding_window_pattern": "LLLG",
+        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.54.0",
+        "use_cache": True, "vocab_size": 113}),
 }
 
 INIT_STD = 0.02       # linear / embedding weights ~ N(0, 0.02), as HF initializer_range
@@ -373,30 +412,30 @@ class Dims:
         self.cfg = cfg
         self.model_type = cfg.get("model_type")
         arch = (cfg.get("architectures") or [""])[0]
-        if self.model_type not in ("llama", "qwen2", "qwen3") and arch not in ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"):
+        known = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3",
+                 "MistralForCausalLM": "mistral", "ExaoneForCausalLM": "exaone", "Exaone4ForCausalLM": "exaone4"}
+        if self.model_type not in known.values() and arch not in known:
             raise ValueError("unsupported model %r / %r" % (self.model_type, arch))
         if self.model_type is None:
-            self.model_type = {"Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}.get(arch, "llama")
+            self.model_type = known.get(arch, "llama")
         self.rope_scaling = cfg.get("rope_scaling")
         if self.rope_scaling:
             t = self.rope_scaling.get("rope_type", self.rope_scaling.get("type"))
             if t not in ("default", "linear", "dynamic", "yarn", "llama3"):
                 raise ValueError("rope_scaling type %r not supported by this reference" % t)
         self.max_pos = cfg.get("max_position_embeddings")
-        if cfg.get("hidden_act", "silu") != "silu":
+        if cfg.get("hidden_act", cfg.get("activation_function", "silu")) != "silu":
             raise ValueError("only silu supported")
-        if self.model_type in ("qwen2", "qwen3") and cfg.get("use_sliding_window"):
-            raise ValueError("sliding window not supported")
         self.V = cfg["vocab_size"]
         self.D = cfg["hidden_size"]
         self.I = cfg["intermediate_size"]
-        self.L = cfg["num_hidden_layers"]
+        self.L = cfg.get("num_hidden_layers", cfg.get("num_layers"))
         self.Hq = cfg["num_attention_heads"]
         self.Hkv = cfg.get("num_key_value_heads") or self.Hq
         self.hd = cfg.get("head_dim") or self.D // self.Hq
         assert self.Hq % self.Hkv == 0
         self.group = self.Hq // self.Hkv
-        self.eps = float(cfg["rms_norm_eps"])
+        self.eps = float(cfg.get("rms_norm_eps", cfg.get("layer_norm_epsilon")))
         self.theta = float(cfg.get("rope_theta", 10000.0))
         self.tied = bool(cfg.get("tie_word_embeddings", False))
         if self.model_type == "qwen2":
@@ -404,18 +443,67 @@ class Dims:
         else:  # llama, qwen3: attention_bias biases q, k, v and o
             ab = bool(cfg.get("attention_bias", False))
             self.qkv_bias, self.o_bias = ab, ab
-        # Qwen3: RMSNorm over each head's queries and keys (weight [head_dim]), before RoPE.
-        self.qk_norm = self.model_type == "qwen3"
+        if self.model_type in ("mistral", "exaone", "exaone4"):
+            self.qkv_bias, self.o_bias = False, False
+        # Qwen3, EXAONE 4: RMSNorm over each head's queries and keys (weight [head_dim]), before RoPE.
+        self.qk_norm = self.model_type in ("qwen3", "exaone4")
+        # EXAONE 4: no norm before attention / MLP; their outputs are normalised before the
+        # residual add (post_attention_layernorm, post_feedforward_layernorm).
+        self.pre_norms = self.model_type != "exaone4"
+        self.post_norms = self.model_type == "exaone4"
         if cfg.get("mlp_bias"):
             raise ValueError("mlp_bias not supported")
+        # Per layer: the sliding window (None: full causal attention) and whether RoPE applies.
+        # Window w: a query at position i sees keys j with i - w < j <= i.
+        w = cfg.get("sliding_window")
+        L = self.L
+        if cfg.get("layer_types"):
+            sliding = [t == "sliding_attention" for t in cfg["layer_types"]]
+        elif self.model_type == "mistral":
+            sliding = [w is not None] * L
+        elif self.model_type in ("qwen2", "qwen3"):
+            sliding = [bool(cfg.get("use_sliding_window")) and i >= cfg.get("max_window_layers", L) for i in range(L)]
+        else:
+            sliding = [False] * L
+        self.window = [w if sl else None for sl in sliding]
+        # EXAONE 4 (modeling_exaone4): RoPE only "if self.sliding_window is None or self.is_sliding".
+        self.rope = [not (self.model_type == "exaone4" and w is not None and not sl) for sl in sliding]
+
+
+# EXAONE 3's module names (modeling_exaone: transformer.wte, h.N.ln_1, attn.attention.*,
+# out_proj, ln_2, mlp.c_fc_0 (gate), c_fc_1 (up), c_proj (down), ln_f).
+EXAONE_NAMES = {
+    "model.embed_tokens.weight": "transformer.wte.weight", "model.norm.weight": "transformer.ln_f.weight",
+    "input_layernorm.weight": "ln_1.weight", "post_attention_layernorm.weight": "ln_2.weight",
+    "self_attn.q_proj.weight": "attn.attention.q_proj.weight", "self_attn.k_proj.weight": "attn.attention.k_proj.weight",
+    "self_attn.v_proj.weight": "attn.attention.v_proj.weight", "self_attn.o_proj.weight": "attn.attention.out_proj.weight",
+    "mlp.gate_proj.weight": "mlp.c_fc_0.weight", "mlp.up_proj.weight": "mlp.c_fc_1.weight", "mlp.down_proj.weight": "mlp.c_proj.weight",
+}
+
+
+def hf(d, name):
+    """The checkpoint's name for a Llama-style name (model.layers.N.<part>)."""
+    if d.model_type != "exaone":
+        return name
+    if name in EXAONE_NAMES:
+        return EXAONE_NAMES[name]
+    if not name.startswith("model.layers."):
+        return name  # lm_head.weight
+    rest = name[len("model.layers."):]
+    i, part = rest.split(".", 1)
+    return "transformer.h.%s.%s" % (i, EXAONE_NAMES[part])
 
 
 def param_specs(d):
-    """(name, shape, kind) in HF module order; kind in {weight, norm, bias}."""
+    """(name, shape, kind) in HF module order; kind in {weight, norm, bias}.
+
+    Names are Llama's here (EXAONE 4 adds post_attention_layernorm meaning the norm after
+    attention, and post_feedforward_layernorm); load/save map them with hf()."""
     specs = [("model.embed_tokens.weight", (d.V, d.D), "weight")]
     for i in range(d.L):
         p = "model.layers.%d." % i
-        specs.append((p + "input_layernorm.weight", (d.D,), "norm"))
+        if d.pre_norms:
+            specs.append((p + "input_layernorm.weight", (d.D,), "norm"))
         for proj, rows in (("q", d.Hq * d.hd), ("k", d.Hkv * d.hd), ("v", d.Hkv * d.hd)):
             specs.append((p + "self_attn.%s_proj.weight" % proj, (rows, d.D), "weight"))
             if d.qkv_bias:
@@ -427,6 +515,8 @@ def param_specs(d):
             specs.append((p + "self_attn.q_norm.weight", (d.hd,), "norm"))
             specs.append((p + "self_attn.k_norm.weight", (d.hd,), "norm"))
         specs.append((p + "post_attention_layernorm.weight", (d.D,), "norm"))
+        if d.post_norms:
+            specs.append((p + "post_feedforward_layernorm.weight", (d.D,), "norm"))
         specs.append((p + "mlp.gate_proj.weight", (d.I, d.D), "weight"))
         specs.append((p + "mlp.up_proj.weight", (d.I, d.D), "weight"))
         specs.append((p + "mlp.down_proj.weight", (d.D, d.I), "weight"))
@@ -440,7 +530,7 @@ def make_checkpoint(preset, outdir, seed=None):
     p = dict(PRESETS[preset])
     if seed is None:
         seed = p["seed"]
-    cfg = make_config(p)
+    cfg = p["config"] if "config" in p else make_config(p)
     d = Dims(cfg)
     torch.manual_seed(seed)
     tensors = {}
@@ -460,11 +550,11 @@ def make_checkpoint(preset, outdir, seed=None):
         json.dump(cfg, f, indent=2)
         f.write("\n")
     path = os.path.join(outdir, "model.safetensors")
-    size = safetensors_save(path, tensors)
+    size = safetensors_save(path, {hf(d, k): v for k, v in tensors.items()})
     # Read back and compare bit for bit.
     _, back, meta = safetensors_load(path)
     assert meta == {"format": "pt"}
-    assert set(back) == set(tensors)
+    back = {k: back[hf(d, k)] for k in tensors}
     for k in tensors:
         assert back[k].dtype == torch.float32 and _tensor_bytes(back[k]) == _tensor_bytes(tensors[k]), k
     print("wrote %s (%d bytes, %d tensors, %d params, seed %d); read-back bitwise identical"
@@ -475,9 +565,11 @@ def make_checkpoint(preset, outdir, seed=None):
 def load_checkpoint(ckdir):
     with open(os.path.join(ckdir, "config.json")) as f:
         cfg = json.load(f)
-    _, tensors, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
+    _, stored, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
     d = Dims(cfg)
     want = {n: s for n, s, _ in param_specs(d)}
+    names = {hf(d, n): n for n in want}
+    tensors = {names.get(k, k): v for k, v in stored.items()}
     missing = set(want) - set(tensors)
     extra = set(tensors) - set(want)
     if missing or extra:
@@ -629,7 +721,14 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         d.rope_scaling = None
     cos, sin = rope_cos_sin(d, T, dtype)                            # [T, hd]
     scale = 1.0 / math.sqrt(d.hd)
-    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+    causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True: masked
+    ii = torch.arange(T)
+
+    def layer_mask(i):
+        w = d.window[i]
+        if w is None or bug == "no_window":
+            return causal
+        return causal | (ii[None, :] <= ii[:, None] - w)           # key j <= i - w is out
 
     def norm(v, w):
         return rms_norm(v, 1.0 if bug == "norm_without_weight" else w, d.eps)
@@ -649,14 +748,15 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
 
     for i in range(d.L):
         p = "model.layers.%d." % i
-        h = norm(x, W[p + "input_layernorm.weight"])
+        h = norm(x, W[p + "input_layernorm.weight"]) if d.pre_norms else x
         q = linear(h, W, p + "self_attn.q_proj").view(T, d.Hq, d.hd).transpose(0, 1)
         k = linear(h, W, p + "self_attn.k_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
         v = linear(h, W, p + "self_attn.v_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
         if d.qk_norm and bug != "no_qk_norm":
             q = rms_norm(q, W[p + "self_attn.q_norm.weight"], d.eps)
             k = rms_norm(k, W[p + "self_attn.k_norm.weight"], d.eps)
-        q, k = rope(q), rope(k)
+        if d.rope[i] or bug == "rope_everywhere":
+            q, k = rope(q), rope(k)
         if bug == "gqa_modulo":
             idx = torch.arange(d.Hq) % d.Hkv
         else:
@@ -664,14 +764,20 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         k, v = k[idx], v[idx]                          # [Hq, T, hd]
         scores = (q @ k.transpose(-1, -2)) * scale     # [Hq, T, T]
         if bug != "no_causal_mask":
-            scores = scores.masked_fill(mask, float("-inf"))
+            scores = scores.masked_fill(layer_mask(i), float("-inf"))
         probs = torch.softmax(scores, dim=-1)
         attn = (probs @ v).transpose(0, 1).reshape(T, d.Hq * d.hd)
-        x = x + linear(attn, W, p + "self_attn.o_proj")
-        h = norm(x, W[p + "post_attention_layernorm.weight"])
+        o = linear(attn, W, p + "self_attn.o_proj")
+        if d.post_norms:
+            x = x + norm(o, W[p + "post_attention_layernorm.weight"])
+            h = x
+        else:
+            x = x + o
+            h = norm(x, W[p + "post_attention_layernorm.weight"])
         g = linear(h, W, p + "mlp.gate_proj")
         u = linear(h, W, p + "mlp.up_proj")
-        x = x + linear(torch.nn.functional.silu(g) * u, W, p + "mlp.down_proj")
+        m = linear(torch.nn.functional.silu(g) * u, W, p + "mlp.down_proj")
+        x = x + (norm(m, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else m)
     x = norm(x, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
     return x @ head.t()
@@ -713,34 +819,43 @@ def forward_incremental_np(d, tensors, ids):
         x = W["model.embed_tokens.weight"][tok].copy()
         for i in range(d.L):
             p = "model.layers.%d." % i
-            h = rms(x, W[p + "input_layernorm.weight"])
+            h = rms(x, W[p + "input_layernorm.weight"]) if d.pre_norms else x
             q = lin(h, p + "self_attn.q_proj").reshape(d.Hq, d.hd)
             k = lin(h, p + "self_attn.k_proj").reshape(d.Hkv, d.hd)
             v = lin(h, p + "self_attn.v_proj").reshape(d.Hkv, d.hd)
             if d.qk_norm:
                 q = np.stack([rms(q[j], W[p + "self_attn.q_norm.weight"]) for j in range(d.Hq)])
                 k = np.stack([rms(k[j], W[p + "self_attn.k_norm.weight"]) for j in range(d.Hkv)])
-            k = np.stack([rot(k[j], pos) for j in range(d.Hkv)])
+            if d.rope[i]:
+                k = np.stack([rot(k[j], pos) for j in range(d.Hkv)])
             cache_k[i].append(k)
             cache_v[i].append(v)
             attn = np.zeros(d.Hq * d.hd)
             for hq in range(d.Hq):
                 kvh = hq // d.group
-                qh = rot(q[hq], pos)
-                sc = [float(np.dot(qh, cache_k[i][s][kvh])) / math.sqrt(d.hd) for s in range(pos + 1)]
+                qh = rot(q[hq], pos) if d.rope[i] else q[hq]
+                first = 0 if d.window[i] is None else max(0, pos - d.window[i] + 1)
+                keys = range(first, pos + 1)
+                sc = [float(np.dot(qh, cache_k[i][s][kvh])) / math.sqrt(d.hd) for s in keys]
                 m = max(sc)
                 e = [math.exp(z - m) for z in sc]
                 tot = sum(e)
                 o = np.zeros(d.hd)
-                for s in range(pos + 1):
-                    o += (e[s] / tot) * cache_v[i][s][kvh]
+                for e_s, s in zip(e, keys):
+                    o += (e_s / tot) * cache_v[i][s][kvh]
                 attn[hq * d.hd:(hq + 1) * d.hd] = o
-            x = x + lin(attn, p + "self_attn.o_proj")
-            h = rms(x, W[p + "post_attention_layernorm.weight"])
+            o = lin(attn, p + "self_attn.o_proj")
+            if d.post_norms:
+                x = x + rms(o, W[p + "post_attention_layernorm.weight"])
+                h = x
+            else:
+                x = x + o
+                h = rms(x, W[p + "post_attention_layernorm.weight"])
             g = lin(h, p + "mlp.gate_proj")
             u = lin(h, p + "mlp.up_proj")
             act = g / (1.0 + np.exp(-g)) * u
-            x = x + lin(act, p + "mlp.down_proj")
+            mo = lin(act, p + "mlp.down_proj")
+            x = x + (rms(mo, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else mo)
         x = rms(x, W["model.norm.weight"])
         rows.append(head.dot(x))
     return np.stack(rows)
@@ -795,6 +910,10 @@ def golden(ckdir, seed=None):
         bugs.append("no_qk_norm")
     if d.rope_scaling:
         bugs.append("no_rope_scaling")
+    if any(w is not None for w in d.window):
+        bugs.append("no_window")
+    if not all(d.rope):
+        bugs.append("rope_everywhere")
     sens = {}
     for b in bugs:
         m = 0.0

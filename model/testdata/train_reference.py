@@ -34,7 +34,7 @@ import reference as ref  # noqa: E402  (also sets torch threads to <= 2)
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 PRESET_NAMES = ("tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3", "tiny-llama31", "tiny-qwen25-yarn",
-                "tiny-llama-linear", "tiny-llama-dynamic")
+                "tiny-llama-linear", "tiny-llama-dynamic", "tiny-mistral", "tiny-exaone", "tiny-exaone4")
 SEP = 3
 B, T = 2, 12
 
@@ -161,32 +161,43 @@ def train_forward(d, W, inputs, sep, dtype, bug=None):
     cos, sin = cos_t[pos].unsqueeze(1), sin_t[pos].unsqueeze(1)  # [B, 1, T, hd]
     u = torch.arange(Tn)
     allowed = (u[None, None, :] <= u[None, :, None]) & (u[None, None, :] >= starts[:, :, None])  # [B, T, T]
-    blocked = ~allowed.unsqueeze(1)                           # [B, 1, T, T]
+
+    def blocked(i):  # [B, 1, T, T]; a sliding window of w keeps keys u > t - w
+        w = d.window[i]
+        a = allowed if w is None else allowed & (u[None, None, :] > u[None, :, None] - w)
+        return ~a.unsqueeze(1)
     scale = 1.0 / math.sqrt(d.hd)
     idx = torch.arange(d.Hq) // d.group
 
     x = W["model.embed_tokens.weight"][inputs]               # [B, T, D]
     for i in range(d.L):
         p = "model.layers.%d." % i
-        h = ref.rms_norm(x, W[p + "input_layernorm.weight"], d.eps)
+        h = ref.rms_norm(x, W[p + "input_layernorm.weight"], d.eps) if d.pre_norms else x
         q = ref.linear(h, W, p + "self_attn.q_proj").view(Bn, Tn, d.Hq, d.hd).transpose(1, 2)
         k = ref.linear(h, W, p + "self_attn.k_proj").view(Bn, Tn, d.Hkv, d.hd).transpose(1, 2)
         v = ref.linear(h, W, p + "self_attn.v_proj").view(Bn, Tn, d.Hkv, d.hd).transpose(1, 2)
         if d.qk_norm:  # Qwen3: per-head RMSNorm before RoPE
             q = ref.rms_norm(q, W[p + "self_attn.q_norm.weight"], d.eps)
             k = ref.rms_norm(k, W[p + "self_attn.k_norm.weight"], d.eps)
-        q = q * cos + ref.rotate_half(q) * sin
-        k = k * cos + ref.rotate_half(k) * sin
+        if d.rope[i]:
+            q = q * cos + ref.rotate_half(q) * sin
+            k = k * cos + ref.rotate_half(k) * sin
         k, v = k[:, idx], v[:, idx]                           # [B, Hq, T, hd]
         scores = (q @ k.transpose(-1, -2)) * scale
-        scores = scores.masked_fill(blocked, float("-inf"))
+        scores = scores.masked_fill(blocked(i), float("-inf"))
         probs = torch.softmax(scores, dim=-1)
         attn = (probs @ v).transpose(1, 2).reshape(Bn, Tn, d.Hq * d.hd)
-        x = x + ref.linear(attn, W, p + "self_attn.o_proj")
-        h = ref.rms_norm(x, W[p + "post_attention_layernorm.weight"], d.eps)
+        o = ref.linear(attn, W, p + "self_attn.o_proj")
+        if d.post_norms:  # EXAONE 4: norms after the sublayers, none before
+            x = x + ref.rms_norm(o, W[p + "post_attention_layernorm.weight"], d.eps)
+            h = x
+        else:
+            x = x + o
+            h = ref.rms_norm(x, W[p + "post_attention_layernorm.weight"], d.eps)
         g = ref.linear(h, W, p + "mlp.gate_proj")
         up = ref.linear(h, W, p + "mlp.up_proj")
-        x = x + ref.linear(torch.nn.functional.silu(g) * up, W, p + "mlp.down_proj")
+        m = ref.linear(torch.nn.functional.silu(g) * up, W, p + "mlp.down_proj")
+        x = x + (ref.rms_norm(m, W[p + "post_feedforward_layernorm.weight"], d.eps) if d.post_norms else m)
     x = ref.rms_norm(x, W["model.norm.weight"], d.eps)
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
     if bug == "tied_head_grad_missing":
@@ -589,6 +600,14 @@ def make_train_golden(name):
     assert docs["documents_per_row"][0] >= 2 and starts[1, T - 1] == T - 1
 
     path = os.path.join(ckdir, "train_golden.json")
+    # Tensor names as the checkpoint spells them (EXAONE 3's differ from Llama's).
+    def hf_names(o):
+        if isinstance(o, dict):
+            return {(ref.hf(d, k) if k in tensors else k): hf_names(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [ref.hf(d, v) if isinstance(v, str) and v in tensors else hf_names(v) for v in o]
+        return o
+    out = hf_names(out)
     dump_json(out, path)
 
     print("%s (%d params): wrote %s (%d bytes)" % (name, nparams, os.path.relpath(path), os.path.getsize(path)))
