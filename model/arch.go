@@ -50,6 +50,11 @@ type Arch struct {
 	// post_attn_norm and post_ffw_norm.
 	Prefix string
 	Names  map[string]string
+	// MoE: the MLPs are mixtures of experts when num_experts is set:
+	// "qwen" (Qwen3-MoE, Qwen2-MoE: moe_intermediate_size, norm_topk_prob,
+	// decoder_sparse_step, mlp_only_layers, an optional shared expert) or
+	// "mixtral" (every layer, intermediate_size, weights renormalised).
+	MoE string
 }
 
 // Archs lists the architectures Dokja runs.
@@ -67,6 +72,13 @@ var Archs = []*Arch{
 		"self_attn.q_proj.weight": "attn.attention.q_proj.weight", "self_attn.k_proj.weight": "attn.attention.k_proj.weight",
 		"self_attn.v_proj.weight": "attn.attention.v_proj.weight", "self_attn.o_proj.weight": "attn.attention.out_proj.weight",
 		"mlp.gate_proj.weight": "mlp.c_fc_0.weight", "mlp.up_proj.weight": "mlp.c_fc_1.weight", "mlp.down_proj.weight": "mlp.c_proj.weight",
+	}},
+	// Mixtures of experts. llama.cpp runs Mixtral as llama with experts.
+	{Name: "Qwen3MoeForCausalLM", ModelType: "qwen3_moe", GGUF: "qwen3moe", QKNorm: true, Sliding: "qwen", MoE: "qwen"},
+	{Name: "Qwen2MoeForCausalLM", ModelType: "qwen2_moe", GGUF: "qwen2moe", QKVBias: true, Sliding: "qwen", MoE: "qwen"},
+	{Name: "MixtralForCausalLM", ModelType: "mixtral", GGUF: "llama", PermuteQK: true, Sliding: "all", MoE: "mixtral", Names: map[string]string{
+		"mlp.gate.weight": "block_sparse_moe.gate.weight", "mlp.experts.*.gate_proj.weight": "block_sparse_moe.experts.*.w1.weight",
+		"mlp.experts.*.up_proj.weight": "block_sparse_moe.experts.*.w3.weight", "mlp.experts.*.down_proj.weight": "block_sparse_moe.experts.*.w2.weight",
 	}},
 	// EXAONE 4.0: per-head q/k norms, norms after attention and MLP
 	// instead of before, and (32B) three sliding-window layers with RoPE
@@ -89,6 +101,10 @@ func (a *Arch) hfName(name string) string {
 	i, suffix, _ := strings.Cut(rest, ".")
 	if n, ok := a.Names[suffix]; ok {
 		suffix = n
+	} else if e, part, ok := strings.Cut(strings.TrimPrefix(suffix, "mlp.experts."), "."); ok && strings.HasPrefix(suffix, "mlp.experts.") {
+		if n, ok := a.Names["mlp.experts.*."+part]; ok {
+			suffix = strings.Replace(n, "*", e, 1)
+		}
 	}
 	prefix := a.Prefix
 	if prefix == "" {

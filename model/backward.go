@@ -95,6 +95,9 @@ func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) 
 	if m.quantized() {
 		return 0, errQuantized
 	}
+	if m.Config.IsMoE() {
+		return 0, errMoETraining
+	}
 	ps, err := b.pass(m)
 	if err != nil {
 		return 0, err

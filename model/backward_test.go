@@ -6,16 +6,21 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/dokja/dokja/tensor"
 )
 
 // presets are the checkpoints under testdata that reference.py and
-// train_reference.py wrote, each with its goldens.
-var presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3",
-	"tiny-llama31", "tiny-qwen25-yarn", "tiny-llama-linear", "tiny-llama-dynamic",
-	"tiny-mistral", "tiny-exaone", "tiny-exaone4"}
+// train_reference.py wrote, each with its goldens: the dense ones, which
+// train; allPresets adds the mixtures of experts (inference only).
+var (
+	presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3",
+		"tiny-llama31", "tiny-qwen25-yarn", "tiny-llama-linear", "tiny-llama-dynamic",
+		"tiny-mistral", "tiny-exaone", "tiny-exaone4"}
+	allPresets = append(slices.Clip(presets), "tiny-qwen3-moe", "tiny-qwen2-moe", "tiny-mixtral")
+)
 
 func loadPreset(t *testing.T, name string) *Model {
 	t.Helper()

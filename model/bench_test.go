@@ -136,8 +136,9 @@ func BenchmarkGGUF(b *testing.B) {
 }
 
 // decodeBytes is what one decode step must read from memory at context
-// ctx: every layer's weights, the head, and the keys and values cached
-// for the layers, float32 or fp16 (the embedding contributes one row).
+// ctx: every layer's weights (of a mixture of experts, the router and the
+// experts a token chooses), the head, and the keys and values cached for
+// the layers, float32 or fp16 (the embedding contributes one row).
 func decodeBytes(m *Model, ctx int) int {
 	size := func(l *Linear) int {
 		if l.Q != nil {
@@ -147,8 +148,16 @@ func decodeBytes(m *Model, ctx int) int {
 	}
 	n := size(&m.Head)
 	for i := range m.Layers {
-		for _, l := range m.Layers[i].linears() {
-			n += size(l)
+		l := &m.Layers[i]
+		experts := 0
+		for _, e := range l.Experts {
+			experts += size(&e.Gate) + size(&e.Up) + size(&e.Down)
+		}
+		for _, lin := range l.linears() {
+			n += size(lin)
+		}
+		if len(l.Experts) > 0 {
+			n -= experts - experts/len(l.Experts)*m.Config.NumExpertsPerTok
 		}
 	}
 	return n + ctx*m.CacheBytesPerToken()

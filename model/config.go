@@ -52,9 +52,19 @@ type Config struct {
 	NumLayers          int     `json:"num_layers,omitempty"`
 	LayerNormEpsilon   float64 `json:"layer_norm_epsilon,omitempty"`
 	ActivationFunction string  `json:"activation_function,omitempty"`
-	TorchDtype         string  `json:"torch_dtype"`
-	BOSTokenID         any     `json:"bos_token_id,omitempty"`
-	EOSTokenID         any     `json:"eos_token_id,omitempty"`
+	// Mixture of experts (Qwen3-MoE, Qwen2-MoE, Mixtral). Mixtral's
+	// num_local_experts is copied to num_experts.
+	NumExperts                   int    `json:"num_experts,omitempty"`
+	NumLocalExperts              int    `json:"num_local_experts,omitempty"`
+	NumExpertsPerTok             int    `json:"num_experts_per_tok,omitempty"`
+	MoEIntermediateSize          int    `json:"moe_intermediate_size,omitempty"`
+	SharedExpertIntermediateSize int    `json:"shared_expert_intermediate_size,omitempty"`
+	NormTopKProb                 *bool  `json:"norm_topk_prob,omitempty"`
+	DecoderSparseStep            int    `json:"decoder_sparse_step,omitempty"`
+	MLPOnlyLayers                []int  `json:"mlp_only_layers,omitempty"`
+	TorchDtype                   string `json:"torch_dtype"`
+	BOSTokenID                   any    `json:"bos_token_id,omitempty"`
+	EOSTokenID                   any    `json:"eos_token_id,omitempty"`
 }
 
 // maxDim bounds every size read from a config, so that products of sizes
@@ -70,6 +80,9 @@ func ReadConfig(r io.Reader) (*Config, error) {
 	}
 	if c.NumHiddenLayers == 0 {
 		c.NumHiddenLayers = c.NumLayers
+	}
+	if c.NumExperts == 0 {
+		c.NumExperts = c.NumLocalExperts
 	}
 	if c.RMSNormEps == 0 {
 		c.RMSNormEps = c.LayerNormEpsilon
@@ -160,6 +173,9 @@ func (c *Config) Validate() error {
 	if _, err := c.layerPlans(); err != nil {
 		return err
 	}
+	if err := c.validateMoE(); err != nil {
+		return err
+	}
 	if c.RopeScaling != nil {
 		if err := c.RopeScaling.validate(c); err != nil {
 			return err
@@ -177,9 +193,9 @@ func (c *Config) Validate() error {
 // NumParams is the number of weights the configuration implies, counted
 // in float64: sizes of up to 2²⁴ each multiply past what int64 holds.
 func (c *Config) NumParams() float64 {
-	d, ff, hd := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.HeadDim)
+	d, hd := float64(c.HiddenSize), float64(c.HeadDim)
 	qd, kvd := float64(c.NumAttentionHeads)*hd, float64(c.NumKeyValueHeads)*hd
-	layer := 2*d + qd*d + 2*kvd*d + d*qd + 3*ff*d
+	layer := 2*d + qd*d + 2*kvd*d + d*qd
 	if c.QKVBias() {
 		layer += qd + 2*kvd
 	}
@@ -190,6 +206,9 @@ func (c *Config) NumParams() float64 {
 		layer += 2 * hd
 	}
 	n := float64(c.VocabSize)*d + d + float64(c.NumHiddenLayers)*layer
+	for i := range c.NumHiddenLayers {
+		n += c.mlpParams(i, false)
+	}
 	if !c.TieWordEmbeddings {
 		n += float64(c.VocabSize) * d
 	}

@@ -209,10 +209,14 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 			copy(lt.x2, x)
 		}
 		norm(lt.h2, x, l.MLPNorm)
-		l.Gate.apply(k, lt.gate, lt.h2, rows, ff, d)
-		l.Up.apply(k, lt.up, lt.h2, rows, ff, d)
-		tensor.SwiGLU(lt.act, lt.gate, lt.up)
-		l.Down.apply(k, out, lt.act, rows, d, ff)
+		if l.Experts != nil {
+			m.moeMLP(l, out, lt.h2, rows)
+		} else {
+			l.Gate.apply(k, lt.gate, lt.h2, rows, ff, d)
+			l.Up.apply(k, lt.up, lt.h2, rows, ff, d)
+			tensor.SwiGLU(lt.act, lt.gate, lt.up)
+			l.Down.apply(k, out, lt.act, rows, d, ff)
+		}
 		post(out, lt.dRaw, l.PostMLPNorm)
 		if tp != nil {
 			tp.layers[li] = lt

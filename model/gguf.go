@@ -51,12 +51,47 @@ func ggufName(hf string) string {
 		{"self_attn.o_proj.", "attn_output."}, {"mlp.gate_proj.", "ffn_gate."}, {"mlp.up_proj.", "ffn_up."},
 		{"mlp.down_proj.", "ffn_down."}, {"self_attn.q_norm.", "attn_q_norm."}, {"self_attn.k_norm.", "attn_k_norm."},
 		{"post_attn_norm.", "post_attention_norm."}, {"post_ffw_norm.", "post_ffw_norm."},
+		{"mlp.gate.", "ffn_gate_inp."}, {"mlp.shared_expert_gate.", "ffn_gate_inp_shexp."},
+		{"mlp.shared_expert.gate_proj.", "ffn_gate_shexp."}, {"mlp.shared_expert.up_proj.", "ffn_up_shexp."},
+		{"mlp.shared_expert.down_proj.", "ffn_down_shexp."},
 	} {
 		if s, ok := strings.CutPrefix(rest, r[0]); ok {
 			return "blk." + n + "." + r[1] + s
 		}
 	}
 	return hf
+}
+
+// ggufTensorName is ggufName for any tensor: an expert's matrix lives in
+// its layer's stacked tensor (blk.N.ffn_gate_exps and so on: experts
+// outermost), whose name it returns with the expert's index; -1 for
+// every other tensor.
+func ggufTensorName(canon string) (string, int) {
+	rest, ok := strings.CutPrefix(canon, "model.layers.")
+	if !ok || !strings.Contains(rest, ".mlp.experts.") {
+		return ggufName(canon), -1
+	}
+	n, rest, _ := strings.Cut(rest, ".mlp.experts.")
+	e, part, _ := strings.Cut(rest, ".")
+	idx, err := strconv.Atoi(e)
+	if err != nil {
+		return canon, -1
+	}
+	kind, _, _ := strings.Cut(part, "_proj")
+	return "blk." + n + ".ffn_" + kind + "_exps.weight", idx
+}
+
+// ggufSpecDims are the GGUF dims of a tensor: an expert's stacked tensor
+// is [in, out, experts]; Qwen2-MoE's shared-expert gate [1, hidden] is
+// stored as a vector, as llama.cpp reads it.
+func ggufSpecDims(s tensorSpec, c *Config) []int {
+	if _, e := ggufTensorName(s.canon); e >= 0 {
+		return []int{s.shape[1], s.shape[0], c.NumExperts}
+	}
+	if strings.HasSuffix(s.canon, "mlp.shared_expert_gate.weight") {
+		return []int{s.shape[1]}
+	}
+	return ggufDims(s.shape)
 }
 
 // ropePermuted reports whether a tensor's rows are permuted in GGUF files
@@ -172,14 +207,42 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 		return nil, nil, err
 	}
 	m := &Model{Config: c, Layers: make([]Layer, c.NumHiddenLayers), K: tensor.Default()}
+	// Experts are stored stacked, one 3-D tensor per kind and layer; a
+	// float32 copy of each is made once for all its experts.
+	stacked := map[string][]float32{}
 	for _, s := range m.specs() {
-		name := ggufName(s.canon)
+		name, expert := ggufTensorName(s.canon)
 		info, ok := f.Tensor(name)
+		want := ggufSpecDims(s, c)
 		if !ok {
-			return nil, nil, fmt.Errorf("%s: tensor %q is missing (expected shape %v for %s)", path, name, ggufDims(s.shape), c.arch().GGUF)
+			return nil, nil, fmt.Errorf("%s: tensor %q is missing (expected dims %v for %s)", path, name, want, c.arch().GGUF)
 		}
-		if !slices.Equal(info.Dims, ggufDims(s.shape)) {
-			return nil, nil, fmt.Errorf("%s: tensor %q has dims %v, the metadata implies %v", path, name, info.Dims, ggufDims(s.shape))
+		if !slices.Equal(info.Dims, want) && !(len(want) == 1 && slices.Equal(info.Dims, []int{want[0], 1})) {
+			return nil, nil, fmt.Errorf("%s: tensor %q has dims %v, the metadata implies %v", path, name, info.Dims, want)
+		}
+		if expert >= 0 {
+			rows, cols, n := info.Dims[1], info.Dims[0], info.Dims[2]
+			if s.lin != nil && opt.KeepQuantized && quant.CanMultiply(info.Type) {
+				raw, err := f.Bytes(name)
+				if err != nil {
+					return nil, nil, err
+				}
+				per := len(raw) / n
+				if s.lin.Q, err = quant.NewMatrix(info.Type, rows, cols, raw[expert*per:(expert+1)*per]); err != nil {
+					return nil, nil, fmt.Errorf("%s: tensor %q, expert %d: %w", path, name, expert, err)
+				}
+				continue
+			}
+			all, ok := stacked[name]
+			if !ok {
+				var err error
+				if all, err = f.Float32(name); err != nil {
+					return nil, nil, err
+				}
+				stacked[name] = all
+			}
+			*s.dst = slices.Clone(all[expert*rows*cols : (expert+1)*rows*cols])
+			continue
 		}
 		if s.lin != nil && opt.KeepQuantized && quant.CanMultiply(info.Type) {
 			raw, err := f.Bytes(name)
@@ -187,6 +250,9 @@ func LoadGGUFWith(path string, opt GGUFOptions) (*Model, *tokenizer.Tokenizer, e
 				return nil, nil, err
 			}
 			rows, cols := info.Dims[1], info.Dims[0]
+			if len(info.Dims) == 1 {
+				rows, cols = 1, info.Dims[0]
+			}
 			// NewMatrix copies raw, so the file's mapping may end with f.
 			if heads, ok := m.ropePermuted(s.canon); ok {
 				if err := checkPermutable(name, rows, heads, c.HeadDim); err != nil {
@@ -260,11 +326,14 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 		return nil, fmt.Errorf("%s: general.architecture %q is not supported (want one of %s)", f.Path, arch, archNames(true))
 	}
 	// Dokja's own files name the Hugging Face architecture where several
-	// share a GGUF one (Mistral runs as llama).
+	// share a GGUF one (Mistral and Mixtral run as llama); otherwise a
+	// llama file with experts is a Mixtral.
 	if name, err := f.String(archKey); err == nil {
 		if b := archNamed(name); b != nil && b.GGUF == arch {
 			a = b
 		}
+	} else if n, err := f.Uint(arch + ".expert_count"); err == nil && n > 0 && arch == "llama" {
+		a = archNamed("MixtralForCausalLM")
 	}
 	c := &Config{HiddenAct: "silu", TorchDtype: "float32", ModelType: a.ModelType, Architectures: []string{a.Name}}
 	ints := []struct {
@@ -318,6 +387,9 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 		return nil, err
 	}
 	if err := ggufSlidingWindow(f, arch, c); err != nil {
+		return nil, err
+	}
+	if err := ggufMoE(f, arch, c); err != nil {
 		return nil, err
 	}
 	if dc, err := f.Uint(arch + ".rope.dimension_count"); err == nil && int(dc) != c.HeadDim {
@@ -570,7 +642,8 @@ var ggufFileType = map[string]uint32{"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "
 // gives it Q6_K, a higher precision than the rest; Dokja does not write
 // Q6_K).
 func tensorType(typ quant.Type, ggName string, dims []int) quant.Type {
-	if len(dims) == 1 {
+	// Routers stay float32, as llama.cpp's converter keeps them.
+	if len(dims) == 1 || strings.Contains(ggName, ".ffn_gate_inp") {
 		return quant.F32
 	}
 	if ggName == "output.weight" && (typ == quant.Q4_0 || typ == quant.Q4_K) {
@@ -650,6 +723,7 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 	}
 	meta = append(meta, rm...)
 	meta = append(meta, gguf.KV{Key: archKey, Value: c.arch().Name})
+	meta = append(meta, c.ggufMoEMeta(arch)...)
 	sw, err := c.ggufSlidingMeta(arch)
 	if err != nil {
 		return err
@@ -665,11 +739,35 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 	}
 
 	var tensors []gguf.Tensor
+	// Experts' matrices go into one stacked tensor per kind and layer.
+	stackAt := map[string]int{}
+	var stacks [][][]float32
 	for _, s := range m.specs() {
-		name := ggufName(s.canon)
-		dims := ggufDims(s.shape)
+		name, expert := ggufTensorName(s.canon)
+		dims := ggufSpecDims(s, c)
 		t := tensorType(qt, name, dims)
 		data := *s.dst
+		if expert >= 0 {
+			i, ok := stackAt[name]
+			if !ok {
+				i = len(stacks)
+				stackAt[name] = i
+				stacks = append(stacks, nil)
+				tensors = append(tensors, gguf.Tensor{Name: name, Dims: dims, Type: t, Encode: func() ([]byte, error) {
+					var out []byte
+					for _, part := range stacks[i] {
+						b, err := quantizeRows(t, part, dims[0])
+						if err != nil {
+							return nil, err
+						}
+						out = append(out, b...)
+					}
+					return out, nil
+				}})
+			}
+			stacks[i] = append(stacks[i], data)
+			continue
+		}
 		heads, perm := m.ropePermuted(s.canon)
 		tensors = append(tensors, gguf.Tensor{Name: name, Dims: dims, Type: t, Encode: func() ([]byte, error) {
 			src := data

@@ -49,10 +49,17 @@ func maxLogitDiff(t *testing.T, a, b *Model, prompt []int) float64 {
 func TestGGUFRoundTrip(t *testing.T) {
 	prompt := []int{65, 32, 16, 0, 1, 7, 43, 96, 4, 50, 5}
 	tol := map[string]float64{"f32": 1e-6, "f16": 6e-4, "q8_0": 1.6e-2, "q4_0": 0.19, "q4_k": 1.6e-2}
-	for _, name := range presets {
+	for _, name := range allPresets {
 		m, err := Load(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
+		}
+		prompt := prompt
+		if m.Config.IsMoE() {
+			// Rounding the weights may flip an expert choice that hangs
+			// on a small margin; the reference's prompts have none below
+			// 8.8e-4 (golden.json min_router_margin).
+			prompt = readGolden(t, filepath.Join("testdata", name, "golden.json")).Prompts[2]
 		}
 		for _, typ := range GGUFTypes {
 			path := filepath.Join(t.TempDir(), name+"-"+typ+".gguf")

@@ -114,7 +114,7 @@ func TestInitCheckpointsLoadInReference(t *testing.T) {
 // FuzzReadConfig: any bytes give a validated config or an error, never a
 // panic, and an accepted config has sizes a model can be built from.
 func FuzzReadConfig(f *testing.F) {
-	for _, name := range presets {
+	for _, name := range allPresets {
 		if data, err := os.ReadFile(filepath.Join("testdata", name, "config.json")); err == nil {
 			f.Add(data)
 		}

@@ -47,6 +47,13 @@ type Layer struct {
 	// QNorm and KNorm normalise each head's queries and keys before RoPE
 	// (one weight per head dimension); nil where the architecture has none.
 	QNorm, KNorm []float32
+	// In a mixture-of-experts layer Gate, Up and Down are empty and the
+	// MLP is Router ([experts, hidden]) choosing among Experts, plus, for
+	// Qwen2-MoE, a Shared expert scaled by sigmoid(SharedGate·x).
+	Router     Linear
+	Experts    []Expert
+	Shared     *Expert
+	SharedGate Linear
 }
 
 // Model is a decoder-only transformer.
@@ -86,7 +93,15 @@ func (m *Model) quantized() bool {
 
 // linears lists the layer's projections.
 func (l *Layer) linears() []*Linear {
-	return []*Linear{&l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down}
+	out := []*Linear{&l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down, &l.Router, &l.SharedGate}
+	for i := range l.Experts {
+		e := &l.Experts[i]
+		out = append(out, &e.Gate, &e.Up, &e.Down)
+	}
+	if l.Shared != nil {
+		out = append(out, &l.Shared.Gate, &l.Shared.Up, &l.Shared.Down)
+	}
+	return out
 }
 
 // tensorSpec names one weight and its expected shape; lin is the
@@ -144,10 +159,33 @@ func (m *Model) canonSpecs() []tensorSpec {
 			mat("self_attn.k_proj", kvd, d, &l.K),
 			mat("self_attn.v_proj", kvd, d, &l.V),
 			mat("self_attn.o_proj", d, qd, &l.O),
-			mat("mlp.gate_proj", ff, d, &l.Gate),
-			mat("mlp.up_proj", ff, d, &l.Up),
-			mat("mlp.down_proj", d, ff, &l.Down),
 		)
+		mlp := func(prefix string, ff int, ex *Expert) {
+			s = append(s, mat(prefix+"gate_proj", ff, d, &ex.Gate), mat(prefix+"up_proj", ff, d, &ex.Up), mat(prefix+"down_proj", d, ff, &ex.Down))
+		}
+		if c.moe(i) {
+			E := c.NumExperts
+			if len(l.Experts) != E {
+				l.Experts = make([]Expert, E)
+			}
+			s = append(s, mat("mlp.gate", E, d, &l.Router))
+			for e := range l.Experts {
+				mlp(fmt.Sprintf("mlp.experts.%d.", e), c.expertFF(), &l.Experts[e])
+			}
+			if sff := c.SharedExpertIntermediateSize; sff > 0 {
+				if l.Shared == nil {
+					l.Shared = new(Expert)
+				}
+				mlp("mlp.shared_expert.", sff, l.Shared)
+				s = append(s, mat("mlp.shared_expert_gate", 1, d, &l.SharedGate))
+			}
+		} else {
+			s = append(s,
+				mat("mlp.gate_proj", ff, d, &l.Gate),
+				mat("mlp.up_proj", ff, d, &l.Up),
+				mat("mlp.down_proj", d, ff, &l.Down),
+			)
+		}
 		if c.QKVBias() {
 			s = append(s,
 				tensorSpec{name: p + "self_attn.q_proj.bias", shape: []int{qd}, dst: &l.Q.B},

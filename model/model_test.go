@@ -32,7 +32,7 @@ func readGolden(t *testing.T, path string) golden {
 }
 
 func TestForwardMatchesPyTorchReference(t *testing.T) {
-	for _, name := range presets {
+	for _, name := range allPresets {
 		dir := filepath.Join("testdata", name)
 		g := readGolden(t, filepath.Join(dir, "golden.json"))
 		m, err := Load(dir)
@@ -122,7 +122,7 @@ func cacheCase(t *testing.T, name string) (*Model, []int, [][]float32) {
 // logits at every position, as the whole-sequence pass does; so must a
 // prefix followed by the rest, and a cache truncated and refilled.
 func TestCacheMatchesReference(t *testing.T) {
-	for _, name := range presets {
+	for _, name := range allPresets {
 		m, prompt, want := cacheCase(t, name)
 		check := func(how string, pos int, got []float32) {
 			t.Helper()
@@ -257,7 +257,7 @@ type generalOnly struct{ tensor.Kernels }
 // through the fused decode kernels as through the general path (bit for
 // bit), and survives prefixes and truncation like a float32 one.
 func TestHalfCache(t *testing.T) {
-	for _, name := range presets {
+	for _, name := range allPresets {
 		m, prompt, want := cacheCase(t, name)
 		oneByOne := func() [][]float32 {
 			c := m.NewCache()

@@ -352,6 +352,43 @@ PRESETS = {
         "rope_theta": 1000000, "sliding_window": 4, "sliding_window_pattern": "LLLG",
         "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.54.0",
         "use_cache": True, "vocab_size": 113}),
+    # Qwen/Qwen3-30B-A3B's config.json, every key kept, shrunk: 128 experts
+    # choosing 8 -> 8 choosing 2; head_dim 128 (not hidden / heads) -> 32.
+    "tiny-qwen3-moe": dict(seed=19, config={
+        "architectures": ["Qwen3MoeForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+        "bos_token_id": 1, "decoder_sparse_step": 1, "eos_token_id": 2, "head_dim": 32,
+        "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02, "intermediate_size": 96,
+        "max_position_embeddings": 40960, "max_window_layers": 2, "mlp_only_layers": [],
+        "model_type": "qwen3_moe", "moe_intermediate_size": 32, "norm_topk_prob": True,
+        "num_attention_heads": 4, "num_experts": 8, "num_experts_per_tok": 2, "num_hidden_layers": 2,
+        "num_key_value_heads": 2, "output_router_logits": False, "rms_norm_eps": 1e-06, "rope_scaling": None,
+        "rope_theta": 1000000.0, "router_aux_loss_coef": 0.001, "sliding_window": None,
+        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.51.0",
+        "use_cache": True, "use_sliding_window": False, "vocab_size": 113}),
+    # Qwen1.5-MoE-A2.7B's config keys (Qwen2MoeForCausalLM): 60 experts choosing
+    # 4 -> 6 choosing 2, a shared expert with its sigmoid gate, no renormalisation;
+    # the second layer dense through mlp_only_layers.
+    "tiny-qwen2-moe": dict(seed=13, config={
+        "architectures": ["Qwen2MoeForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1,
+        "decoder_sparse_step": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 64,
+        "initializer_range": 0.02, "intermediate_size": 80, "max_position_embeddings": 8192,
+        "max_window_layers": 2, "mlp_only_layers": [1], "model_type": "qwen2_moe", "moe_intermediate_size": 24,
+        "norm_topk_prob": False, "num_attention_heads": 4, "num_experts": 6, "num_experts_per_tok": 2,
+        "num_hidden_layers": 2, "num_key_value_heads": 4, "output_router_logits": False,
+        "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "router_aux_loss_coef": 0.001,
+        "shared_expert_intermediate_size": 80, "sliding_window": 32768, "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16", "transformers_version": "4.40.0.dev0", "use_cache": True,
+        "use_sliding_window": False, "vocab_size": 101}),
+    # mistralai/Mixtral-8x7B-v0.1's config.json, every key kept, shrunk: 8
+    # experts choosing 2 -> 4 choosing 2.
+    "tiny-mixtral": dict(seed=13, config={
+        "architectures": ["MixtralForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2,
+        "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02, "intermediate_size": 48,
+        "max_position_embeddings": 32768, "model_type": "mixtral", "num_attention_heads": 4,
+        "num_experts_per_tok": 2, "num_hidden_layers": 2, "num_key_value_heads": 2, "num_local_experts": 4,
+        "output_router_logits": False, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
+        "router_aux_loss_coef": 0.02, "sliding_window": None, "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16", "transformers_version": "4.36.0.dev0", "use_cache": True, "vocab_size": 97}),
 }
 
 INIT_STD = 0.02       # linear / embedding weights ~ N(0, 0.02), as HF initializer_range
@@ -360,6 +397,10 @@ QK_STD = 0.12         # q_proj / k_proj weights: wider, so attention is not ~uni
                       # "bug_sensitivity_max_abs_diff"); with 0.02 everywhere a wrong RoPE
                       # layout changed the logits by only ~1e-3.
 NORM_NOISE_STD = 0.1  # norm weights = 1 + N(0, 0.1) so that they matter
+ROUTER_STD = 0.5      # MoE routers: wide, so that the chosen experts are clear winners and
+                      # float32 rounding cannot flip a choice (golden.json "min_router_margin",
+                      # asserted > 1e-4; the MoE presets' seeds were picked among 12..24 for
+                      # the widest margin, 1.6e-3 and more)
 BIAS_STD = 0.1        # biases ~ N(0, 0.1): small but clearly visible in the logits
 PROMPT_LENGTHS = (1, 5, 11)
 
@@ -413,7 +454,8 @@ class Dims:
         self.model_type = cfg.get("model_type")
         arch = (cfg.get("architectures") or [""])[0]
         known = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3",
-                 "MistralForCausalLM": "mistral", "ExaoneForCausalLM": "exaone", "Exaone4ForCausalLM": "exaone4"}
+                 "MistralForCausalLM": "mistral", "ExaoneForCausalLM": "exaone", "Exaone4ForCausalLM": "exaone4",
+                 "Qwen3MoeForCausalLM": "qwen3_moe", "Qwen2MoeForCausalLM": "qwen2_moe", "MixtralForCausalLM": "mixtral"}
         if self.model_type not in known.values() and arch not in known:
             raise ValueError("unsupported model %r / %r" % (self.model_type, arch))
         if self.model_type is None:
@@ -438,15 +480,32 @@ class Dims:
         self.eps = float(cfg.get("rms_norm_eps", cfg.get("layer_norm_epsilon")))
         self.theta = float(cfg.get("rope_theta", 10000.0))
         self.tied = bool(cfg.get("tie_word_embeddings", False))
-        if self.model_type == "qwen2":
+        if self.model_type in ("qwen2", "qwen2_moe"):
             self.qkv_bias, self.o_bias = True, False
         else:  # llama, qwen3: attention_bias biases q, k, v and o
             ab = bool(cfg.get("attention_bias", False))
             self.qkv_bias, self.o_bias = ab, ab
-        if self.model_type in ("mistral", "exaone", "exaone4"):
+        if self.model_type in ("mistral", "exaone", "exaone4", "mixtral"):
             self.qkv_bias, self.o_bias = False, False
-        # Qwen3, EXAONE 4: RMSNorm over each head's queries and keys (weight [head_dim]), before RoPE.
-        self.qk_norm = self.model_type in ("qwen3", "exaone4")
+        # Qwen3, Qwen3-MoE, EXAONE 4: RMSNorm over each head's queries and keys (weight
+        # [head_dim]), before RoPE.
+        self.qk_norm = self.model_type in ("qwen3", "qwen3_moe", "exaone4")
+        # Mixture of experts: which layers, how many experts, top-k, renormalisation.
+        self.E = cfg.get("num_experts") or cfg.get("num_local_experts") or 0
+        self.topk = cfg.get("num_experts_per_tok", 0)
+        if self.model_type == "mixtral":
+            self.moe = [True] * self.L
+            self.I_exp = self.I
+            self.norm_topk = True                # Mixtral always renormalises the top-k weights
+        elif self.model_type in ("qwen3_moe", "qwen2_moe"):
+            step = cfg.get("decoder_sparse_step", 1)
+            self.moe = [i not in cfg.get("mlp_only_layers", []) and self.E > 0 and (i + 1) % step == 0
+                        for i in range(self.L)]
+            self.I_exp = cfg["moe_intermediate_size"]
+            self.norm_topk = bool(cfg.get("norm_topk_prob", False))
+        else:
+            self.moe = [False] * self.L
+        self.I_shared = cfg.get("shared_expert_intermediate_size", 0) if self.model_type == "qwen2_moe" else 0
         # EXAONE 4: no norm before attention / MLP; their outputs are normalised before the
         # residual add (post_attention_layernorm, post_feedforward_layernorm).
         self.pre_norms = self.model_type != "exaone4"
@@ -461,8 +520,10 @@ class Dims:
             sliding = [t == "sliding_attention" for t in cfg["layer_types"]]
         elif self.model_type == "mistral":
             sliding = [w is not None] * L
-        elif self.model_type in ("qwen2", "qwen3"):
+        elif self.model_type in ("qwen2", "qwen3", "qwen2_moe", "qwen3_moe"):
             sliding = [bool(cfg.get("use_sliding_window")) and i >= cfg.get("max_window_layers", L) for i in range(L)]
+        elif self.model_type == "mixtral":
+            sliding = [w is not None] * L
         else:
             sliding = [False] * L
         self.window = [w if sl else None for sl in sliding]
@@ -481,8 +542,18 @@ EXAONE_NAMES = {
 }
 
 
+MIXTRAL_PARTS = {"gate_proj": "w1", "up_proj": "w3", "down_proj": "w2"}
+
+
 def hf(d, name):
     """The checkpoint's name for a Llama-style name (model.layers.N.<part>)."""
+    if d.model_type == "mixtral" and ".mlp." in name:
+        # block_sparse_moe.gate (router); block_sparse_moe.experts.E.w1 (gate) / w3 (up) / w2 (down)
+        name = name.replace(".mlp.gate.", ".block_sparse_moe.gate.")
+        if ".mlp.experts." in name:
+            head, part = name.rsplit(".", 2)[0], name.rsplit(".", 2)[1]
+            name = head.replace(".mlp.experts.", ".block_sparse_moe.experts.") + "." + MIXTRAL_PARTS[part] + ".weight"
+        return name
     if d.model_type != "exaone":
         return name
     if name in EXAONE_NAMES:
@@ -517,9 +588,21 @@ def param_specs(d):
         specs.append((p + "post_attention_layernorm.weight", (d.D,), "norm"))
         if d.post_norms:
             specs.append((p + "post_feedforward_layernorm.weight", (d.D,), "norm"))
-        specs.append((p + "mlp.gate_proj.weight", (d.I, d.D), "weight"))
-        specs.append((p + "mlp.up_proj.weight", (d.I, d.D), "weight"))
-        specs.append((p + "mlp.down_proj.weight", (d.D, d.I), "weight"))
+        if d.moe[i]:
+            specs.append((p + "mlp.gate.weight", (d.E, d.D), "weight"))
+            experts = [("mlp.experts.%d." % e, d.I_exp) for e in range(d.E)]
+            if d.I_shared:
+                experts.append(("mlp.shared_expert.", d.I_shared))
+            for q, ff in experts:
+                specs.append((p + q + "gate_proj.weight", (ff, d.D), "weight"))
+                specs.append((p + q + "up_proj.weight", (ff, d.D), "weight"))
+                specs.append((p + q + "down_proj.weight", (d.D, ff), "weight"))
+            if d.I_shared:
+                specs.append((p + "mlp.shared_expert_gate.weight", (1, d.D), "weight"))
+        else:
+            specs.append((p + "mlp.gate_proj.weight", (d.I, d.D), "weight"))
+            specs.append((p + "mlp.up_proj.weight", (d.I, d.D), "weight"))
+            specs.append((p + "mlp.down_proj.weight", (d.D, d.I), "weight"))
     specs.append(("model.norm.weight", (d.D,), "norm"))
     if not d.tied:
         specs.append(("lm_head.weight", (d.V, d.D), "weight"))
@@ -538,6 +621,8 @@ def make_checkpoint(preset, outdir, seed=None):
         t = torch.empty(shape, dtype=torch.float32)
         if kind == "weight" and (".q_proj." in name or ".k_proj." in name):
             t.normal_(0.0, QK_STD)
+        elif kind == "weight" and name.endswith("mlp.gate.weight"):
+            t.normal_(0.0, ROUTER_STD)
         elif kind == "weight":
             t.normal_(0.0, INIT_STD)
         elif kind == "norm":
@@ -695,6 +780,37 @@ def linear(x, W, name):
     return y if b is None else y + b
 
 
+ROUTER_MARGINS = []  # the gap between each row's k-th and (k+1)-th router probability
+
+
+def moe_torch(d, W, p, h, bug=None):
+    """Mixture of experts (Mixtral, Qwen-MoE model cards): p = softmax(router(h)) over all
+    experts in float32, the top k, renormalised to sum 1 for Mixtral / norm_topk_prob;
+    out = sum_k w_k * expert_k(h); Qwen2-MoE adds sigmoid(shared_gate(h)) * shared(h)."""
+    # float32 softmax as Transformers computes it (float64 in the float64 cross-check)
+    probs = torch.softmax((h @ W[p + "mlp.gate.weight"].t()).to(torch.promote_types(h.dtype, torch.float32)), dim=-1)
+    w, idx = torch.topk(probs, d.topk, dim=-1)
+    if d.topk < d.E:
+        nxt = torch.topk(probs, d.topk + 1, dim=-1).values[:, -1]
+        ROUTER_MARGINS.append((w[:, -1] - nxt).min().item())
+    if d.norm_topk and bug != "no_topk_norm":
+        w = w / w.sum(dim=-1, keepdim=True)
+    w = w.to(h.dtype)
+
+    def expert(q, v):
+        g = linear(v, W, p + q + "gate_proj")
+        u = linear(v, W, p + q + "up_proj")
+        return linear(torch.nn.functional.silu(g) * u, W, p + q + "down_proj")
+    out = torch.zeros_like(h)
+    for t in range(h.shape[0]):
+        for j in range(d.topk):
+            e = int(idx[t, j])
+            out[t] += w[t, j] * expert("mlp.experts.%d." % e, h[t:t + 1])[0]
+    if d.I_shared and bug != "no_shared_expert":
+        out = out + torch.sigmoid(h @ W[p + "mlp.shared_expert_gate.weight"].t()) * expert("mlp.shared_expert.", h)
+    return out
+
+
 @torch.no_grad()
 def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
     """Full-sequence forward; returns logits [T, V] in `dtype`.
@@ -774,9 +890,12 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         else:
             x = x + o
             h = norm(x, W[p + "post_attention_layernorm.weight"])
-        g = linear(h, W, p + "mlp.gate_proj")
-        u = linear(h, W, p + "mlp.up_proj")
-        m = linear(torch.nn.functional.silu(g) * u, W, p + "mlp.down_proj")
+        if d.moe[i]:
+            m = moe_torch(d, W, p, h, bug)
+        else:
+            g = linear(h, W, p + "mlp.gate_proj")
+            u = linear(h, W, p + "mlp.up_proj")
+            m = linear(torch.nn.functional.silu(g) * u, W, p + "mlp.down_proj")
         x = x + (norm(m, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else m)
     x = norm(x, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
@@ -851,10 +970,24 @@ def forward_incremental_np(d, tensors, ids):
             else:
                 x = x + o
                 h = rms(x, W[p + "post_attention_layernorm.weight"])
-            g = lin(h, p + "mlp.gate_proj")
-            u = lin(h, p + "mlp.up_proj")
-            act = g / (1.0 + np.exp(-g)) * u
-            mo = lin(act, p + "mlp.down_proj")
+            def mlp(v, q):
+                g = lin(v, p + q + "gate_proj")
+                u = lin(v, p + q + "up_proj")
+                return lin(g / (1.0 + np.exp(-g)) * u, p + q + "down_proj")
+            if d.moe[i]:
+                z = W[p + "mlp.gate.weight"].dot(h)
+                e_z = np.exp(z - z.max())
+                pr = e_z / e_z.sum()
+                top = sorted(range(d.E), key=lambda e: -pr[e])[:d.topk]
+                ws = [pr[e] for e in top]
+                if d.norm_topk:
+                    ws = [v / sum(ws) for v in ws]
+                mo = sum(wv * mlp(h, "mlp.experts.%d." % e) for wv, e in zip(ws, top))
+                if d.I_shared:
+                    sg = float(W[p + "mlp.shared_expert_gate.weight"].dot(h)[0])
+                    mo = mo + mlp(h, "mlp.shared_expert.") / (1.0 + math.exp(-sg))
+            else:
+                mo = mlp(h, "mlp.")
             x = x + (rms(mo, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else mo)
         x = rms(x, W["model.norm.weight"])
         rows.append(head.dot(x))
@@ -885,6 +1018,7 @@ def golden(ckdir, seed=None):
     name = os.path.basename(os.path.normpath(ckdir))
     prompts = make_prompts(d, seed, PRESETS.get(name, {}).get("prompt_lengths", PROMPT_LENGTHS))
     all32, diff64, diff_np64, diff_np32 = [], 0.0, 0.0, 0.0
+    del ROUTER_MARGINS[:]
     max_abs_logit = 0.0
     for ids in prompts:
         l32 = forward_batched(d, tensors, ids, torch.float32)
@@ -895,6 +1029,7 @@ def golden(ckdir, seed=None):
         diff_np32 = max(diff_np32, float(np.abs(lnp - l32.double().numpy()).max()))
         max_abs_logit = max(max_abs_logit, l32.abs().max().item())
         all32.append(l32)
+    margin = min(ROUTER_MARGINS) if ROUTER_MARGINS else None
     # Prefix consistency: logits of a prefix equal the first rows of the full prompt.
     pre = forward_batched(d, tensors, prompts[2][:5], torch.float32)
     diff_prefix = (pre - all32[2][:5]).abs().max().item()
@@ -914,6 +1049,10 @@ def golden(ckdir, seed=None):
         bugs.append("no_window")
     if not all(d.rope):
         bugs.append("rope_everywhere")
+    if any(d.moe) and d.norm_topk:
+        bugs.append("no_topk_norm")
+    if any(d.moe) and d.I_shared:
+        bugs.append("no_shared_expert")
     sens = {}
     for b in bugs:
         m = 0.0
@@ -932,6 +1071,7 @@ def golden(ckdir, seed=None):
         "max_abs_diff_prefix_vs_full": diff_prefix,
         "max_abs_logit": max_abs_logit,
         "bug_sensitivity_max_abs_diff": sens,
+        "min_router_margin": margin,
         "suggested_atol": 1e-4,
         "script": "reference.py",
         "torch_version": torch.__version__,
@@ -950,6 +1090,9 @@ def golden(ckdir, seed=None):
     assert diff64 < 1e-5, diff64
     assert diff_np64 < 1e-10, diff_np64
     assert diff_prefix < 1e-5, diff_prefix
+    if margin is not None:
+        print("  smallest gap between a chosen expert and the next: %.3g" % margin)
+        assert margin > 1e-4, margin  # no expert choice may hang on rounding
     for b, m in sens.items():
         if m < 1e-3:
             print("  WARNING: golden barely detects bug %s (%.2e)" % (b, m))
