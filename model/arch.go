@@ -183,3 +183,67 @@ func (c *Config) OBias() bool { return !c.arch().QKVBias && c.AttentionBias }
 
 // QKNorm reports whether queries and keys are normalised per head.
 func (c *Config) QKNorm() bool { return c.arch().QKNorm }
+
+// Features lists, for people, what the architecture adds to the shared
+// decoder.
+func (a *Arch) Features() []string {
+	var f []string
+	add := func(ok bool, s string) {
+		if ok {
+			f = append(f, s)
+		}
+	}
+	add(a.QKVBias, "q/k/v biases")
+	add(a.QKNorm, "per-head q/k norms")
+	add(a.NoPreNorms && a.PostNorms, "norms after attention and MLP")
+	switch a.Sliding {
+	case "all":
+		f = append(f, "sliding window")
+	case "qwen":
+		f = append(f, "optional sliding window (use_sliding_window)")
+	case "pattern":
+		f = append(f, "sliding-window and global layers")
+	}
+	add(a.NoPEGlobal, "no RoPE on global layers")
+	switch a.MoE {
+	case "qwen":
+		f = append(f, "mixture of experts (shared expert where configured)")
+	case "mixtral":
+		f = append(f, "mixture of experts")
+	}
+	add(a.Prefix != "", "own tensor names")
+	return f
+}
+
+// AttentionLayout describes, for people, which layers attend how.
+func (c *Config) AttentionLayout() string {
+	plans, err := c.layerPlans()
+	if err != nil {
+		return err.Error()
+	}
+	var sliding, nope int
+	window := 0
+	for _, p := range plans {
+		if p.window > 0 {
+			sliding++
+			window = p.window
+		}
+		if p.noRoPE {
+			nope++
+		}
+	}
+	s := "causal over the whole context"
+	switch {
+	case sliding == len(plans):
+		s = fmt.Sprintf("sliding window of %d positions on every layer", window)
+	case sliding > 0:
+		s = fmt.Sprintf("%d sliding-window layers (%d positions), %d global", sliding, window, len(plans)-sliding)
+	}
+	switch {
+	case nope == 1:
+		s += "; 1 layer without RoPE"
+	case nope > 1:
+		s += fmt.Sprintf("; %d layers without RoPE", nope)
+	}
+	return s
+}

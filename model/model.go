@@ -272,9 +272,14 @@ func (m *Model) NewCache() *Cache {
 // CacheBytesPerToken is the memory one cached position takes in the
 // caches NewCache makes: keys and values for every layer.
 func (m *Model) CacheBytesPerToken() int {
-	c := m.Config
+	return m.Config.CacheBytesPerToken(m.HalfKV)
+}
+
+// CacheBytesPerToken is the memory one cached position takes: keys and
+// values of every layer, in float32 or (half) fp16.
+func (c *Config) CacheBytesPerToken(half bool) int {
 	size := 4
-	if m.HalfKV {
+	if half {
 		size = 2
 	}
 	return 2 * c.NumHiddenLayers * c.NumKeyValueHeads * c.HeadDim * size
