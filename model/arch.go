@@ -50,6 +50,18 @@ type Arch struct {
 	// post_attn_norm and post_ffw_norm.
 	Prefix string
 	Names  map[string]string
+	// NormPlusOne: every RMSNorm scales by 1+w, the checkpoint storing w
+	// (Gemma). Dokja keeps 1+w, as llama.cpp's converter writes it.
+	NormPlusOne bool
+	// EmbedScale: embeddings are multiplied by √hidden_size (Gemma).
+	EmbedScale bool
+	// LocalRoPE: sliding-window layers rotate with rope_local_base_freq
+	// and no scaling; global layers with rope_theta and rope_scaling
+	// (Gemma 3).
+	LocalRoPE bool
+	// TiedByDefault: the head is the embedding unless config.json says
+	// tie_word_embeddings: false (Gemma).
+	TiedByDefault bool
 	// MoE: the MLPs are mixtures of experts when num_experts is set:
 	// "qwen" (Qwen3-MoE, Qwen2-MoE: moe_intermediate_size, norm_topk_prob,
 	// decoder_sparse_step, mlp_only_layers, an optional shared expert) or
@@ -80,6 +92,15 @@ var Archs = []*Arch{
 		"mlp.gate.weight": "block_sparse_moe.gate.weight", "mlp.experts.*.gate_proj.weight": "block_sparse_moe.experts.*.w1.weight",
 		"mlp.experts.*.up_proj.weight": "block_sparse_moe.experts.*.w3.weight", "mlp.experts.*.down_proj.weight": "block_sparse_moe.experts.*.w2.weight",
 	}},
+	// Gemma 3 (text): GELU-tanh MLP, norms before and after attention and
+	// MLP with 1+w scales, per-head q/k norms, embeddings times √hidden,
+	// query_pre_attn_scalar, five sliding-window layers with a local RoPE
+	// base to one global layer.
+	{Name: "Gemma3ForCausalLM", ModelType: "gemma3_text", GGUF: "gemma3", QKNorm: true, PostNorms: true, Sliding: "pattern",
+		NormPlusOne: true, EmbedScale: true, LocalRoPE: true, TiedByDefault: true, Names: map[string]string{
+			"post_attention_layernorm.weight": "pre_feedforward_layernorm.weight",
+			"post_attn_norm.weight":           "post_attention_layernorm.weight", "post_ffw_norm.weight": "post_feedforward_layernorm.weight",
+		}},
 	// EXAONE 4.0: per-head q/k norms, norms after attention and MLP
 	// instead of before, and (32B) three sliding-window layers with RoPE
 	// to one global layer without.
@@ -196,6 +217,10 @@ func (a *Arch) Features() []string {
 	add(a.QKVBias, "q/k/v biases")
 	add(a.QKNorm, "per-head q/k norms")
 	add(a.NoPreNorms && a.PostNorms, "norms after attention and MLP")
+	add(!a.NoPreNorms && a.PostNorms, "norms before and after attention and MLP")
+	add(a.NormPlusOne, "1+w norm scales")
+	add(a.EmbedScale, "embeddings times √hidden")
+	add(a.LocalRoPE, "local RoPE base on sliding layers")
 	switch a.Sliding {
 	case "all":
 		f = append(f, "sliding window")

@@ -98,6 +98,9 @@ func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) 
 	if m.Config.IsMoE() {
 		return 0, errMoETraining
 	}
+	if m.Config.FinalLogitSoftcapping != nil {
+		return 0, errors.New("model: training with final_logit_softcapping is not supported (inference only)")
+	}
 	ps, err := b.pass(m)
 	if err != nil {
 		return 0, err
@@ -132,6 +135,7 @@ func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, sc
 		n := min(lossRows, rows-r0)
 		hc := h[r0*d : (r0+n)*d]
 		m.K.Gemm(false, true, n, V, d, 1, hc, d, m.Head.W, d, 0, logits, V)
+		m.Config.softcap(logits[:n*V])
 		tensor.ParallelFor(n, 8, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				row := logits[r*V : (r+1)*V]
@@ -187,7 +191,7 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 	qd, kvd := hq*hd, hkv*hd
 	eps := float32(c.RMSNormEps)
 	k := m.K
-	rot := c.Rotary()
+	rot, rotLocal := c.Rotary(), c.localRotary()
 	plans, err := c.layerPlans()
 	if err != nil {
 		panic("model: " + err.Error() + " (the configuration was not validated)")
@@ -239,7 +243,11 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 		l, gl, lt := &m.Layers[li], &g.Layers[li], &tp.layers[li]
 		// MLP: x += pn(down(silu(gate(h2))·up(h2))), h2 = norm(x2).
 		linearBack(postBack(lt.dRaw, l.PostMLPNorm, gl.PostMLPNorm), lt.act, &l.Down, &gl.Down, dact, d, ff, 0)
-		tensor.SwiGLUBackward(dgate, dup, dact, lt.gate, lt.up)
+		if c.HiddenAct == "gelu_pytorch_tanh" {
+			tensor.GeGLUBackward(dgate, dup, dact, lt.gate, lt.up)
+		} else {
+			tensor.SwiGLUBackward(dgate, dup, dact, lt.gate, lt.up)
+		}
 		linearBack(dgate, lt.h2, &l.Gate, &gl.Gate, dIn, ff, d, 0)
 		linearBack(dup, lt.h2, &l.Up, &gl.Up, dIn, ff, d, 1)
 		preBack(lt.x2, l.MLPNorm, gl.MLPNorm)
@@ -247,8 +255,12 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 		linearBack(postBack(lt.oRaw, l.PostAttnNorm, gl.PostAttnNorm), lt.att, &l.O, &gl.O, datt, d, qd, 0)
 		m.attentionBackward(ps, lt, plans[li].window, datt, dq, dk, dv)
 		if !plans[li].noRoPE {
-			rot.Transpose(dq, hq, hd, ps.pos)
-			rot.Transpose(dk, hkv, hd, ps.pos)
+			r := rot
+			if plans[li].local {
+				r = rotLocal
+			}
+			r.Transpose(dq, hq, hd, ps.pos)
+			r.Transpose(dk, hkv, hd, ps.pos)
 		}
 		dqIn, dkIn := dq, dk
 		if l.QNorm != nil {
@@ -266,6 +278,9 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 		preBack(lt.x, l.AttnNorm, gl.AttnNorm)
 	}
 	// Rows are added in order, so a token seen twice sums deterministically.
+	if s := c.embedScale(); s != 1 {
+		tensor.Scale(dx, s)
+	}
 	for t, id := range ps.ids {
 		tensor.Add(g.Embed[id*d:(id+1)*d], dx[t*d:(t+1)*d])
 	}
@@ -283,7 +298,7 @@ func (m *Model) attentionBackward(ps *pass, lt *layerTape, window int, datt, dq,
 	qd, kvd := hq*hd, hkv*hd
 	T := len(ps.ids) / ps.seqs()
 	group := hq / hkv
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	scale := c.attnScale()
 	k := m.K
 	tensor.ParallelFor(ps.seqs()*hkv, 1, func(lo, hi int) {
 		ds := make([]float32, T*T)

@@ -18,7 +18,7 @@ import (
 var (
 	presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3",
 		"tiny-llama31", "tiny-qwen25-yarn", "tiny-llama-linear", "tiny-llama-dynamic",
-		"tiny-mistral", "tiny-exaone", "tiny-exaone4"}
+		"tiny-mistral", "tiny-exaone", "tiny-exaone4", "tiny-gemma3"}
 	allPresets = append(slices.Clip(presets), "tiny-qwen3-moe", "tiny-qwen2-moe", "tiny-mixtral")
 )
 
@@ -253,6 +253,10 @@ type trainGolden struct {
 		NoSep    struct {
 			Loss float64 `json:"loss"`
 		} `json:"no_sep"`
+		Float64 struct {
+			// PyTorch's own float32 noise on these gradients.
+			GradNoise float64 `json:"max_abs_diff_grads_f32_vs_f64"`
+		} `json:"float64"`
 	} `json:"batch"`
 }
 
@@ -294,8 +298,10 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 				}
 			}
 			t.Logf("%s/%s: max |grad - PyTorch| = %.2g", name, kname, worst)
-			if worst > 1e-6 {
-				t.Errorf("%s/%s: gradients differ from PyTorch's by up to %.3g", name, kname, worst)
+			// 1e-6, or twice PyTorch's own float32 noise where larger
+			// (tiny-gemma3: 1.2e-6, its gradients reaching 0.93).
+			if tol := max(1e-6, 2*gold.Batch.Float64.GradNoise); worst > tol {
+				t.Errorf("%s/%s: gradients differ from PyTorch's by up to %.3g (tolerance %.3g)", name, kname, worst, tol)
 			}
 			plain := *b
 			plain.Sep = -1

@@ -14,6 +14,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/dokja/dokja/tensor"
 )
 
 // Config is the subset of a Hugging Face config.json that defines a Llama
@@ -54,17 +56,25 @@ type Config struct {
 	ActivationFunction string  `json:"activation_function,omitempty"`
 	// Mixture of experts (Qwen3-MoE, Qwen2-MoE, Mixtral). Mixtral's
 	// num_local_experts is copied to num_experts.
-	NumExperts                   int    `json:"num_experts,omitempty"`
-	NumLocalExperts              int    `json:"num_local_experts,omitempty"`
-	NumExpertsPerTok             int    `json:"num_experts_per_tok,omitempty"`
-	MoEIntermediateSize          int    `json:"moe_intermediate_size,omitempty"`
-	SharedExpertIntermediateSize int    `json:"shared_expert_intermediate_size,omitempty"`
-	NormTopKProb                 *bool  `json:"norm_topk_prob,omitempty"`
-	DecoderSparseStep            int    `json:"decoder_sparse_step,omitempty"`
-	MLPOnlyLayers                []int  `json:"mlp_only_layers,omitempty"`
-	TorchDtype                   string `json:"torch_dtype"`
-	BOSTokenID                   any    `json:"bos_token_id,omitempty"`
-	EOSTokenID                   any    `json:"eos_token_id,omitempty"`
+	NumExperts                   int   `json:"num_experts,omitempty"`
+	NumLocalExperts              int   `json:"num_local_experts,omitempty"`
+	NumExpertsPerTok             int   `json:"num_experts_per_tok,omitempty"`
+	MoEIntermediateSize          int   `json:"moe_intermediate_size,omitempty"`
+	SharedExpertIntermediateSize int   `json:"shared_expert_intermediate_size,omitempty"`
+	NormTopKProb                 *bool `json:"norm_topk_prob,omitempty"`
+	DecoderSparseStep            int   `json:"decoder_sparse_step,omitempty"`
+	MLPOnlyLayers                []int `json:"mlp_only_layers,omitempty"`
+	// Gemma 3: hidden_activation (copied to hidden_act), the query scale
+	// 1/√query_pre_attn_scalar, the sliding layers' RoPE base, a tanh cap
+	// on the logits.
+	HiddenActivation      string   `json:"hidden_activation,omitempty"`
+	QueryPreAttnScalar    float64  `json:"query_pre_attn_scalar,omitempty"`
+	RopeLocalBaseFreq     float64  `json:"rope_local_base_freq,omitempty"`
+	FinalLogitSoftcapping *float64 `json:"final_logit_softcapping,omitempty"`
+	AttnLogitSoftcapping  *float64 `json:"attn_logit_softcapping,omitempty"`
+	TorchDtype            string   `json:"torch_dtype"`
+	BOSTokenID            any      `json:"bos_token_id,omitempty"`
+	EOSTokenID            any      `json:"eos_token_id,omitempty"`
 }
 
 // maxDim bounds every size read from a config, so that products of sizes
@@ -74,9 +84,21 @@ const maxDim = 1 << 24
 // ReadConfig parses and validates a config.json.
 func ReadConfig(r io.Reader) (*Config, error) {
 	var c Config
-	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
-	if err := dec.Decode(&c); err != nil {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	// Gemma's head is tied unless the file says otherwise.
+	if a, err := c.Arch(); err == nil && a.TiedByDefault {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(data, &keys) == nil {
+			if _, ok := keys["tie_word_embeddings"]; !ok {
+				c.TieWordEmbeddings = true
+			}
+		}
 	}
 	if c.NumHiddenLayers == 0 {
 		c.NumHiddenLayers = c.NumLayers
@@ -89,6 +111,9 @@ func ReadConfig(r io.Reader) (*Config, error) {
 	}
 	if c.HiddenAct == "" {
 		c.HiddenAct = c.ActivationFunction
+	}
+	if c.HiddenAct == "" {
+		c.HiddenAct = c.HiddenActivation
 	}
 	if c.NumKeyValueHeads == 0 {
 		c.NumKeyValueHeads = c.NumAttentionHeads
@@ -164,8 +189,20 @@ func (c *Config) Validate() error {
 	if c.HeadDim%2 != 0 {
 		return fmt.Errorf("config.json: head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
-	if c.HiddenAct != "silu" {
-		return fmt.Errorf("config.json: hidden_act: %q is not supported (want silu)", c.HiddenAct)
+	if c.HiddenAct != "silu" && c.HiddenAct != "gelu_pytorch_tanh" {
+		return fmt.Errorf("config.json: hidden_act: %q is not supported (want silu or gelu_pytorch_tanh)", c.HiddenAct)
+	}
+	if c.AttnLogitSoftcapping != nil {
+		return errors.New("config.json: attn_logit_softcapping is not supported (Gemma 2's capped attention scores)")
+	}
+	if f := c.FinalLogitSoftcapping; f != nil && !(*f > 0 && !math.IsInf(*f, 0)) {
+		return fmt.Errorf("config.json: final_logit_softcapping %g must be positive", *f)
+	}
+	if v := c.QueryPreAttnScalar; v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return fmt.Errorf("config.json: query_pre_attn_scalar %g must be positive", v)
+	}
+	if v := c.RopeLocalBaseFreq; v != 0 && !(v > 1 && !math.IsInf(v, 0)) {
+		return fmt.Errorf("config.json: rope_local_base_freq %g must be finite and > 1", v)
 	}
 	if c.MLPBias {
 		return errors.New("config.json: mlp_bias: true is not supported")
@@ -235,6 +272,8 @@ type layerPlan struct {
 	window int
 	// noRoPE: the layer's queries and keys are not rotated.
 	noRoPE bool
+	// local: rotated with the local base and no scaling (Arch.LocalRoPE).
+	local bool
 }
 
 // layerPlans decides, per layer, the attention window and whether RoPE
@@ -304,6 +343,7 @@ func (c *Config) layerPlans() ([]layerPlan, error) {
 			plans[i].window = *c.SlidingWindow
 		}
 		plans[i].noRoPE = a.NoPEGlobal && c.SlidingWindow != nil && !sliding[i]
+		plans[i].local = a.LocalRoPE && sliding[i]
 	}
 	return plans, nil
 }
@@ -313,4 +353,43 @@ func fmtWindow(w *int) string {
 		return "null"
 	}
 	return fmt.Sprint(*w)
+}
+
+// localRotary is the sliding layers' RoPE where the architecture has a
+// local base (Gemma 3: rope_local_base_freq, 10000 where unset), unscaled.
+func (c *Config) localRotary() *tensor.Rotary {
+	theta := c.RopeLocalBaseFreq
+	if theta == 0 {
+		theta = 10000
+	}
+	return tensor.NewRotary(c.HeadDim, theta)
+}
+
+// attnScale multiplies the attention scores: 1/√query_pre_attn_scalar
+// where the configuration sets it (Gemma), else 1/√head_dim.
+func (c *Config) attnScale() float32 {
+	if c.QueryPreAttnScalar > 0 {
+		return float32(1 / math.Sqrt(c.QueryPreAttnScalar))
+	}
+	return float32(1 / math.Sqrt(float64(c.HeadDim)))
+}
+
+// embedScale multiplies the embeddings (Gemma: √hidden_size in float32).
+func (c *Config) embedScale() float32 {
+	if c.arch().EmbedScale {
+		return float32(math.Sqrt(float64(c.HiddenSize)))
+	}
+	return 1
+}
+
+// softcap applies final_logit_softcapping, cap·tanh(logit/cap), where
+// the configuration sets it.
+func (c *Config) softcap(logits []float32) {
+	if c.FinalLogitSoftcapping == nil {
+		return
+	}
+	cp := *c.FinalLogitSoftcapping
+	for i, v := range logits {
+		logits[i] = float32(cp * math.Tanh(float64(v)/cp))
+	}
 }

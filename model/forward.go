@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 
@@ -113,7 +112,7 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 	qd, kvd := hq*hd, hkv*hd
 	eps := float32(c.RMSNormEps)
 	k := m.K
-	rot := c.Rotary()
+	rot, rotLocal := c.Rotary(), c.localRotary()
 	plans, err := c.layerPlans()
 	if err != nil {
 		panic("model: " + err.Error() + " (the configuration was not validated)")
@@ -126,6 +125,9 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 	x := alloc(rows * d)
 	for t, id := range ps.ids {
 		copy(x[t*d:(t+1)*d], m.Embed[id*d:(id+1)*d])
+	}
+	if s := c.embedScale(); s != 1 {
+		tensor.Scale(x, s)
 	}
 	var lt layerTape
 	if tp == nil {
@@ -195,8 +197,12 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 		}
 		l.V.apply(k, lt.v, lt.h1, rows, kvd, d)
 		if !plan.noRoPE {
-			rot.Apply(lt.q, hq, hd, ps.pos)
-			rot.Apply(lt.k, hkv, hd, ps.pos)
+			r := rot
+			if plan.local {
+				r = rotLocal
+			}
+			r.Apply(lt.q, hq, hd, ps.pos)
+			r.Apply(lt.k, hkv, hd, ps.pos)
 		}
 		for s, cache := range ps.caches {
 			a, b := ps.start[s]*kvd, ps.start[s+1]*kvd
@@ -214,7 +220,11 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 		} else {
 			l.Gate.apply(k, lt.gate, lt.h2, rows, ff, d)
 			l.Up.apply(k, lt.up, lt.h2, rows, ff, d)
-			tensor.SwiGLU(lt.act, lt.gate, lt.up)
+			if c.HiddenAct == "gelu_pytorch_tanh" {
+				tensor.GeGLU(lt.act, lt.gate, lt.up)
+			} else {
+				tensor.SwiGLU(lt.act, lt.gate, lt.up)
+			}
 			l.Down.apply(k, out, lt.act, rows, d, ff)
 		}
 		post(out, lt.dRaw, l.PostMLPNorm)
@@ -245,7 +255,7 @@ func (m *Model) attention(ps *pass, li, window int, q, k, v, probs, att []float3
 	hq, hkv, hd := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim
 	qd, kvd := hq*hd, hkv*hd
 	group := hq / hkv
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	scale := c.attnScale()
 	kern := m.K
 	if qa, ok := kern.(tensor.QueryAttender); ok && probs == nil && ps.caches != nil && ps.oneRowEach() &&
 		m.attendCached(qa, ps, li, window, q, att, scale) {
@@ -458,6 +468,7 @@ func (m *Model) Logits(hidden [][]float32) [][]float32 {
 	}
 	flat := make([]float32, len(hidden)*V)
 	m.Head.apply(m.K, flat, hs, len(hidden), V, d)
+	m.Config.softcap(flat)
 	out := make([][]float32, len(hidden))
 	for i := range out {
 		out[i] = flat[i*V : (i+1)*V : (i+1)*V]

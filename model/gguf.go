@@ -392,6 +392,9 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 	if err := ggufMoE(f, arch, c); err != nil {
 		return nil, err
 	}
+	if err := ggufGemma(f, arch, c); err != nil {
+		return nil, err
+	}
 	if dc, err := f.Uint(arch + ".rope.dimension_count"); err == nil && int(dc) != c.HeadDim {
 		return nil, fmt.Errorf("%s: %s.rope.dimension_count %d differs from the head size %d (partial RoPE is not supported)", f.Path, arch, dc, c.HeadDim)
 	}
@@ -462,6 +465,12 @@ func ggufSlidingWindow(f *gguf.File, arch string, c *Config) error {
 		}
 		for i := range sliding {
 			sliding[i] = uint64(i)%p < p-1
+		}
+	} else if arch == "gemma3" {
+		// llama.cpp's Gemma 3 files carry no pattern: every sixth layer
+		// is global.
+		for i := range sliding {
+			sliding[i] = i%6 < 5
 		}
 	}
 	c.LayerTypes = make([]string, len(sliding))
@@ -724,6 +733,7 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 	meta = append(meta, rm...)
 	meta = append(meta, gguf.KV{Key: archKey, Value: c.arch().Name})
 	meta = append(meta, c.ggufMoEMeta(arch)...)
+	meta = append(meta, c.ggufGemmaMeta(arch)...)
 	sw, err := c.ggufSlidingMeta(arch)
 	if err != nil {
 		return err

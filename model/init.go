@@ -1,6 +1,7 @@
 package model
 
 import (
+	"slices"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -89,7 +90,15 @@ func (m *Model) Save(dir string, dtype string) error {
 	}
 	var ts []safetensors.Tensor
 	for _, s := range m.specs() {
-		ts = append(ts, encode(s.name, s.shape, *s.dst))
+		data := *s.dst
+		if m.Config.arch().NormPlusOne && isNorm(s.canon) {
+			// Gemma's checkpoints store w of the 1+w scale.
+			data = slices.Clone(data)
+			for i := range data {
+				data[i]--
+			}
+		}
+		ts = append(ts, encode(s.name, s.shape, data))
 	}
 	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return err

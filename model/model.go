@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/dokja/dokja/internal/sysmem"
 	"github.com/dokja/dokja/quant"
@@ -239,6 +240,11 @@ func Load(dir string) (*Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
+		if c.arch().NormPlusOne && isNorm(s.canon) {
+			for i := range data {
+				data[i]++
+			}
+		}
 		*s.dst = data
 	}
 	if c.TieWordEmbeddings {
@@ -246,6 +252,9 @@ func Load(dir string) (*Model, error) {
 	}
 	return m, nil
 }
+
+// isNorm reports whether a tensor (Dokja's name) is an RMSNorm weight.
+func isNorm(canon string) bool { return strings.HasSuffix(canon, "norm.weight") }
 
 // Cache holds the keys and values of the positions a model has seen, per
 // layer, so that decoding a new token costs one position's work: in

@@ -68,6 +68,9 @@ func (c *Config) validateMoE() error {
 		}
 		return nil
 	}
+	if c.HiddenAct != "silu" {
+		return fmt.Errorf("config.json: hidden_act %q: experts are SwiGLU MLPs (silu)", c.HiddenAct)
+	}
 	if c.NumExperts <= 0 || c.NumExperts > 1<<16 {
 		return fmt.Errorf("config.json: num_experts %d is not in [1, 65536]", c.NumExperts)
 	}

@@ -1,5 +1,7 @@
 package tensor
 
+import "math"
+
 // The backward passes below accumulate parameter gradients over rows in
 // fixed chunks of gradRows, summed in chunk order, so that gradients are
 // bit-identical whatever the number of cores: a resumed training run must
@@ -59,6 +61,21 @@ func SwiGLUBackward(dGate, dUp, dOut, gate, up []float32) {
 			s := 1 / (1 + Exp32(-g))
 			dUp[i] = dOut[i] * g * s
 			dGate[i] = dOut[i] * up[i] * (s * (1 + g*(1-s)))
+		}
+	})
+}
+
+// GeGLUBackward writes the gradients of GeGLU's gate and up given dOut.
+// With u = √(2/π)(g + 0.044715g³) and t = tanh(u): gelu' = 0.5(1+t) +
+// 0.5·g·(1−t²)·√(2/π)(1 + 3·0.044715g²).
+func GeGLUBackward(dGate, dUp, dOut, gate, up []float32) {
+	ParallelFor(len(gate), 16384, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g := float64(gate[i])
+			t := math.Tanh(geluC * (g + 0.044715*g*g*g))
+			dUp[i] = dOut[i] * float32(0.5*g*(1+t))
+			d := 0.5*(1+t) + 0.5*g*(1-t*t)*geluC*(1+3*0.044715*g*g)
+			dGate[i] = dOut[i] * up[i] * float32(d)
 		}
 	})
 }

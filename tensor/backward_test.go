@@ -62,6 +62,10 @@ func TestBackwardOpsMatchFiniteDifferences(t *testing.T) {
 		SwiGLUBackward(dg, du, c, g, u)
 		checkGrad(t, "SwiGLU dgate", g, dg, f)
 		checkGrad(t, "SwiGLU dup", u, du, f)
+		f = func() float64 { GeGLU(y, g, u); return weighted(y, c) }
+		GeGLUBackward(dg, du, c, g, u)
+		checkGrad(t, "GeGLU dgate", g, dg, f)
+		checkGrad(t, "GeGLU dup", u, du, f)
 
 		bias := make([]float32, d)
 		AddColumnSums(bias, c)

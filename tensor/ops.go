@@ -191,6 +191,28 @@ func SwiGLU(dst, gate, up []float32) {
 	})
 }
 
+// GeGLU writes gelu(gate)·up into dst, with the tanh form of GELU (Gemma's
+// gelu_pytorch_tanh): 0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³))),
+// computed in float64.
+func GeGLU(dst, gate, up []float32) {
+	ParallelFor(len(gate), 16384, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g := float64(gate[i])
+			dst[i] = float32(0.5*g*(1+math.Tanh(geluC*(g+0.044715*g*g*g)))) * up[i]
+		}
+	})
+}
+
+// geluC is √(2/π).
+const geluC = 0.7978845608028654
+
+// Scale multiplies x by s in place.
+func Scale(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
 // Add adds src into dst elementwise.
 func Add(dst, src []float32) {
 	src = src[:len(dst)]

@@ -379,6 +379,23 @@ PRESETS = {
         "shared_expert_intermediate_size": 80, "sliding_window": 32768, "tie_word_embeddings": False,
         "torch_dtype": "bfloat16", "transformers_version": "4.40.0.dev0", "use_cache": True,
         "use_sliding_window": False, "vocab_size": 101}),
+    # google/gemma-3-1b-it's config.json (model_type gemma3_text), every key kept,
+    # shrunk to six layers (five sliding-window layers, one global), window
+    # 512 -> 4, head_dim 256 -> 32; query_pre_attn_scalar 256 -> 24 so that it
+    # differs from head_dim (as in Gemma 3 27B) and the scale is seen; and the
+    # rope_scaling of Gemma 3 4B (linear, factor 8, global layers only) in
+    # place of the 1B's null. No tie_word_embeddings key: Gemma ties.
+    "tiny-gemma3": dict(seed=15, prompt_lengths=(1, 5, 11, 48), config={
+        "architectures": ["Gemma3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+        "attn_logit_softcapping": None, "bos_token_id": 2, "cache_implementation": "hybrid",
+        "eos_token_id": [1, 106], "final_logit_softcapping": None, "head_dim": 32,
+        "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 64, "initializer_range": 0.02,
+        "intermediate_size": 96, "max_position_embeddings": 32768, "model_type": "gemma3_text",
+        "num_attention_heads": 4, "num_hidden_layers": 6, "num_key_value_heads": 1, "pad_token_id": 0,
+        "query_pre_attn_scalar": 24, "rms_norm_eps": 1e-06, "rope_local_base_freq": 10000,
+        "rope_scaling": {"factor": 8.0, "rope_type": "linear"}, "rope_theta": 1000000,
+        "sliding_window": 4, "sliding_window_pattern": 6, "torch_dtype": "bfloat16",
+        "transformers_version": "4.52.4", "use_cache": True, "vocab_size": 131}),
     # mistralai/Mixtral-8x7B-v0.1's config.json, every key kept, shrunk: 8
     # experts choosing 2 -> 4 choosing 2.
     "tiny-mixtral": dict(seed=13, config={
@@ -455,7 +472,8 @@ class Dims:
         arch = (cfg.get("architectures") or [""])[0]
         known = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3",
                  "MistralForCausalLM": "mistral", "ExaoneForCausalLM": "exaone", "Exaone4ForCausalLM": "exaone4",
-                 "Qwen3MoeForCausalLM": "qwen3_moe", "Qwen2MoeForCausalLM": "qwen2_moe", "MixtralForCausalLM": "mixtral"}
+                 "Qwen3MoeForCausalLM": "qwen3_moe", "Qwen2MoeForCausalLM": "qwen2_moe", "MixtralForCausalLM": "mixtral",
+                 "Gemma3ForCausalLM": "gemma3_text"}
         if self.model_type not in known.values() and arch not in known:
             raise ValueError("unsupported model %r / %r" % (self.model_type, arch))
         if self.model_type is None:
@@ -466,8 +484,9 @@ class Dims:
             if t not in ("default", "linear", "dynamic", "yarn", "llama3"):
                 raise ValueError("rope_scaling type %r not supported by this reference" % t)
         self.max_pos = cfg.get("max_position_embeddings")
-        if cfg.get("hidden_act", cfg.get("activation_function", "silu")) != "silu":
-            raise ValueError("only silu supported")
+        self.act = cfg.get("hidden_act") or cfg.get("activation_function") or cfg.get("hidden_activation") or "silu"
+        if self.act not in ("silu", "gelu_pytorch_tanh"):
+            raise ValueError("activation %r not supported" % self.act)
         self.V = cfg["vocab_size"]
         self.D = cfg["hidden_size"]
         self.I = cfg["intermediate_size"]
@@ -479,7 +498,8 @@ class Dims:
         self.group = self.Hq // self.Hkv
         self.eps = float(cfg.get("rms_norm_eps", cfg.get("layer_norm_epsilon")))
         self.theta = float(cfg.get("rope_theta", 10000.0))
-        self.tied = bool(cfg.get("tie_word_embeddings", False))
+        self.gemma = self.model_type == "gemma3_text"
+        self.tied = bool(cfg.get("tie_word_embeddings", self.gemma))  # Gemma ties unless told otherwise
         if self.model_type in ("qwen2", "qwen2_moe"):
             self.qkv_bias, self.o_bias = True, False
         else:  # llama, qwen3: attention_bias biases q, k, v and o
@@ -509,7 +529,20 @@ class Dims:
         # EXAONE 4: no norm before attention / MLP; their outputs are normalised before the
         # residual add (post_attention_layernorm, post_feedforward_layernorm).
         self.pre_norms = self.model_type != "exaone4"
-        self.post_norms = self.model_type == "exaone4"
+        self.post_norms = self.model_type in ("exaone4", "gemma3_text")
+        # Gemma 3: norms before AND after attention and MLP (pre_feedforward_layernorm is the
+        # MLP's input norm); every RMSNorm scales by (1 + w); embeddings times sqrt(hidden);
+        # scores times query_pre_attn_scalar^-0.5; GELU-tanh MLP; sliding layers rotate with
+        # rope_local_base_freq, unscaled; an optional tanh cap on the final logits.
+        self.sandwich = self.gemma
+        if self.gemma:
+            self.qkv_bias, self.o_bias, self.qk_norm = False, False, True
+        self.norm_offset = 1.0 if self.gemma else 0.0
+        self.embed_scale = self.D ** 0.5 if self.gemma else None
+        qpas = cfg.get("query_pre_attn_scalar") if self.gemma else None
+        self.attn_scale = (qpas if qpas else self.hd) ** -0.5
+        self.local_theta = float(cfg.get("rope_local_base_freq", 10000.0))
+        self.softcap = cfg.get("final_logit_softcapping")
         if cfg.get("mlp_bias"):
             raise ValueError("mlp_bias not supported")
         # Per layer: the sliding window (None: full causal attention) and whether RoPE applies.
@@ -524,11 +557,15 @@ class Dims:
             sliding = [bool(cfg.get("use_sliding_window")) and i >= cfg.get("max_window_layers", L) for i in range(L)]
         elif self.model_type == "mixtral":
             sliding = [w is not None] * L
+        elif self.gemma and w is not None:
+            pat = cfg.get("sliding_window_pattern", 6)
+            sliding = [(i + 1) % pat != 0 for i in range(L)]
         else:
             sliding = [False] * L
         self.window = [w if sl else None for sl in sliding]
         # EXAONE 4 (modeling_exaone4): RoPE only "if self.sliding_window is None or self.is_sliding".
         self.rope = [not (self.model_type == "exaone4" and w is not None and not sl) for sl in sliding]
+        self.local = [self.gemma and sl for sl in sliding]
 
 
 # EXAONE 3's module names (modeling_exaone: transformer.wte, h.N.ln_1, attn.attention.*,
@@ -586,6 +623,8 @@ def param_specs(d):
             specs.append((p + "self_attn.q_norm.weight", (d.hd,), "norm"))
             specs.append((p + "self_attn.k_norm.weight", (d.hd,), "norm"))
         specs.append((p + "post_attention_layernorm.weight", (d.D,), "norm"))
+        if d.sandwich:
+            specs.append((p + "pre_feedforward_layernorm.weight", (d.D,), "norm"))
         if d.post_norms:
             specs.append((p + "post_feedforward_layernorm.weight", (d.D,), "norm"))
         if d.moe[i]:
@@ -626,7 +665,7 @@ def make_checkpoint(preset, outdir, seed=None):
         elif kind == "weight":
             t.normal_(0.0, INIT_STD)
         elif kind == "norm":
-            t.normal_(0.0, NORM_NOISE_STD).add_(1.0)
+            t.normal_(0.0, NORM_NOISE_STD).add_(1.0 - d.norm_offset)  # Gemma stores w of 1 + w
         else:
             t.normal_(0.0, BIAS_STD)
         tensors[name] = t
@@ -827,6 +866,8 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
     ids_t = torch.tensor(ids, dtype=torch.long)
     T = len(ids)
     x = W["model.embed_tokens.weight"][ids_t]                      # [T, D]
+    if d.embed_scale is not None and bug != "no_embed_scale":
+        x = x * torch.tensor(d.embed_scale, dtype=torch.float32).to(dtype)
     if bug == "wrong_theta":
         import copy
         d = copy.copy(d)
@@ -836,7 +877,12 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         d = copy.copy(d)
         d.rope_scaling = None
     cos, sin = rope_cos_sin(d, T, dtype)                            # [T, hd]
-    scale = 1.0 / math.sqrt(d.hd)
+    if any(d.local):
+        import copy
+        dl = copy.copy(d)
+        dl.theta, dl.rope_scaling = (d.theta if bug == "no_local_theta" else d.local_theta), None
+        cos_l, sin_l = rope_cos_sin(dl, T, dtype)
+    scale = d.attn_scale if bug != "head_dim_scale" else 1.0 / math.sqrt(d.hd)
     causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True: masked
     ii = torch.arange(T)
 
@@ -847,9 +893,9 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         return causal | (ii[None, :] <= ii[:, None] - w)           # key j <= i - w is out
 
     def norm(v, w):
-        return rms_norm(v, 1.0 if bug == "norm_without_weight" else w, d.eps)
+        return rms_norm(v, 1.0 if bug == "norm_without_weight" else w + d.norm_offset, d.eps)
 
-    def rope(v):  # v: [H, T, hd]
+    def rope(v, cos=cos, sin=sin):  # v: [H, T, hd]
         if bug == "no_rope":
             return v
         if bug == "interleaved_rope":
@@ -869,9 +915,11 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         k = linear(h, W, p + "self_attn.k_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
         v = linear(h, W, p + "self_attn.v_proj").view(T, d.Hkv, d.hd).transpose(0, 1)
         if d.qk_norm and bug != "no_qk_norm":
-            q = rms_norm(q, W[p + "self_attn.q_norm.weight"], d.eps)
-            k = rms_norm(k, W[p + "self_attn.k_norm.weight"], d.eps)
-        if d.rope[i] or bug == "rope_everywhere":
+            q = rms_norm(q, W[p + "self_attn.q_norm.weight"] + d.norm_offset, d.eps)
+            k = rms_norm(k, W[p + "self_attn.k_norm.weight"] + d.norm_offset, d.eps)
+        if d.local[i]:
+            q, k = rope(q, cos_l, sin_l), rope(k, cos_l, sin_l)
+        elif d.rope[i] or bug == "rope_everywhere":
             q, k = rope(q), rope(k)
         if bug == "gqa_modulo":
             idx = torch.arange(d.Hq) % d.Hkv
@@ -884,7 +932,10 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         probs = torch.softmax(scores, dim=-1)
         attn = (probs @ v).transpose(0, 1).reshape(T, d.Hq * d.hd)
         o = linear(attn, W, p + "self_attn.o_proj")
-        if d.post_norms:
+        if d.sandwich:
+            x = x + norm(o, W[p + "post_attention_layernorm.weight"])
+            h = norm(x, W[p + "pre_feedforward_layernorm.weight"])
+        elif d.post_norms:
             x = x + norm(o, W[p + "post_attention_layernorm.weight"])
             h = x
         else:
@@ -895,11 +946,18 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
         else:
             g = linear(h, W, p + "mlp.gate_proj")
             u = linear(h, W, p + "mlp.up_proj")
-            m = linear(torch.nn.functional.silu(g) * u, W, p + "mlp.down_proj")
+            if d.act == "gelu_pytorch_tanh":
+                a = torch.nn.functional.gelu(g, approximate="tanh") if bug != "exact_gelu" else torch.nn.functional.gelu(g)
+            else:
+                a = torch.nn.functional.silu(g)
+            m = linear(a * u, W, p + "mlp.down_proj")
         x = x + (norm(m, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else m)
     x = norm(x, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
-    return x @ head.t()
+    logits = x @ head.t()
+    if d.softcap:
+        logits = torch.tanh(logits / d.softcap) * d.softcap
+    return logits
 
 
 # --------------------------------------------------------------------------------------
@@ -912,7 +970,7 @@ def forward_incremental_np(d, tensors, ids):
     half = d.hd // 2
 
     def rms(v, w):
-        return v / math.sqrt(float(np.dot(v, v)) / v.shape[0] + d.eps) * w
+        return v / math.sqrt(float(np.dot(v, v)) / v.shape[0] + d.eps) * (w + d.norm_offset)
 
     def lin(v, name):
         y = W[name + ".weight"].dot(v)
@@ -920,8 +978,12 @@ def forward_incremental_np(d, tensors, ids):
             y = y + W[name + ".bias"]
         return y
 
-    def rot(vec, pos):  # vec [hd]; pair (j, j+half)
-        inv, af = rope_inv_freq(d, pos + 1)
+    import copy
+    d_local = copy.copy(d)
+    d_local.theta, d_local.rope_scaling = d.local_theta, None
+
+    def rot(vec, pos, local=False):  # vec [hd]; pair (j, j+half)
+        inv, af = rope_inv_freq(d_local if local else d, pos + 1)
         out = np.empty_like(vec)
         for j in range(half):
             a, b = vec[j], vec[j + half]
@@ -936,6 +998,8 @@ def forward_incremental_np(d, tensors, ids):
     rows = []
     for pos, tok in enumerate(ids):
         x = W["model.embed_tokens.weight"][tok].copy()
+        if d.embed_scale is not None:
+            x = x * float(np.float32(d.embed_scale))
         for i in range(d.L):
             p = "model.layers.%d." % i
             h = rms(x, W[p + "input_layernorm.weight"]) if d.pre_norms else x
@@ -946,16 +1010,16 @@ def forward_incremental_np(d, tensors, ids):
                 q = np.stack([rms(q[j], W[p + "self_attn.q_norm.weight"]) for j in range(d.Hq)])
                 k = np.stack([rms(k[j], W[p + "self_attn.k_norm.weight"]) for j in range(d.Hkv)])
             if d.rope[i]:
-                k = np.stack([rot(k[j], pos) for j in range(d.Hkv)])
+                k = np.stack([rot(k[j], pos, d.local[i]) for j in range(d.Hkv)])
             cache_k[i].append(k)
             cache_v[i].append(v)
             attn = np.zeros(d.Hq * d.hd)
             for hq in range(d.Hq):
                 kvh = hq // d.group
-                qh = rot(q[hq], pos) if d.rope[i] else q[hq]
+                qh = rot(q[hq], pos, d.local[i]) if d.rope[i] else q[hq]
                 first = 0 if d.window[i] is None else max(0, pos - d.window[i] + 1)
                 keys = range(first, pos + 1)
-                sc = [float(np.dot(qh, cache_k[i][s][kvh])) / math.sqrt(d.hd) for s in keys]
+                sc = [float(np.dot(qh, cache_k[i][s][kvh])) * d.attn_scale for s in keys]
                 m = max(sc)
                 e = [math.exp(z - m) for z in sc]
                 tot = sum(e)
@@ -964,7 +1028,10 @@ def forward_incremental_np(d, tensors, ids):
                     o += (e_s / tot) * cache_v[i][s][kvh]
                 attn[hq * d.hd:(hq + 1) * d.hd] = o
             o = lin(attn, p + "self_attn.o_proj")
-            if d.post_norms:
+            if d.sandwich:
+                x = x + rms(o, W[p + "post_attention_layernorm.weight"])
+                h = rms(x, W[p + "pre_feedforward_layernorm.weight"])
+            elif d.post_norms:
                 x = x + rms(o, W[p + "post_attention_layernorm.weight"])
                 h = x
             else:
@@ -973,7 +1040,11 @@ def forward_incremental_np(d, tensors, ids):
             def mlp(v, q):
                 g = lin(v, p + q + "gate_proj")
                 u = lin(v, p + q + "up_proj")
-                return lin(g / (1.0 + np.exp(-g)) * u, p + q + "down_proj")
+                if d.act == "gelu_pytorch_tanh":
+                    a = 0.5 * g * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (g + 0.044715 * g ** 3)))
+                else:
+                    a = g / (1.0 + np.exp(-g))
+                return lin(a * u, p + q + "down_proj")
             if d.moe[i]:
                 z = W[p + "mlp.gate.weight"].dot(h)
                 e_z = np.exp(z - z.max())
@@ -990,7 +1061,10 @@ def forward_incremental_np(d, tensors, ids):
                 mo = mlp(h, "mlp.")
             x = x + (rms(mo, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else mo)
         x = rms(x, W["model.norm.weight"])
-        rows.append(head.dot(x))
+        row = head.dot(x)
+        if d.softcap:
+            row = np.tanh(row / d.softcap) * d.softcap
+        rows.append(row)
     return np.stack(rows)
 
 
@@ -1051,6 +1125,8 @@ def golden(ckdir, seed=None):
         bugs.append("rope_everywhere")
     if any(d.moe) and d.norm_topk:
         bugs.append("no_topk_norm")
+    if d.gemma:
+        bugs += ["no_embed_scale", "head_dim_scale", "exact_gelu", "no_local_theta"]
     if any(d.moe) and d.I_shared:
         bugs.append("no_shared_expert")
     sens = {}

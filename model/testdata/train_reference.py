@@ -34,7 +34,7 @@ import reference as ref  # noqa: E402  (also sets torch threads to <= 2)
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 PRESET_NAMES = ("tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3", "tiny-llama31", "tiny-qwen25-yarn",
-                "tiny-llama-linear", "tiny-llama-dynamic", "tiny-mistral", "tiny-exaone", "tiny-exaone4")
+                "tiny-llama-linear", "tiny-llama-dynamic", "tiny-mistral", "tiny-exaone", "tiny-exaone4", "tiny-gemma3")
 SEP = 3
 B, T = 2, 12
 
@@ -159,6 +159,15 @@ def train_forward(d, W, inputs, sep, dtype, bug=None):
         starts = torch.zeros_like(starts)
     cos_t, sin_t = ref.rope_cos_sin(d, Tn, dtype)           # [T, hd] for positions 0..T-1
     cos, sin = cos_t[pos].unsqueeze(1), sin_t[pos].unsqueeze(1)  # [B, 1, T, hd]
+    if any(d.local):  # Gemma 3's sliding layers: the local base, unscaled
+        import copy
+        dl = copy.copy(d)
+        dl.theta, dl.rope_scaling = d.local_theta, None
+        cl_t, sl_t = ref.rope_cos_sin(dl, Tn, dtype)
+        cos_l, sin_l = cl_t[pos].unsqueeze(1), sl_t[pos].unsqueeze(1)
+
+    def norm(v, w):
+        return ref.rms_norm(v, w + d.norm_offset, d.eps)
     u = torch.arange(Tn)
     allowed = (u[None, None, :] <= u[None, :, None]) & (u[None, None, :] >= starts[:, :, None])  # [B, T, T]
 
@@ -166,20 +175,25 @@ def train_forward(d, W, inputs, sep, dtype, bug=None):
         w = d.window[i]
         a = allowed if w is None else allowed & (u[None, None, :] > u[None, :, None] - w)
         return ~a.unsqueeze(1)
-    scale = 1.0 / math.sqrt(d.hd)
+    scale = d.attn_scale
     idx = torch.arange(d.Hq) // d.group
 
     x = W["model.embed_tokens.weight"][inputs]               # [B, T, D]
+    if d.embed_scale is not None:
+        x = x * torch.tensor(d.embed_scale, dtype=torch.float32).to(dtype)
     for i in range(d.L):
         p = "model.layers.%d." % i
-        h = ref.rms_norm(x, W[p + "input_layernorm.weight"], d.eps) if d.pre_norms else x
+        h = norm(x, W[p + "input_layernorm.weight"]) if d.pre_norms else x
         q = ref.linear(h, W, p + "self_attn.q_proj").view(Bn, Tn, d.Hq, d.hd).transpose(1, 2)
         k = ref.linear(h, W, p + "self_attn.k_proj").view(Bn, Tn, d.Hkv, d.hd).transpose(1, 2)
         v = ref.linear(h, W, p + "self_attn.v_proj").view(Bn, Tn, d.Hkv, d.hd).transpose(1, 2)
         if d.qk_norm:  # Qwen3: per-head RMSNorm before RoPE
-            q = ref.rms_norm(q, W[p + "self_attn.q_norm.weight"], d.eps)
-            k = ref.rms_norm(k, W[p + "self_attn.k_norm.weight"], d.eps)
-        if d.rope[i]:
+            q = norm(q, W[p + "self_attn.q_norm.weight"])
+            k = norm(k, W[p + "self_attn.k_norm.weight"])
+        if d.local[i]:
+            q = q * cos_l + ref.rotate_half(q) * sin_l
+            k = k * cos_l + ref.rotate_half(k) * sin_l
+        elif d.rope[i]:
             q = q * cos + ref.rotate_half(q) * sin
             k = k * cos + ref.rotate_half(k) * sin
         k, v = k[:, idx], v[:, idx]                           # [B, Hq, T, hd]
@@ -188,17 +202,21 @@ def train_forward(d, W, inputs, sep, dtype, bug=None):
         probs = torch.softmax(scores, dim=-1)
         attn = (probs @ v).transpose(1, 2).reshape(Bn, Tn, d.Hq * d.hd)
         o = ref.linear(attn, W, p + "self_attn.o_proj")
-        if d.post_norms:  # EXAONE 4: norms after the sublayers, none before
-            x = x + ref.rms_norm(o, W[p + "post_attention_layernorm.weight"], d.eps)
+        if d.sandwich:  # Gemma 3: norms before and after each sublayer
+            x = x + norm(o, W[p + "post_attention_layernorm.weight"])
+            h = norm(x, W[p + "pre_feedforward_layernorm.weight"])
+        elif d.post_norms:  # EXAONE 4: norms after the sublayers, none before
+            x = x + norm(o, W[p + "post_attention_layernorm.weight"])
             h = x
         else:
             x = x + o
-            h = ref.rms_norm(x, W[p + "post_attention_layernorm.weight"], d.eps)
+            h = norm(x, W[p + "post_attention_layernorm.weight"])
         g = ref.linear(h, W, p + "mlp.gate_proj")
         up = ref.linear(h, W, p + "mlp.up_proj")
-        m = ref.linear(torch.nn.functional.silu(g) * up, W, p + "mlp.down_proj")
-        x = x + (ref.rms_norm(m, W[p + "post_feedforward_layernorm.weight"], d.eps) if d.post_norms else m)
-    x = ref.rms_norm(x, W["model.norm.weight"], d.eps)
+        a = torch.nn.functional.gelu(g, approximate="tanh") if d.act == "gelu_pytorch_tanh" else torch.nn.functional.silu(g)
+        m = ref.linear(a * up, W, p + "mlp.down_proj")
+        x = x + (norm(m, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else m)
+    x = norm(x, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
     if bug == "tied_head_grad_missing":
         head = head.detach()
