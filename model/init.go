@@ -1,12 +1,12 @@
 package model
 
 import (
-	"slices"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dokja/dokja/atomicfile"
