@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -431,4 +432,64 @@ func TestKeepQuantized(t *testing.T) {
 	if err := kept.Save(t.TempDir(), "F32"); !errors.Is(err, errQuantized) {
 		t.Errorf("saving a quantized model: %v", err)
 	}
+}
+
+// FuzzGGUFConfig: a GGUF file's metadata (architecture, RoPE scaling and
+// rope_freqs, sliding windows, experts, Gemma's keys) gives a validated
+// configuration or an error, never a panic; what is accepted builds its
+// rotary tables and layer plans.
+func FuzzGGUFConfig(f *testing.F) {
+	dir := f.TempDir()
+	for _, name := range []string{"tiny-llama31", "tiny-qwen25-yarn", "tiny-exaone4", "tiny-gemma3", "tiny-qwen2-moe", "tiny-mixtral"} {
+		c, err := LoadConfig(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		// Small files, so that the fuzzer spends its time on metadata.
+		c.VocabSize, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim = 16, 16, 16, 2, 1, 8
+		if c.MoEIntermediateSize > 0 {
+			c.MoEIntermediateSize = 8
+		}
+		if c.SharedExpertIntermediateSize > 0 {
+			c.SharedExpertIntermediateSize = 8
+		}
+		if c.QueryPreAttnScalar > 0 {
+			c.QueryPreAttnScalar = 8
+		}
+		m, err := NewRandom(c, 1)
+		if err != nil {
+			f.Fatal(err)
+		}
+		p := filepath.Join(dir, name+".gguf")
+		if err := m.SaveGGUF(p, nil, "f32"); err != nil {
+			f.Fatal(err)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := gguf.Parse("fuzz.gguf", data)
+		if err != nil {
+			return
+		}
+		c, err := ggufConfig(g)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted a config that does not validate: %v", err)
+		}
+		if _, err := c.layerPlans(); err != nil {
+			t.Fatal(err)
+		}
+		if r := c.Rotary(); len(r.InvFreq) != c.HeadDim/2 {
+			t.Fatalf("rotary of %d pairs for head_dim %d", len(r.InvFreq), c.HeadDim)
+		}
+		if n := c.NumParams(); !(n > 0) || math.IsInf(n, 0) {
+			t.Fatalf("NumParams %g", n)
+		}
+	})
 }
