@@ -207,7 +207,10 @@ func TestAccumulationAndKernelPaths(t *testing.T) {
 			if _, err := m.LossAndGrad(b, other, 1/n); err != nil {
 				t.Fatal(err)
 			}
-			compareGrads(t, name+" "+kname, whole, other, 1e-6)
+			// Kernel paths sum in other orders; Gemma's post norms carry
+			// that noise to 1.3e-6 (PyTorch's own float32 noise there:
+			// 1.2e-6).
+			compareGrads(t, name+" "+kname, whole, other, 3e-6)
 		}
 	}
 }

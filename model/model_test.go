@@ -303,7 +303,9 @@ func TestHalfCache(t *testing.T) {
 		again, _ := m.Step(c, prompt[6:], false)
 		for v := range half[len(prompt)-1] {
 			for _, got := range [][]float32{out[len(out)-1], again[0]} {
-				if d := math.Abs(float64(got[v] - half[len(prompt)-1][v])); d > 1e-5 {
+				// OpenBLAS sums the prefix's products in another order than
+				// the fused decode kernel: up to 1.6e-5 seen (tiny-llama-dynamic).
+				if d := math.Abs(float64(got[v] - half[len(prompt)-1][v])); d > 3e-5 {
 					t.Fatalf("%s: prefix/truncate through a half cache off by %g", name, d)
 				}
 			}
