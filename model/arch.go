@@ -62,6 +62,12 @@ type Arch struct {
 	// TiedByDefault: the head is the embedding unless config.json says
 	// tie_word_embeddings: false (Gemma).
 	TiedByDefault bool
+	// MuP names the µP multipliers (embedding_multiplier,
+	// attention_multiplier, residual_multiplier, logits_scaling): "granite"
+	// divides the logits by logits_scaling, "hyperclovax" multiplies
+	// them, and there use_post_norm (default true) adds norms after the
+	// sublayers (post_norm1, post_norm2).
+	MuP string
 	// MoE: the MLPs are mixtures of experts when num_experts is set:
 	// "qwen" (Qwen3-MoE, Qwen2-MoE: moe_intermediate_size, norm_topk_prob,
 	// decoder_sparse_step, mlp_only_layers, an optional shared expert) or
@@ -101,6 +107,12 @@ var Archs = []*Arch{
 			"post_attention_layernorm.weight": "pre_feedforward_layernorm.weight",
 			"post_attn_norm.weight":           "post_attention_layernorm.weight", "post_ffw_norm.weight": "post_feedforward_layernorm.weight",
 		}},
+	// IBM Granite 3 and NAVER's HyperCLOVA X (SEED): Llama with µP
+	// multipliers; HyperCLOVA X multiplies the logits and may add post norms.
+	{Name: "GraniteForCausalLM", ModelType: "granite", GGUF: "granite", PermuteQK: true, MuP: "granite"},
+	{Name: "HyperCLOVAXForCausalLM", ModelType: "hyperclovax", GGUF: "hyperclovax", PermuteQK: true, MuP: "hyperclovax", Names: map[string]string{
+		"post_attn_norm.weight": "post_norm1.weight", "post_ffw_norm.weight": "post_norm2.weight",
+	}},
 	// EXAONE 4.0: per-head q/k norms, norms after attention and MLP
 	// instead of before, and (32B) three sliding-window layers with RoPE
 	// to one global layer without.
@@ -218,6 +230,8 @@ func (a *Arch) Features() []string {
 	add(a.QKNorm, "per-head q/k norms")
 	add(a.NoPreNorms && a.PostNorms, "norms after attention and MLP")
 	add(!a.NoPreNorms && a.PostNorms, "norms before and after attention and MLP")
+	add(a.MuP != "", "µP multipliers")
+	add(a.MuP == "hyperclovax", "optional post norms (use_post_norm)")
 	add(a.NormPlusOne, "1+w norm scales")
 	add(a.EmbedScale, "embeddings times √hidden")
 	add(a.LocalRoPE, "local RoPE base on sliding layers")
@@ -271,4 +285,15 @@ func (c *Config) AttentionLayout() string {
 		s += fmt.Sprintf("; %d layers without RoPE", nope)
 	}
 	return s
+}
+
+// postNorms reports whether the sublayers' outputs are normalised before
+// the residual add: the architecture's rule, or HyperCLOVA X's
+// use_post_norm (true where absent, as in Transformers).
+func (c *Config) postNorms() bool {
+	a := c.arch()
+	if a.MuP == "hyperclovax" {
+		return c.UsePostNorm == nil || *c.UsePostNorm
+	}
+	return a.PostNorms
 }

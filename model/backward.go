@@ -123,6 +123,7 @@ func (m *Model) LossAndGrad(b *Batch, g *Model, scale float32) (float64, error) 
 // into dHead.
 func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, scale float32, mem *arena) float64 {
 	d, V := m.Config.HiddenSize, m.Config.VocabSize
+	ls := m.Config.logitScale() // µP's logits_scaling, folded into the products
 	rows := len(targets)
 	var logits []float32
 	if mem != nil {
@@ -134,7 +135,7 @@ func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, sc
 	for r0 := 0; r0 < rows; r0 += lossRows {
 		n := min(lossRows, rows-r0)
 		hc := h[r0*d : (r0+n)*d]
-		m.K.Gemm(false, true, n, V, d, 1, hc, d, m.Head.W, d, 0, logits, V)
+		m.K.Gemm(false, true, n, V, d, ls, hc, d, m.Head.W, d, 0, logits, V)
 		m.Config.softcap(logits[:n*V])
 		tensor.ParallelFor(n, 8, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
@@ -170,8 +171,8 @@ func (m *Model) crossEntropy(h []float32, targets []int, dh, dHead []float32, sc
 			}
 		})
 		if dh != nil {
-			m.K.Gemm(true, false, V, d, n, 1, logits, V, hc, d, 1, dHead, d)
-			m.K.Gemm(false, false, n, d, V, 1, logits, V, m.Head.W, d, 0, dh[r0*d:], d)
+			m.K.Gemm(true, false, V, d, n, ls, logits, V, hc, d, 1, dHead, d)
+			m.K.Gemm(false, false, n, d, V, ls, logits, V, m.Head.W, d, 0, dh[r0*d:], d)
 		}
 	}
 	var total float64
@@ -217,17 +218,28 @@ func (m *Model) backward(ps *pass, tp *tape, dh []float32, g *Model) {
 	if c.QKNorm() {
 		dqn, dkn = mem.get(rows*qd), mem.get(rows*kvd)
 	}
-	if c.arch().PostNorms {
+	if c.postNorms() {
 		dRaw = mem.get(rows * d)
 	}
 	// postBack is the gradient of a sublayer's output before its post
 	// norm (raw), given dx, that of the post norm's output.
+	var dScaled []float32
+	if c.residualScale() != 1 {
+		dScaled = mem.get(rows * d)
+	}
 	postBack := func(raw, w, dw []float32) []float32 {
+		dOut := dx
+		if r := c.residualScale(); r != 1 {
+			// µP: the sublayer's output was multiplied by r.
+			copy(dScaled, dx)
+			tensor.Scale(dScaled, r)
+			dOut = dScaled
+		}
 		if w == nil {
-			return dx
+			return dOut
 		}
 		clear(dRaw)
-		tensor.RMSNormBackward(dRaw, dw, dx, raw, w, eps)
+		tensor.RMSNormBackward(dRaw, dw, dOut, raw, w, eps)
 		return dRaw
 	}
 	// preBack adds into dx the gradient through a sublayer's pre norm

@@ -18,7 +18,7 @@ import (
 var (
 	presets = []string{"tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3",
 		"tiny-llama31", "tiny-qwen25-yarn", "tiny-llama-linear", "tiny-llama-dynamic",
-		"tiny-mistral", "tiny-exaone", "tiny-exaone4", "tiny-gemma3"}
+		"tiny-mistral", "tiny-exaone", "tiny-exaone4", "tiny-gemma3", "tiny-granite", "tiny-hyperclovax"}
 	allPresets = append(slices.Clip(presets), "tiny-qwen3-moe", "tiny-qwen2-moe", "tiny-mixtral")
 )
 

@@ -72,9 +72,16 @@ type Config struct {
 	RopeLocalBaseFreq     float64  `json:"rope_local_base_freq,omitempty"`
 	FinalLogitSoftcapping *float64 `json:"final_logit_softcapping,omitempty"`
 	AttnLogitSoftcapping  *float64 `json:"attn_logit_softcapping,omitempty"`
-	TorchDtype            string   `json:"torch_dtype"`
-	BOSTokenID            any      `json:"bos_token_id,omitempty"`
-	EOSTokenID            any      `json:"eos_token_id,omitempty"`
+	// µP (Granite, HyperCLOVA X): see Arch.MuP. attention_multiplier
+	// replaces 1/√head_dim (null: that default).
+	EmbeddingMultiplier float64  `json:"embedding_multiplier,omitempty"`
+	AttentionMultiplier *float64 `json:"attention_multiplier,omitempty"`
+	ResidualMultiplier  float64  `json:"residual_multiplier,omitempty"`
+	LogitsScaling       float64  `json:"logits_scaling,omitempty"`
+	UsePostNorm         *bool    `json:"use_post_norm,omitempty"`
+	TorchDtype          string   `json:"torch_dtype"`
+	BOSTokenID          any      `json:"bos_token_id,omitempty"`
+	EOSTokenID          any      `json:"eos_token_id,omitempty"`
 }
 
 // maxDim bounds every size read from a config, so that products of sizes
@@ -200,6 +207,17 @@ func (c *Config) Validate() error {
 	}
 	if v := c.QueryPreAttnScalar; v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 		return fmt.Errorf("config.json: query_pre_attn_scalar %g must be positive", v)
+	}
+	for _, m := range []struct {
+		name string
+		v    float64
+	}{{"embedding_multiplier", c.EmbeddingMultiplier}, {"residual_multiplier", c.ResidualMultiplier}, {"logits_scaling", c.LogitsScaling}} {
+		if m.v < 0 || math.IsNaN(m.v) || math.IsInf(m.v, 0) {
+			return fmt.Errorf("config.json: %s %g must be positive", m.name, m.v)
+		}
+	}
+	if v := c.AttentionMultiplier; v != nil && !(*v > 0 && !math.IsInf(*v, 0)) {
+		return fmt.Errorf("config.json: attention_multiplier %g must be positive", *v)
 	}
 	if v := c.RopeLocalBaseFreq; v != 0 && !(v > 1 && !math.IsInf(v, 0)) {
 		return fmt.Errorf("config.json: rope_local_base_freq %g must be finite and > 1", v)
@@ -365,17 +383,24 @@ func (c *Config) localRotary() *tensor.Rotary {
 	return tensor.NewRotary(c.HeadDim, theta)
 }
 
-// attnScale multiplies the attention scores: 1/√query_pre_attn_scalar
-// where the configuration sets it (Gemma), else 1/√head_dim.
+// attnScale multiplies the attention scores: attention_multiplier (µP),
+// 1/√query_pre_attn_scalar (Gemma), else 1/√head_dim.
 func (c *Config) attnScale() float32 {
+	if v := c.AttentionMultiplier; v != nil {
+		return float32(*v)
+	}
 	if c.QueryPreAttnScalar > 0 {
 		return float32(1 / math.Sqrt(c.QueryPreAttnScalar))
 	}
 	return float32(1 / math.Sqrt(float64(c.HeadDim)))
 }
 
-// embedScale multiplies the embeddings (Gemma: √hidden_size in float32).
+// embedScale multiplies the embeddings: embedding_multiplier (µP), or
+// Gemma's √hidden_size in float32.
 func (c *Config) embedScale() float32 {
+	if c.EmbeddingMultiplier > 0 {
+		return float32(c.EmbeddingMultiplier)
+	}
 	if c.arch().EmbedScale {
 		return float32(math.Sqrt(float64(c.HiddenSize)))
 	}
@@ -392,4 +417,28 @@ func (c *Config) softcap(logits []float32) {
 	for i, v := range logits {
 		logits[i] = float32(cp * math.Tanh(float64(v)/cp))
 	}
+}
+
+// residualScale multiplies each sublayer's output before the residual
+// add (µP's residual_multiplier; 1 otherwise).
+func (c *Config) residualScale() float32 {
+	if c.ResidualMultiplier > 0 {
+		return float32(c.ResidualMultiplier)
+	}
+	return 1
+}
+
+// logitScale multiplies the logits: 1/logits_scaling for Granite,
+// logits_scaling for HyperCLOVA X, 1 otherwise.
+func (c *Config) logitScale() float32 {
+	if c.LogitsScaling == 0 {
+		return 1
+	}
+	switch c.arch().MuP {
+	case "granite":
+		return float32(1 / c.LogitsScaling)
+	case "hyperclovax":
+		return float32(c.LogitsScaling)
+	}
+	return 1
 }

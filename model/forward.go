@@ -180,6 +180,9 @@ func (m *Model) forward(ps *pass, tp *tape) []float32 {
 				}
 				tensor.RMSNorm(out, out, w, eps)
 			}
+			if r := c.residualScale(); r != 1 {
+				tensor.Scale(out, r)
+			}
 			tensor.Add(x, out)
 		}
 		plan := plans[li]
@@ -468,6 +471,9 @@ func (m *Model) Logits(hidden [][]float32) [][]float32 {
 	}
 	flat := make([]float32, len(hidden)*V)
 	m.Head.apply(m.K, flat, hs, len(hidden), V, d)
+	if s := m.Config.logitScale(); s != 1 {
+		tensor.Scale(flat, s)
+	}
 	m.Config.softcap(flat)
 	out := make([][]float32, len(hidden))
 	for i := range out {

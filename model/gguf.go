@@ -329,7 +329,7 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 	// share a GGUF one (Mistral and Mixtral run as llama); otherwise a
 	// llama file with experts is a Mixtral.
 	if name, err := f.String(archKey); err == nil {
-		if b := archNamed(name); b != nil && b.GGUF == arch {
+		if b := archNamed(name); b != nil && (b.GGUF == arch || b.MuP == "hyperclovax" && arch == "granite") {
 			a = b
 		}
 	} else if n, err := f.Uint(arch + ".expert_count"); err == nil && n > 0 && arch == "llama" {
@@ -393,6 +393,9 @@ func ggufConfig(f *gguf.File) (*Config, error) {
 		return nil, err
 	}
 	if err := ggufGemma(f, arch, c); err != nil {
+		return nil, err
+	}
+	if err := ggufMuP(f, arch, c); err != nil {
 		return nil, err
 	}
 	if dc, err := f.Uint(arch + ".rope.dimension_count"); err == nil && int(dc) != c.HeadDim {
@@ -704,7 +707,7 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 	if tok != nil && tok.VocabSize() > c.VocabSize {
 		return fmt.Errorf("the tokenizer has %d ids but the model's vocabulary only %d", tok.VocabSize(), c.VocabSize)
 	}
-	arch := c.arch().GGUF
+	arch := c.ggufArch()
 	meta := []gguf.KV{
 		{Key: "general.architecture", Value: arch},
 		{Key: "general.name", Value: "dokja"},
@@ -734,6 +737,7 @@ func (m *Model) SaveGGUFWith(path string, tok *tokenizer.Tokenizer, typ string, 
 	meta = append(meta, gguf.KV{Key: archKey, Value: c.arch().Name})
 	meta = append(meta, c.ggufMoEMeta(arch)...)
 	meta = append(meta, c.ggufGemmaMeta(arch)...)
+	meta = append(meta, c.ggufMuPMeta(arch)...)
 	sw, err := c.ggufSlidingMeta(arch)
 	if err != nil {
 		return err

@@ -76,6 +76,17 @@ func llamaRefModel(t *testing.T, arch string) (*Model, *tokenizer.Tokenizer) {
 		w := 4
 		c.Architectures, c.ModelType, c.RopeTheta, c.TieWordEmbeddings = []string{"Gemma3ForCausalLM"}, "gemma3_text", 1e6, true
 		c.HiddenAct, c.SlidingWindow, c.SlidingWindowPattern, c.RopeLocalBaseFreq, c.QueryPreAttnScalar = "gelu_pytorch_tanh", &w, float64(6), 10000, 64
+	case "granite":
+		// Granite's µP multipliers (granite-3.0-2b's values).
+		am := 1.0 / 64
+		c.Architectures, c.ModelType, c.TieWordEmbeddings = []string{"GraniteForCausalLM"}, "granite", true
+		c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling = 12, &am, 0.22, 8
+	case "hyperclovax":
+		// HyperCLOVA X without post norms: written as granite, with the
+		// logit scale inverted (it multiplies where Granite divides).
+		am, no := 0.125, false
+		c.Architectures, c.ModelType = []string{"HyperCLOVAXForCausalLM"}, "hyperclovax"
+		c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling, c.UsePostNorm = 2, &am, 0.5, 0.25, &no
 	case "exaone":
 		// EXAONE 3.5: Llama's maths, NeoX RoPE (no q/k permutation),
 		// Llama 3.1 scaling in rope_freqs.
@@ -189,7 +200,7 @@ func TestMatchesLlamaCpp(t *testing.T) {
 	prompt := []int{65, 32, 16, 290, 0, 7, 299, 128, 42, 1, 2}
 	var paths []string
 	tmp := t.TempDir()
-	for _, arch := range []string{"llama", "qwen2", "qwen3", "llama-llama3", "qwen2-yarn", "llama-linear", "exaone", "exaone4", "gemma3", "qwen3moe", "qwen2moe", "mixtral"} {
+	for _, arch := range []string{"llama", "qwen2", "qwen3", "llama-llama3", "qwen2-yarn", "llama-linear", "exaone", "exaone4", "gemma3", "granite", "hyperclovax", "qwen3moe", "qwen2moe", "mixtral"} {
 		m, tok := llamaRefModel(t, arch)
 		types := []string{"f32", "q8_0", "q4_0", "q4_k"}
 		if strings.Contains(arch, "-") {

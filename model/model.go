@@ -41,7 +41,7 @@ type Layer struct {
 	// and MLP; nil where the architecture has none (Arch.NoPreNorms).
 	AttnNorm, MLPNorm []float32
 	// PostAttnNorm and PostMLPNorm normalise the attention and MLP outputs
-	// before they join the residual stream (Arch.PostNorms); else nil.
+	// before they join the residual stream (Config.postNorms); else nil.
 	PostAttnNorm, PostMLPNorm []float32
 	Q, K, V, O                Linear
 	Gate, Up, Down            Linear
@@ -152,7 +152,7 @@ func (m *Model) canonSpecs() []tensorSpec {
 		if !a.NoPreNorms {
 			s = append(s, vec("input_layernorm", d, &l.AttnNorm), vec("post_attention_layernorm", d, &l.MLPNorm))
 		}
-		if a.PostNorms {
+		if c.postNorms() {
 			s = append(s, vec("post_attn_norm", d, &l.PostAttnNorm), vec("post_ffw_norm", d, &l.PostMLPNorm))
 		}
 		s = append(s,

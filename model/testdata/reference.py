@@ -396,6 +396,32 @@ PRESETS = {
         "rope_scaling": {"factor": 8.0, "rope_type": "linear"}, "rope_theta": 1000000,
         "sliding_window": 4, "sliding_window_pattern": 6, "torch_dtype": "bfloat16",
         "transformers_version": "4.52.4", "use_cache": True, "vocab_size": 131}),
+    # IBM granite-3.0-2b-instruct's µP values (embedding_multiplier 12, residual_multiplier
+    # 0.22, logits_scaling 8; attention_multiplier 1/head_dim: 1/64 there, 1/16 at this
+    # head size), config keys of GraniteForCausalLM, sizes shrunk. The q/k weights are drawn
+    # 3x wider still, so that attention under the small multiplier is far from uniform.
+    "tiny-granite": dict(seed=16, qk_std=0.36, config={
+        "architectures": ["GraniteForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+        "attention_multiplier": 0.0625, "bos_token_id": 0, "embedding_multiplier": 12.0,
+        "eos_token_id": 0, "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02,
+        "intermediate_size": 128, "logits_scaling": 8.0, "max_position_embeddings": 4096, "mlp_bias": False,
+        "model_type": "granite", "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2,
+        "pad_token_id": 0, "residual_multiplier": 0.22, "rms_norm_eps": 1e-05, "rope_scaling": None,
+        "rope_theta": 10000.0, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+        "transformers_version": "4.46.0.dev0", "use_cache": True, "vocab_size": 97}),
+    # HyperCLOVAXForCausalLM as Transformers defines it (Granite's multipliers, logits
+    # MULTIPLIED by logits_scaling, use_post_norm: post_norm1/post_norm2 after the
+    # sublayers). No SEED config.json was available: head_dim and rope_theta 5e7 follow
+    # the Think-32B text config; the multipliers are chosen here, each away from 1.
+    "tiny-hyperclovax": dict(seed=17, config={
+        "architectures": ["HyperCLOVAXForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+        "attention_multiplier": 0.2, "bos_token_id": 0, "embedding_multiplier": 3.0, "eos_token_id": 1,
+        "head_dim": 16, "hidden_act": "silu", "hidden_size": 64, "initializer_range": 0.02,
+        "intermediate_size": 128, "logits_scaling": 0.5, "max_position_embeddings": 8192, "mlp_bias": False,
+        "model_type": "hyperclovax", "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2,
+        "residual_multiplier": 0.6, "rms_norm_eps": 1e-05, "rope_scaling": None, "rope_theta": 50000000.0,
+        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "use_cache": True, "use_post_norm": True,
+        "vocab_size": 97}),
     # mistralai/Mixtral-8x7B-v0.1's config.json, every key kept, shrunk: 8
     # experts choosing 2 -> 4 choosing 2.
     "tiny-mixtral": dict(seed=13, config={
@@ -473,7 +499,8 @@ class Dims:
         known = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3",
                  "MistralForCausalLM": "mistral", "ExaoneForCausalLM": "exaone", "Exaone4ForCausalLM": "exaone4",
                  "Qwen3MoeForCausalLM": "qwen3_moe", "Qwen2MoeForCausalLM": "qwen2_moe", "MixtralForCausalLM": "mixtral",
-                 "Gemma3ForCausalLM": "gemma3_text"}
+                 "Gemma3ForCausalLM": "gemma3_text", "GraniteForCausalLM": "granite",
+                 "HyperCLOVAXForCausalLM": "hyperclovax"}
         if self.model_type not in known.values() and arch not in known:
             raise ValueError("unsupported model %r / %r" % (self.model_type, arch))
         if self.model_type is None:
@@ -543,6 +570,21 @@ class Dims:
         self.attn_scale = (qpas if qpas else self.hd) ** -0.5
         self.local_theta = float(cfg.get("rope_local_base_freq", 10000.0))
         self.softcap = cfg.get("final_logit_softcapping")
+        # µP (Granite, HyperCLOVA X): embeddings times embedding_multiplier, scores times
+        # attention_multiplier, each sublayer output times residual_multiplier before the
+        # residual add, logits divided (Granite) or multiplied (HyperCLOVA X) by
+        # logits_scaling; HyperCLOVA X's use_post_norm (default true) normalises each
+        # sublayer's output (post_norm1, post_norm2) before that.
+        self.mup = self.model_type in ("granite", "hyperclovax")
+        self.res_mult = float(cfg.get("residual_multiplier", 1.0)) if self.mup else 1.0
+        self.hcx_post = self.model_type == "hyperclovax" and cfg.get("use_post_norm", True)
+        self.logit_mult = 1.0
+        if self.mup:
+            self.embed_scale = cfg.get("embedding_multiplier")
+            if cfg.get("attention_multiplier") is not None:
+                self.attn_scale = float(cfg["attention_multiplier"])
+            ls = float(cfg.get("logits_scaling", 1.0))
+            self.logit_mult = 1.0 / ls if self.model_type == "granite" else ls
         if cfg.get("mlp_bias"):
             raise ValueError("mlp_bias not supported")
         # Per layer: the sliding window (None: full causal attention) and whether RoPE applies.
@@ -623,6 +665,9 @@ def param_specs(d):
             specs.append((p + "self_attn.q_norm.weight", (d.hd,), "norm"))
             specs.append((p + "self_attn.k_norm.weight", (d.hd,), "norm"))
         specs.append((p + "post_attention_layernorm.weight", (d.D,), "norm"))
+        if d.hcx_post:
+            specs.append((p + "post_norm1.weight", (d.D,), "norm"))
+            specs.append((p + "post_norm2.weight", (d.D,), "norm"))
         if d.sandwich:
             specs.append((p + "pre_feedforward_layernorm.weight", (d.D,), "norm"))
         if d.post_norms:
@@ -659,7 +704,7 @@ def make_checkpoint(preset, outdir, seed=None):
     for name, shape, kind in param_specs(d):
         t = torch.empty(shape, dtype=torch.float32)
         if kind == "weight" and (".q_proj." in name or ".k_proj." in name):
-            t.normal_(0.0, QK_STD)
+            t.normal_(0.0, p.get("qk_std", QK_STD))
         elif kind == "weight" and name.endswith("mlp.gate.weight"):
             t.normal_(0.0, ROUTER_STD)
         elif kind == "weight":
@@ -939,7 +984,9 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
             x = x + norm(o, W[p + "post_attention_layernorm.weight"])
             h = x
         else:
-            x = x + o
+            if d.hcx_post:
+                o = norm(o, W[p + "post_norm1.weight"])
+            x = x + o * (d.res_mult if bug != "no_residual_mult" else 1.0)
             h = norm(x, W[p + "post_attention_layernorm.weight"])
         if d.moe[i]:
             m = moe_torch(d, W, p, h, bug)
@@ -951,10 +998,17 @@ def forward_batched(d, tensors, ids, dtype=torch.float32, bug=None):
             else:
                 a = torch.nn.functional.silu(g)
             m = linear(a * u, W, p + "mlp.down_proj")
-        x = x + (norm(m, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else m)
+        if d.post_norms:
+            x = x + norm(m, W[p + "post_feedforward_layernorm.weight"])
+        else:
+            if d.hcx_post:
+                m = norm(m, W[p + "post_norm2.weight"])
+            x = x + m * (d.res_mult if bug != "no_residual_mult" else 1.0)
     x = norm(x, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
     logits = x @ head.t()
+    if d.logit_mult != 1.0 and bug != "no_logit_mult":
+        logits = logits * d.logit_mult
     if d.softcap:
         logits = torch.tanh(logits / d.softcap) * d.softcap
     return logits
@@ -1035,7 +1089,9 @@ def forward_incremental_np(d, tensors, ids):
                 x = x + rms(o, W[p + "post_attention_layernorm.weight"])
                 h = x
             else:
-                x = x + o
+                if d.hcx_post:
+                    o = rms(o, W[p + "post_norm1.weight"])
+                x = x + o * d.res_mult
                 h = rms(x, W[p + "post_attention_layernorm.weight"])
             def mlp(v, q):
                 g = lin(v, p + q + "gate_proj")
@@ -1059,9 +1115,14 @@ def forward_incremental_np(d, tensors, ids):
                     mo = mo + mlp(h, "mlp.shared_expert.") / (1.0 + math.exp(-sg))
             else:
                 mo = mlp(h, "mlp.")
-            x = x + (rms(mo, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else mo)
+            if d.post_norms:
+                x = x + rms(mo, W[p + "post_feedforward_layernorm.weight"])
+            else:
+                if d.hcx_post:
+                    mo = rms(mo, W[p + "post_norm2.weight"])
+                x = x + mo * d.res_mult
         x = rms(x, W["model.norm.weight"])
-        row = head.dot(x)
+        row = head.dot(x) * d.logit_mult
         if d.softcap:
             row = np.tanh(row / d.softcap) * d.softcap
         rows.append(row)
@@ -1127,6 +1188,8 @@ def golden(ckdir, seed=None):
         bugs.append("no_topk_norm")
     if d.gemma:
         bugs += ["no_embed_scale", "head_dim_scale", "exact_gelu", "no_local_theta"]
+    if d.mup:
+        bugs += ["no_embed_scale", "head_dim_scale", "no_residual_mult", "no_logit_mult"]
     if any(d.moe) and d.I_shared:
         bugs.append("no_shared_expert")
     sens = {}

@@ -34,7 +34,8 @@ import reference as ref  # noqa: E402  (also sets torch threads to <= 2)
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 PRESET_NAMES = ("tiny-llama", "tiny-qwen2", "tiny-llama-mha", "tiny-qwen3", "tiny-llama31", "tiny-qwen25-yarn",
-                "tiny-llama-linear", "tiny-llama-dynamic", "tiny-mistral", "tiny-exaone", "tiny-exaone4", "tiny-gemma3")
+                "tiny-llama-linear", "tiny-llama-dynamic", "tiny-mistral", "tiny-exaone", "tiny-exaone4", "tiny-gemma3",
+                "tiny-granite", "tiny-hyperclovax")
 SEP = 3
 B, T = 2, 12
 
@@ -209,18 +210,25 @@ def train_forward(d, W, inputs, sep, dtype, bug=None):
             x = x + norm(o, W[p + "post_attention_layernorm.weight"])
             h = x
         else:
-            x = x + o
+            if d.hcx_post:  # HyperCLOVA X: post_norm1 on the attention output
+                o = norm(o, W[p + "post_norm1.weight"])
+            x = x + o * d.res_mult
             h = norm(x, W[p + "post_attention_layernorm.weight"])
         g = ref.linear(h, W, p + "mlp.gate_proj")
         up = ref.linear(h, W, p + "mlp.up_proj")
         a = torch.nn.functional.gelu(g, approximate="tanh") if d.act == "gelu_pytorch_tanh" else torch.nn.functional.silu(g)
         m = ref.linear(a * up, W, p + "mlp.down_proj")
-        x = x + (norm(m, W[p + "post_feedforward_layernorm.weight"]) if d.post_norms else m)
+        if d.post_norms:
+            x = x + norm(m, W[p + "post_feedforward_layernorm.weight"])
+        else:
+            if d.hcx_post:
+                m = norm(m, W[p + "post_norm2.weight"])
+            x = x + m * d.res_mult
     x = norm(x, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"] if d.tied else W["lm_head.weight"]
     if bug == "tied_head_grad_missing":
         head = head.detach()
-    return x @ head.t()
+    return (x @ head.t()) * d.logit_mult
 
 
 def leaf_params(tensors, dtype):
