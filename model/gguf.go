@@ -832,6 +832,11 @@ func ggufTokenizerMeta(tok *tokenizer.Tokenizer, c *Config) ([]gguf.KV, error) {
 	if tok == nil {
 		return []gguf.KV{{Key: "tokenizer.ggml.model", Value: "none"}}, nil
 	}
+	if tok.IsSentencePiece() {
+		// llama.cpp reads these as its "llama" vocabulary, with scores and
+		// token types Dokja does not produce yet.
+		return nil, errors.New("gguf: SentencePiece-style (byte_fallback) tokenizers cannot be written to GGUF yet; convert the model without its tokenizer")
+	}
 	var buf bytes.Buffer
 	if err := tok.WriteJSON(&buf, tokenizer.JSONOptions{}); err != nil {
 		return nil, err

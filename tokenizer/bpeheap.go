@@ -32,12 +32,47 @@ func (h *candidates) Pop() any {
 // appendPieceHeap merges like appendPiece, lowest rank first and leftmost
 // among equals, but in O(n log n) using a linked list of parts and a heap.
 func (t *Tokenizer) appendPieceHeap(dst []int, piece string) []int {
-	n := len(piece)
-	ids := make([]int32, n)
+	ids := make([]int32, len(piece))
+	for k := range ids {
+		ids[k] = t.byteID[piece[k]]
+	}
+	for _, id := range t.mergeHeap(ids) {
+		dst = append(dst, int(id))
+	}
+	return dst
+}
+
+// mergeIDs merges parts (token ids) pairwise by rank, lowest first and
+// leftmost among equals, until no known pair remains.
+func (t *Tokenizer) mergeIDs(ids []int32) []int32 {
+	if len(ids) >= heapThreshold {
+		return t.mergeHeap(ids)
+	}
+	for {
+		best, bestRank, bestID := -1, int32(0), int32(0)
+		for k := 0; k+1 < len(ids); k++ {
+			if m, ok := t.merges.get(pairKey(ids[k], ids[k+1])); ok && (best < 0 || m.rank < bestRank) {
+				best, bestRank, bestID = k, m.rank, m.id
+			}
+		}
+		if best < 0 {
+			return ids
+		}
+		ids[best] = bestID
+		ids = append(ids[:best+1], ids[best+2:]...)
+	}
+}
+
+// mergeHeap is mergeIDs in O(n log n), for long pieces: a linked list of
+// parts and a heap of candidate merges.
+func (t *Tokenizer) mergeHeap(ids []int32) []int32 {
+	n := len(ids)
+	if n == 0 {
+		return ids
+	}
 	next := make([]int32, n)
 	prev := make([]int32, n)
 	for k := range n {
-		ids[k] = t.byteID[piece[k]]
 		next[k] = int32(k + 1)
 		prev[k] = int32(k - 1)
 	}
@@ -80,8 +115,9 @@ func (t *Tokenizer) appendPieceHeap(dst []int, piece string) []int {
 			}
 		}
 	}
+	out := make([]int32, 0, n)
 	for k := int32(0); k >= 0; k = next[k] {
-		dst = append(dst, int(ids[k]))
+		out = append(out, ids[k])
 	}
-	return dst
+	return out
 }

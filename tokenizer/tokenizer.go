@@ -73,6 +73,9 @@ type Tokenizer struct {
 	cache     []atomic.Pointer[cacheEntry]
 	cacheSeed maphash.Seed
 
+	// sp is set for SentencePiece-style (byte_fallback) files.
+	sp *spm
+
 	// extra holds the tokenizer.json sections Dokja does not interpret
 	// (post_processor, truncation, ...), written back unchanged.
 	extra map[string][]byte
@@ -96,7 +99,12 @@ func (t *Tokenizer) clearCache() {
 func (t *Tokenizer) VocabSize() int { return len(t.pieces) }
 
 // Pattern returns the pre-tokenizer's split pattern.
-func (t *Tokenizer) Pattern() string { return t.split.pattern }
+func (t *Tokenizer) Pattern() string {
+	if t.split == nil {
+		return ""
+	}
+	return t.split.pattern
+}
 
 // AddedTokens returns the added tokens, in id order.
 func (t *Tokenizer) AddedTokens() []AddedToken {
@@ -110,6 +118,9 @@ func (t *Tokenizer) TokenID(token string) (int, bool) {
 	if id, ok := t.special[token]; ok {
 		return id, true
 	}
+	if t.sp != nil {
+		token = strings.ReplaceAll(token, " ", metaspace)
+	}
 	id, ok := t.vocab[token]
 	return id, ok
 }
@@ -118,6 +129,13 @@ func (t *Tokenizer) TokenID(token string) (int, bool) {
 func (t *Tokenizer) Token(id int) (string, bool) {
 	if id < 0 || id >= len(t.pieces) || t.pieces[id] == "" {
 		return "", false
+	}
+	if t.sp != nil {
+		// The decoder's Replace applies to added tokens too.
+		if id < len(t.sp.raw) && t.sp.raw[id] != "" {
+			return t.sp.raw[id], true
+		}
+		return strings.ReplaceAll(t.pieces[id], metaspace, " "), true
 	}
 	return t.pieces[id], true
 }
@@ -142,6 +160,9 @@ func (t *Tokenizer) build(order [][2]int32) error {
 		t.vocab[p] = id
 	}
 	for b := range 256 {
+		if t.sp != nil {
+			break // merged from characters, with <0xNN> fallbacks
+		}
 		id, ok := t.vocab[string([]byte{byte(b)})]
 		if !ok {
 			return fmt.Errorf("vocabulary lacks the single byte 0x%02x, which byte-level BPE needs", b)
@@ -344,14 +365,23 @@ func (t *Tokenizer) appendWithAdded(dst []int, text string) []int {
 					end += n
 				}
 			}
-			dst = t.appendOrdinary(dst, text[start:left])
+			dst = t.appendSegment(dst, text[start:left], start == 0)
 			dst = append(dst, a.ID)
 			start = end
 			i = end - 1
 			break
 		}
 	}
-	return t.appendOrdinary(dst, text[start:])
+	return t.appendSegment(dst, text[start:], start == 0)
+}
+
+// appendSegment encodes text between added tokens; first tells whether
+// it starts the input (SentencePiece files may mark only that one).
+func (t *Tokenizer) appendSegment(dst []int, text string, first bool) []int {
+	if t.sp != nil {
+		return t.appendSPM(dst, text, first)
+	}
+	return t.appendOrdinary(dst, text)
 }
 
 func isWordBefore(s string, i int) bool {
@@ -375,6 +405,9 @@ func isWordRune(r rune) bool {
 }
 
 func (t *Tokenizer) appendOrdinary(dst []int, text string) []int {
+	if t.sp != nil {
+		return t.appendSPM(dst, text, true)
+	}
 	t.split.split(text, func(piece string) {
 		dst = t.appendPiece(dst, piece)
 	})
@@ -483,6 +516,9 @@ func (t *Tokenizer) DecodeWith(ids []int, opt DecodeOptions) (string, error) {
 			}
 		}
 		b.WriteString(p)
+	}
+	if t.sp != nil {
+		return t.decodeSPM(b.String()), nil
 	}
 	return b.String(), nil
 }

