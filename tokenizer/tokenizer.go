@@ -1,6 +1,8 @@
 // Package tokenizer implements byte-level byte-pair encoding, the scheme of
 // GPT-2, GPT-4 (tiktoken), Llama 3, Qwen2 and A.X 4.0: encoding, decoding,
 // training, and the Hugging Face tokenizer.json and tiktoken file formats.
+// It also reads and applies SentencePiece-style BPE files (byte_fallback:
+// Gemma, Llama 2, Mistral; see spm).
 //
 // Text is first cut into pre-tokens by a split pattern (see PatternQwen2),
 // then each pre-token's UTF-8 bytes are merged pairwise by rank until no
