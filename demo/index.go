@@ -91,5 +91,14 @@ loss {{printf "%.3f" .S.FirstLoss}} → {{printf "%.3f" .S.LastLoss}}, validatio
 <p>The model behind Dokja's OpenAI-compatible server, asked through the official OpenAI client (streamed completions;
 <a href="serve/samples.json">samples</a>):</p>
 {{range .S.Samples}}<pre><b>{{.Prompt}}</b>{{.Answer}}</pre><p>{{.Tokens}} tokens, first after {{printf "%.0f" .TTFTMillis}} ms, {{printf "%.1f" .TokensPerS}} tokens/s</p>{{end}}
+{{with .S.Yours}}
+<h2>6. Your model</h2>
+<p><code>{{.Path}}</code>: {{.Architecture}}, {{printf "%.3g" .Params}} parameters ({{printf "%.3g" .ActiveParams}} per token), context {{.Context}}.
+Evaluated on the same held-out pages (bits per byte compare across tokenizers) and served the same prompts.</p>
+<table><tr><th>task and metric</th><th>your model</th><th>demo model</th></tr>
+{{range $k, $v := .Eval}}<tr><td>{{$k}}</td><td>{{printf "%.4f" $v}}</td><td>{{printf "%.4f" (index $.S.Eval $k)}}</td></tr>{{end}}</table>
+<p><a href="yours/eval/report.html">Evaluation report</a>, <a href="yours/serve/samples.json">samples</a>.</p>
+{{range .Samples}}<pre><b>{{.Prompt}}</b>{{.Answer}}</pre><p>{{.Tokens}} tokens, first after {{printf "%.0f" .TTFTMillis}} ms, {{printf "%.1f" .TokensPerS}} tokens/s</p>{{end}}
+{{end}}
 </body></html>
 `))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dokja/dokja/atomicfile"
+	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/data"
 	"github.com/dokja/dokja/eval"
@@ -54,6 +55,11 @@ type Options struct {
 	KoBESTLimit int
 	// KoBESTTasks names the tasks to score (default: all five).
 	KoBESTTasks []string
+	// YourModel is a model the user already has (a Hugging Face folder or
+	// a GGUF file, any architecture Dokja runs): when set, the demo also
+	// describes it, evaluates it on the same held-out pages (bits per byte
+	// compare across tokenizers) and KoBEST, and serves it the same prompts.
+	YourModel string
 	// Prompts are sent to the served model (default: a few in Korean and
 	// English); MaxTokens is the length of each answer (default 48).
 	Prompts   []string
@@ -108,6 +114,19 @@ type Summary struct {
 	Eval map[string]float64 `json:"eval"`
 	// Serving.
 	Samples []Sample `json:"samples"`
+	// Yours is the user's model, when Options.YourModel is set.
+	Yours *YourModel `json:"your_model,omitempty"`
+}
+
+// YourModel is what the demo measured on the user's own model.
+type YourModel struct {
+	Path         string             `json:"path"`
+	Architecture string             `json:"architecture"`
+	Params       float64            `json:"params"`
+	ActiveParams float64            `json:"active_params"`
+	Context      int                `json:"context"`
+	Eval         map[string]float64 `json:"eval"`
+	Samples      []Sample           `json:"samples"`
 }
 
 // Sample is one streamed answer of the served model.
@@ -167,6 +186,12 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		{"pretrain", pretrain},
 		{"evaluate", evaluate},
 		{"serve and ask", serveAndAsk},
+	}
+	if opt.YourModel != "" {
+		steps = append(steps, struct {
+			name string
+			run  func(context.Context, *Options, *Summary) error
+		}{"your model: describe, evaluate, serve", yourModel})
 	}
 	for i, st := range steps {
 		say("\n[%d/%d] %s", i+1, len(steps), st.name)
@@ -399,12 +424,9 @@ func evaluate(ctx context.Context, o *Options, s *Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	repPath := filepath.Join(dir, "report.json")
-	rep, err := eval.ReadReport(repPath)
+	rep, err := evalModel(ctx, o, filepath.Join(o.Out, "train", "model"), dir)
 	if err != nil {
-		if rep, err = runEval(ctx, o, dir); err != nil {
-			return err
-		}
+		return err
 	}
 	for _, t := range rep.Tasks {
 		for _, m := range t.Metrics {
@@ -421,7 +443,19 @@ func evaluate(ctx context.Context, o *Options, s *Summary) error {
 	return nil
 }
 
-func runEval(ctx context.Context, o *Options, dir string) (*eval.Report, error) {
+// evalModel scores a model into dir (held-out perplexity, KoBEST with
+// --kobest), or reads the report a previous run left there.
+func evalModel(ctx context.Context, o *Options, modelDir, dir string) (*eval.Report, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if rep, err := eval.ReadReport(filepath.Join(dir, "report.json")); err == nil && rep.Config.ModelPath == modelDir {
+		return rep, nil
+	}
+	return runEval(ctx, o, modelDir, dir)
+}
+
+func runEval(ctx context.Context, o *Options, modelDir, dir string) (*eval.Report, error) {
 	// The held-out text: curated documents of the val split.
 	files, err := data.OutputFiles(filepath.Join(o.Out, "data"))
 	if err != nil {
@@ -451,7 +485,6 @@ func runEval(ctx context.Context, o *Options, dir string) (*eval.Report, error) 
 	}); err != nil {
 		return nil, err
 	}
-	modelDir := filepath.Join(o.Out, "train", "model")
 	e, id, err := eval.LoadEngine(modelDir, "", "", 8, 0)
 	if err != nil {
 		return nil, err
@@ -507,24 +540,31 @@ func runEval(ctx context.Context, o *Options, dir string) (*eval.Report, error) 
 // streams an answer to each prompt through the official OpenAI client,
 // and stops the server.
 func serveAndAsk(ctx context.Context, o *Options, s *Summary) error {
-	dir := filepath.Join(o.Out, "serve")
+	samples, err := serveModel(ctx, o, filepath.Join(o.Out, "train", "model"), filepath.Join(o.Out, "serve"))
+	s.Samples = samples
+	return err
+}
+
+// serveModel serves a model on a loopback port and asks it the prompts
+// through the OpenAI client, keeping the answers in dir/samples.json (a
+// rerun that finds them asks nothing).
+func serveModel(ctx context.Context, o *Options, modelDir, dir string) ([]Sample, error) {
 	samplesPath := filepath.Join(dir, "samples.json")
 	if got, err := atomicfile.ReadJSON[[]Sample](samplesPath); err == nil && len(*got) == len(o.Prompts) {
-		s.Samples = *got
-		fmt.Fprintf(o.Stdout, "  done before: %d answers in serve/samples.json\n", len(s.Samples))
-		return nil
+		fmt.Fprintf(o.Stdout, "  done before: %d answers in %s\n", len(*got), samplesPath)
+		return *got, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	m, err := serve.Load(filepath.Join(o.Out, "train", "model"), "", infer.EngineOptions{MaxBatch: 4, MaxQueue: 16})
+	m, err := serve.Load(modelDir, "", infer.EngineOptions{MaxBatch: 4, MaxQueue: 16})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer m.Engine.Close()
 	srv, err := serve.New([]*serve.Model{m}, serve.Options{Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -535,21 +575,67 @@ func serveAndAsk(ctx context.Context, o *Options, s *Summary) error {
 	select {
 	case addr = <-addrc:
 	case err := <-errc:
-		return fmt.Errorf("server: %w", err)
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	base := "http://" + addr.String() + "/v1/"
 	fmt.Fprintf(o.Stdout, "  serving %s at %s\n", m.Name, base)
-	s.Samples = nil
+	var samples []Sample
 	for _, p := range o.Prompts {
 		sample, err := ask(ctx, base, m.Name, p, o.MaxTokens, o.Stdout)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		s.Samples = append(s.Samples, sample)
+		samples = append(samples, sample)
 	}
 	stop()
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("server shutdown: %w", err)
+		return nil, fmt.Errorf("server shutdown: %w", err)
 	}
-	return atomicfile.WriteJSON(samplesPath, s.Samples)
+	return samples, atomicfile.WriteJSON(samplesPath, samples)
+}
+
+// yourModel describes the user's model (without loading its weights),
+// evaluates it on the demo's held-out pages (and KoBEST) and serves it the
+// demo's prompts, next to the demo's own model.
+func yourModel(ctx context.Context, o *Options, s *Summary) error {
+	info, err := checkpoint.Inspect(o.YourModel)
+	if err != nil {
+		return fmt.Errorf("--your-model %s: %w", o.YourModel, err)
+	}
+	c := info.Config
+	a, _ := c.Arch()
+	y := &YourModel{Path: o.YourModel, Architecture: a.Name, Params: c.NumParams(), ActiveParams: c.ActiveParams(),
+		Context: c.MaxPositionEmbeddings, Eval: map[string]float64{}}
+	fmt.Fprintf(o.Stdout, "  %s: %s, %.3g parameters (%.3g per token), context %d\n", o.YourModel, a.Name, y.Params, y.ActiveParams, y.Context)
+	// A different model than last run's starts afresh.
+	dir := filepath.Join(o.Out, "yours")
+	stamp := filepath.Join(dir, "model.txt")
+	if b, err := os.ReadFile(stamp); err != nil || string(b) != o.YourModel {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(stamp, []byte(o.YourModel)); err != nil {
+			return err
+		}
+	}
+	rep, err := evalModel(ctx, o, o.YourModel, filepath.Join(dir, "eval"))
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for _, t := range rep.Tasks {
+		for _, m := range t.Metrics {
+			y.Eval[t.Task+" "+m.Metric] = m.Value
+			parts = append(parts, fmt.Sprintf("%s %s %.3f (demo model: %.3f)", t.Task, m.Metric, m.Value, s.Eval[t.Task+" "+m.Metric]))
+		}
+	}
+	fmt.Fprintf(o.Stdout, "  %s: yours/eval/report.html\n", strings.Join(parts, "; "))
+	if y.Samples, err = serveModel(ctx, o, o.YourModel, filepath.Join(dir, "serve")); err != nil {
+		return err
+	}
+	s.Yours = y
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/data"
 	"github.com/dokja/dokja/eval"
 	"github.com/dokja/dokja/model"
@@ -97,6 +98,54 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if again.Steps != sum.Steps || again.LastLoss != sum.LastLoss || again.DocsKept != sum.DocsKept || again.Samples[0].Answer != sum.Samples[0].Answer {
 		t.Errorf("rerun summary differs: %+v vs %+v", again, sum)
+	}
+
+	// A model the user brings: the demo's own, as an F32 GGUF file, must
+	// score what the folder scored and answer the same.
+	ck, err := checkpoint.Open(filepath.Join(out, "train", "model"), checkpoint.Options{Dequantize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yourPath := filepath.Join(t.TempDir(), "yours.gguf")
+	if err := ck.Model.SaveGGUFWith(yourPath, ck.Tokenizer, "f32", model.GGUFSaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	opt.YourModel = yourPath
+	stdout.Reset()
+	withYours, err := Run(t.Context(), opt)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	y := withYours.Yours
+	if y == nil || y.Architecture != "LlamaForCausalLM" || y.Context != 64 || y.Params != float64(ck.Model.NumParams()) {
+		t.Fatalf("your model described as %+v, want LlamaForCausalLM, context 64, %d parameters", y, ck.Model.NumParams())
+	}
+	if len(y.Eval) != len(sum.Eval) {
+		t.Errorf("your model's metrics %v, the demo model's %v", y.Eval, sum.Eval)
+	}
+	for k, v := range sum.Eval {
+		if got, ok := y.Eval[k]; !ok || math.Abs(got-v) > 1e-4*math.Max(1, math.Abs(v)) {
+			t.Errorf("%s: the GGUF file scores %v, its folder %v", k, got, v)
+		}
+	}
+	if len(y.Samples) != len(sum.Samples) {
+		t.Fatalf("%d answers from your model, want %d", len(y.Samples), len(sum.Samples))
+	}
+	for i, s := range y.Samples {
+		if s.Answer != sum.Samples[i].Answer {
+			t.Errorf("answer to %q: the GGUF file says %q, its folder %q", s.Prompt, s.Answer, sum.Samples[i].Answer)
+		}
+	}
+	index, err = os.ReadFile(filepath.Join(out, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []string{"yours/eval/report.html", "yours/serve/samples.json"} {
+		if !strings.Contains(string(index), link) {
+			t.Errorf("index.html does not link %s", link)
+		} else if _, err := os.Stat(filepath.Join(out, link)); err != nil {
+			t.Errorf("index.html links %s: %v", link, err)
+		}
 	}
 }
 

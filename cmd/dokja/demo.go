@@ -17,8 +17,11 @@ English LibreOffice help pages, or --corpus) with the data pipeline, train
 a tokenizer and compare it with o200k and cl100k, encode token shards,
 pretrain a small Llama for --minutes, evaluate it (held-out perplexity,
 and KoBEST dev with --kobest), serve it over the OpenAI API and stream a
-few answers. Everything lands in --out, with an index.html linking every
-stage's report. Ctrl-C stops; running the same command again resumes.
+few answers. With --your-model, a model you already have (say Qwen2.5,
+EXAONE or Gemma 3, as a folder or GGUF file) is evaluated on the same
+pages and served the same prompts beside it. Everything lands in --out,
+with an index.html linking every stage's report. Ctrl-C stops; running
+the same command again resumes.
 
 For another corpus, pass a pipeline tuned to it:
   dokja demo --pipeline examples/nsmc-pipeline.yaml --out runs/demo-nsmc`, stdout, stderr)
@@ -32,6 +35,7 @@ For another corpus, pass a pipeline tuned to it:
 	kobestLimit := fs.Int("kobest-limit", 200, "KoBEST items per task (0: all)")
 	pipeline := fs.String("pipeline", "", "data pipeline `file` (YAML) to curate with, e.g. examples/nsmc-pipeline.yaml for NSMC (default: one tuned for the help pages)")
 	modelPath := fs.String("model-config", "", "config.json of the decoder to pretrain (default: a 7.5M-parameter Llama; vocab_size follows the tokenizer)")
+	yours := fs.String("your-model", "", "a model you already have (Hugging Face `folder` or GGUF file, any architecture in dokja models): also described, evaluated on the same pages and served the same prompts")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,7 +48,7 @@ For another corpus, pass a pipeline tuned to it:
 	}
 	line := progress.New(stderr)
 	_, err := demo.Run(ctx, demo.Options{Model: mc, Pipeline: *pipeline, Corpus: corpusPaths, Out: *out, VocabSize: *vocab, Minutes: *minutes, Steps: *steps,
-		KoBEST: *kobest, KoBESTLimit: *kobestLimit, Stdout: stdout, Status: stderr, Progress: line})
+		KoBEST: *kobest, KoBESTLimit: *kobestLimit, YourModel: *yours, Stdout: stdout, Status: stderr, Progress: line})
 	line.Done()
 	return err
 }

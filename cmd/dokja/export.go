@@ -22,8 +22,9 @@ func init() {
 func runExport(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("export", "gguf", `
 Write a checkpoint folder (config.json, model.safetensors, tokenizer.json)
-as one GGUF file that llama.cpp loads: architecture llama or qwen2, the
-hyperparameters, the tokenizer, and the weights in --type. Norms and
+as one GGUF file that llama.cpp loads: the architecture under
+llama.cpp's name (see dokja models), the hyperparameters, the tokenizer,
+and the weights in --type. Norms and
 biases stay F32; a weight whose rows are not a whole number of the type's
 blocks falls back to Q8_0 or F16, and the output head of q4_0/q4_k files
 is Q8_0 (see model.SaveGGUF).
