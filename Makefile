@@ -40,7 +40,7 @@ vet: deps-openblas
 test: deps-test deps-demo deps-openblas build vet
 	$(GO) test ./...
 	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/ ./serve/ ./quant/
-	$(GO) test -race -short ./tokenizer/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/ ./data/ ./quality/ ./dedup/ ./redteam/
+	$(GO) test -race -short ./tokenizer/ ./grammar/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/ ./data/ ./quality/ ./dedup/ ./redteam/
 
 # KoBEST's dev split is scored when ../shared/data/kobest is there.
 demo: deps-demo build
@@ -49,6 +49,8 @@ demo: deps-demo build
 # Short runs of every fuzz target; the seed corpora also run in `make test`.
 FUZZTIME ?= 30s
 fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./grammar/
+	$(GO) test -run='^$$' -fuzz=FuzzSchemaGBNF -fuzztime=$(FUZZTIME) ./grammar/
 	$(GO) test -run='^$$' -fuzz=FuzzSplitter -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzReadJSON -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzRoundTrip -fuzztime=$(FUZZTIME) ./tokenizer/

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,17 +36,67 @@ func requireJinjaRef(t *testing.T) {
 type conversation struct {
 	Messages            []Message `json:"messages"`
 	AddGenerationPrompt bool      `json:"add_generation_prompt"`
+	Tools               []Tool    `json:"-"`
+}
+
+// MarshalJSON writes what chat.mjs reads: the tools in OpenAI's request
+// shape, and tool-call arguments as objects, as apply_chat_template gets
+// them.
+func (c conversation) MarshalJSON() ([]byte, error) {
+	var msgs []map[string]any
+	for _, m := range c.Messages {
+		msg := map[string]any{"role": m.Role, "content": m.Content}
+		if m.ToolCallID != "" {
+			msg["tool_call_id"] = m.ToolCallID
+		}
+		if m.Name != "" {
+			msg["name"] = m.Name
+		}
+		for _, tc := range m.ToolCalls {
+			var args any
+			json.Unmarshal([]byte(tc.Arguments), &args)
+			calls, _ := msg["tool_calls"].([]any)
+			msg["tool_calls"] = append(calls, map[string]any{"id": tc.ID, "type": "function", "function": map[string]any{"name": tc.Name, "arguments": args}})
+		}
+		msgs = append(msgs, msg)
+	}
+	out := map[string]any{"messages": msgs, "add_generation_prompt": c.AddGenerationPrompt}
+	if len(c.Tools) > 0 {
+		var tools []any
+		for _, t := range c.Tools {
+			var params any
+			json.Unmarshal(t.Parameters, &params)
+			tools = append(tools, map[string]any{"type": "function", "function": map[string]any{"name": t.Name, "description": t.Description, "parameters": params}})
+		}
+		out["tools"] = tools
+	}
+	return json.Marshal(out)
+}
+
+// chatTools are the tools of the tool-calling conversations.
+var chatTools = []Tool{
+	{Name: "get_weather", Description: "도시의 현재 날씨를 알려 준다", Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string","description":"도시 이름"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"]}`)},
+	{Name: "lookup_plan", Description: "Look up a mobile plan by name.", Parameters: json.RawMessage(`{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}`)},
+}
+
+// toolConversations call tools: the first turn offers them, the second
+// carries a call and its result back.
+var toolConversations = []conversation{
+	{Messages: []Message{{Role: "system", Content: "너는 비서야."}, {Role: "user", Content: "서울 날씨 어때?"}}, AddGenerationPrompt: true, Tools: chatTools},
+	{Messages: []Message{{Role: "user", Content: "서울 날씨 어때?"},
+		{Role: "assistant", ToolCalls: []ToolCall{{ID: "call_1", Name: "get_weather", Arguments: `{"city": "서울", "unit": "celsius"}`}}},
+		{Role: "tool", ToolCallID: "call_1", Name: "get_weather", Content: `{"temperature": 3, "sky": "맑음"}`}}, AddGenerationPrompt: true, Tools: chatTools},
 }
 
 var conversations = []conversation{
-	{[]Message{{"user", "안녕하세요?"}}, true},
-	{[]Message{{"system", "너는 SK텔레콤 고객센터 상담원이야."}, {"user", "요금제를 바꾸고 싶어요."}}, true},
-	{[]Message{{"user", "hi"}, {"assistant", "Hello! How can I help?"}, {"user", "Translate 'thank you' to Korean."}}, true},
-	{[]Message{{"user", "  spaces  and\nnewlines\n"}, {"assistant", "ok"}}, false},
+	{[]Message{{Role: "user", Content: "안녕하세요?"}}, true, nil},
+	{[]Message{{Role: "system", Content: "너는 SK텔레콤 고객센터 상담원이야."}, {Role: "user", Content: "요금제를 바꾸고 싶어요."}}, true, nil},
+	{[]Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "Hello! How can I help?"}, {Role: "user", Content: "Translate 'thank you' to Korean."}}, true, nil},
+	{[]Message{{Role: "user", Content: "  spaces  and\nnewlines\n"}, {Role: "assistant", Content: "ok"}}, false, nil},
 }
 
 // renderRef renders the conversations with the reference implementation.
-func renderRef(t *testing.T, config string) []string {
+func renderRef(t *testing.T, config string, conversations []conversation) []string {
 	t.Helper()
 	var in bytes.Buffer
 	for _, c := range conversations {
@@ -71,10 +122,11 @@ func renderRef(t *testing.T, config string) []string {
 	return texts
 }
 
-// The templates real checkpoints ship (Llama 3, Llama 3.1 with its tool
-// and date handling, Qwen2.5, which A.X 4.0 builds on, Qwen3 and Gemma 3),
-// and our ChatML, render exactly as Hugging Face's Jinja implementation
-// renders them.
+// The templates real checkpoints ship (Llama 3, Llama 3.1 as the npm
+// package carries it, Qwen2.5, which A.X 4.0 builds on, and Qwen3, both
+// also with tools, tool calls and tool results, and Gemma 3), and our
+// ChatML, render exactly as Hugging Face's Jinja implementation renders
+// them.
 func TestChatTemplatesMatchReference(t *testing.T) {
 	requireJinjaRef(t)
 	chatml := filepath.Join(t.TempDir(), "chatml")
@@ -93,9 +145,13 @@ func TestChatTemplatesMatchReference(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		want := renderRef(t, c.ref)
-		for i, conv := range conversations {
-			got, err := tmpl.Render(conv.Messages, conv.AddGenerationPrompt)
+		convs := conversations
+		if c.name == "qwen2_5" || c.name == "qwen3" || c.name == "llama3_1" {
+			convs = append(slices.Clone(convs), toolConversations...)
+		}
+		want := renderRef(t, c.ref, convs)
+		for i, conv := range convs {
+			got, err := tmpl.RenderTools(conv.Messages, conv.Tools, conv.AddGenerationPrompt)
 			if err != nil {
 				t.Fatalf("%s conversation %d: %v", c.name, i, err)
 			}
@@ -112,7 +168,7 @@ func TestChatTemplateFallbackAndErrors(t *testing.T) {
 	if err != nil || tmpl.Source != ChatML || !strings.Contains(tmpl.Origin, "ChatML") {
 		t.Fatalf("no tokenizer_config.json: %v %+v", err, tmpl)
 	}
-	got, _ := tmpl.Render([]Message{{"user", "안녕"}}, true)
+	got, _ := tmpl.Render([]Message{{Role: "user", Content: "안녕"}}, true)
 	if got != "<|im_start|>user\n안녕<|im_end|>\n<|im_start|>assistant\n" {
 		t.Errorf("ChatML rendered %q", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dokja/dokja/grammar"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/tensor"
 	"github.com/dokja/dokja/tokenizer"
@@ -33,6 +34,24 @@ type Request struct {
 	// given those before it (the first has none), as evaluation harnesses
 	// need for log-likelihoods.
 	Echo bool
+	// Constraint, when set, limits the tokens generated (a grammar or a
+	// JSON schema, see package grammar); the generation stops when it is
+	// done. It belongs to this one request.
+	Constraint Constraint
+}
+
+// Constraint limits what a generation may produce. *grammar.Constraint
+// implements it.
+type Constraint interface {
+	// Allows reports whether token id may come next when at most
+	// remaining tokens, id included, may still be generated.
+	Allows(id, remaining int) bool
+	// Mask sets to -Inf the logits of the tokens that may not come next.
+	Mask(logits []float32, remaining int) error
+	// Accept advances past token id.
+	Accept(id int) error
+	// Done reports that the output is complete and nothing may follow.
+	Done() bool
 }
 
 // TokenLogprob is one token with its log-probability under the model
@@ -120,6 +139,9 @@ type Engine struct {
 	once sync.Once
 	eos  map[int]bool
 
+	vocabOnce sync.Once
+	vocab     *grammar.Vocab // GrammarVocab's
+
 	mu      sync.Mutex
 	waiting []*job        // queued requests, oldest first
 	closed  bool          // no more requests are taken
@@ -143,9 +165,12 @@ type job struct {
 	mu     sync.Mutex
 	events []Event
 	notify chan struct{} // capacity 1: events were added
+	// unsignalled: events were added since the last signal (loop-owned).
+	unsignalled bool
 
 	cache    State
 	sampler  *Sampler
+	masked   []float32 // logits under the constraint
 	history  []int
 	pending  []int // ids to run next step
 	text     textStream
@@ -156,13 +181,25 @@ type job struct {
 }
 
 // send hands ev to the caller without waiting for it.
+// The caller hears of them once the step is published (signal), so
+// that what it reads in Stats meanwhile already counts the step.
 func (j *job) send(ev Event) {
 	j.mu.Lock()
 	j.events = append(j.events, ev)
 	j.mu.Unlock()
-	select {
-	case j.notify <- struct{}{}:
-	default:
+	j.unsignalled = true
+}
+
+// signal wakes the callers of jobs that were sent events.
+func signal(jobs []*job) {
+	for _, j := range jobs {
+		if j.unsignalled {
+			j.unsignalled = false
+			select {
+			case j.notify <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -253,10 +290,16 @@ func (e *Engine) MaxContext() int { return e.opt.MaxContext }
 // turn, and tokenizes it, special tokens included, as the server, the
 // evaluation harness and red-teaming all prompt a chat model.
 func (e *Engine) EncodeChat(chat *ChatTemplate, msgs []Message) ([]int, error) {
+	return e.EncodeChatTools(chat, msgs, nil)
+}
+
+// EncodeChatTools is EncodeChat with the tools the model may call
+// (ChatTemplate.RenderTools).
+func (e *Engine) EncodeChatTools(chat *ChatTemplate, msgs []Message, tools []Tool) ([]int, error) {
 	if chat == nil {
 		return nil, errors.New("the model has no chat template")
 	}
-	text, err := chat.Render(msgs, true)
+	text, err := chat.RenderTools(msgs, tools, true)
 	if err != nil {
 		return nil, fmt.Errorf("chat template: %w", err)
 	}
@@ -440,6 +483,7 @@ func (e *Engine) loop() {
 		}
 		active = e.step(active)
 		e.publish(active)
+		signal(active)
 		e.deliver()
 	}
 }
@@ -528,6 +572,25 @@ func (e *Engine) advance(j *job, logits [][]float32) bool {
 	}
 	last := logits[len(logits)-1]
 	id := j.sampler.Sample(last, j.history)
+	if c := j.req.Constraint; c != nil {
+		// Most draws already obey the constraint: mask the whole
+		// vocabulary and draw again only when this one does not.
+		// Drawing from p and redrawing from p restricted to the allowed
+		// set on a miss samples exactly the restricted distribution.
+		remaining := j.req.MaxTokens - len(j.res.Tokens)
+		if !c.Allows(id, remaining) {
+			j.masked = append(j.masked[:0], last...)
+			if err := c.Mask(j.masked, remaining); err != nil {
+				e.finish(j, fmt.Errorf("constrained decoding: %w", err))
+				return true
+			}
+			id = j.sampler.Sample(j.masked, j.history)
+		}
+		if err := c.Accept(id); err != nil {
+			e.finish(j, fmt.Errorf("constrained decoding: %w", err))
+			return true
+		}
+	}
 	if j.res.TimeToFirstToken == 0 {
 		j.res.TimeToFirstToken = time.Since(j.start)
 	}
@@ -547,7 +610,7 @@ func (e *Engine) advance(j *job, logits [][]float32) bool {
 	if text != "" || j.req.Logprobs {
 		j.send(Event{Text: text, Tokens: []TokenLogprob{tl}})
 	}
-	if stopped {
+	if stopped || (j.req.Constraint != nil && j.req.Constraint.Done()) {
 		j.res.FinishReason = "stop"
 		e.finish(j, nil)
 		return true

@@ -30,6 +30,9 @@ type SamplerOptions struct {
 	PresencePenalty, FrequencyPenalty float32
 	// Seed makes draws repeatable.
 	Seed uint64
+	// LogitBias is added to the logits of the tokens it names before
+	// anything else (OpenAI's logit_bias; -100 bans a token in practice).
+	LogitBias map[int]float32
 }
 
 // Sampler draws tokens; it is not safe for concurrent use.
@@ -53,6 +56,11 @@ func (s *Sampler) Sample(logits []float32, history []int) int {
 	o := s.opt
 	l := append(s.logits[:0], logits...)
 	s.logits = l
+	for id, b := range o.LogitBias {
+		if id >= 0 && id < len(l) {
+			l[id] += b
+		}
+	}
 	if (o.RepetitionPenalty != 0 && o.RepetitionPenalty != 1) || o.PresencePenalty != 0 || o.FrequencyPenalty != 0 {
 		clear(s.counts)
 		for _, id := range history {

@@ -304,7 +304,7 @@ func TestEndpointGenerator(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	g := &EndpointGenerator{URL: srv.URL, Model: "tiny", APIKey: "secret", Temperature: 0.7, Seed: 42}
-	msgs := []Message{{"system", "be safe"}, {"user", "hi"}, {"assistant", "hello"}, {"user", "안녕"}}
+	msgs := []Message{{Role: "system", Content: "be safe"}, {Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "안녕"}}
 	got, err := g.Generate(WithAttempt(context.Background(), 3), msgs, 17)
 	if err != nil {
 		t.Fatal(err)

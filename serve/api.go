@@ -77,6 +77,13 @@ type sampling struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 	User string `json:"user"`
+	// LogitBias maps token ids (as strings) to a bias in [-100, 100].
+	LogitBias map[string]float32 `json:"logit_bias"`
+	// Grammar holds the output to a GBNF grammar (llama.cpp's extension).
+	Grammar *string `json:"grammar"`
+	// ResponseFormat asks for JSON (json_object) or JSON that validates
+	// against a schema (json_schema).
+	ResponseFormat *responseFormat `json:"response_format"`
 }
 
 type completionRequest struct {
@@ -119,8 +126,11 @@ func (c *content) UnmarshalJSON(b []byte) error {
 }
 
 type chatMessage struct {
-	Role    string  `json:"role"`
-	Content content `json:"content"`
+	Role       string            `json:"role"`
+	Content    content           `json:"content"`
+	ToolCalls  []messageToolCall `json:"tool_calls"`
+	ToolCallID string            `json:"tool_call_id"`
+	Name       string            `json:"name"`
 }
 
 type chatRequest struct {
@@ -130,6 +140,9 @@ type chatRequest struct {
 	MaxCompletionTokens *int          `json:"max_completion_tokens"`
 	Logprobs            bool          `json:"logprobs"`
 	TopLogprobs         *int          `json:"top_logprobs"`
+	Tools               []toolSpec    `json:"tools"`
+	ToolChoice          *toolChoice   `json:"tool_choice"`
+	ParallelToolCalls   *bool         `json:"parallel_tool_calls"`
 	sampling
 }
 
@@ -180,8 +193,9 @@ type chatLogprobs struct {
 }
 
 type chatResponseMessage struct {
-	Role    string `json:"role,omitempty"`
-	Content string `json:"content"`
+	Role      string        `json:"role,omitempty"`
+	Content   *string       `json:"content"`
+	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 type chatChoice struct {

