@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -117,6 +118,9 @@ type Grammar struct {
 	// suffix[p] is the fewest bytes that complete the alternative from
 	// elems[p] on.
 	suffix []int32
+	// The recognizer's memo tables, shared by every matcher.
+	once  sync.Once
+	store *store
 }
 
 type rule struct {

@@ -1,9 +1,11 @@
 package grammar
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -21,24 +23,15 @@ type node struct {
 	next *node
 	id   int32
 	min  int32 // fewest bytes that empty the stack
-	// ascii memoizes step for ASCII code points: the vocabulary walk
-	// takes most of its steps here, and an array beats a map.
-	ascii *[128]asciiStep
-}
-
-type asciiStep struct {
-	done bool
-	out  []*node
+	// succ is the stacks after the top class takes a code point (any:
+	// which one does not change them), once computed.
+	succ     []*node
+	succDone bool
 }
 
 type nodeKey struct {
 	pos  int32
 	next *node
-}
-
-type advKey struct {
-	n *node
-	r rune
 }
 
 // maxStacks bounds one state's stacks: an ambiguous grammar could
@@ -51,15 +44,120 @@ var errAmbiguous = errors.New("grammar: too ambiguous (more than 4096 parses at 
 // store hash-conses one matcher's nodes and memoizes expansions and
 // steps. It is not safe for concurrent use.
 type store struct {
-	g     *Grammar
-	nodes map[nodeKey]*node
-	exp   map[*node][]*node // a node -> the stacks with a character on top
-	adv   map[advKey][]*node
-	err   error
+	// mu guards everything below: the matchers of one grammar share it.
+	mu     sync.Mutex
+	g      *Grammar
+	nodes  map[nodeKey]*node
+	exp    map[*node][]*node // a node -> the stacks with a character on top
+	states map[string]*state
+	masks  int // states holding a mask
+	start  *state
+	err    error
+	key    []byte
 }
 
 func newStore(g *Grammar) *store {
-	return &store{g: g, nodes: map[nodeKey]*node{}, exp: map[*node][]*node{}, adv: map[advKey][]*node{}}
+	return &store{g: g, nodes: map[nodeKey]*node{}, exp: map[*node][]*node{}, states: map[string]*state{}}
+}
+
+// state is an interned set of stacks (sorted by node id, nil first): the
+// recognizer's position between code points. Its transitions are
+// memoized, so after a warm-up walking the vocabulary trie is a chain of
+// array lookups, a lazily built automaton over the grammar.
+type state struct {
+	stacks []*node
+	min    int32 // fewest bytes to a complete match
+	canEnd bool  // the empty stack is among them
+	ascii  [128]*state
+	// bySig holds the transitions on other code points, by which stacks'
+	// classes take them (a bit per stack): a state inside a string sees
+	// thousands of characters and one signature.
+	bySig map[uint64]*state
+	// mask is the vocabulary's allowed tokens here (Constraint.Allowed).
+	mask *maskEntry
+}
+
+// dead is the transition to nowhere.
+var dead = &state{}
+
+// intern returns the state of a set of stacks (any order, no duplicates).
+func (s *store) intern(stacks []*node) *state {
+	if len(stacks) == 0 {
+		return dead
+	}
+	ids := func(n *node) int32 {
+		if n == nil {
+			return -1
+		}
+		return n.id
+	}
+	slices.SortFunc(stacks, func(a, b *node) int { return int(ids(a) - ids(b)) })
+	k := s.key[:0]
+	for _, n := range stacks {
+		k = binary.AppendVarint(k, int64(ids(n)))
+	}
+	s.key = k
+	if st, ok := s.states[string(k)]; ok {
+		return st
+	}
+	st := &state{stacks: slices.Clone(stacks), min: unreachable}
+	for _, n := range stacks {
+		if n == nil {
+			st.canEnd, st.min = true, 0
+		} else {
+			st.min = min(st.min, n.min)
+		}
+	}
+	s.states[string(k)] = st
+	return st
+}
+
+// next is the state after code point r (dead if none).
+func (s *store) next(st *state, r rune) *state {
+	if r < 128 {
+		if nx := st.ascii[r]; nx != nil {
+			return nx
+		}
+	}
+	var sig uint64
+	if len(st.stacks) <= 64 {
+		for i, n := range st.stacks {
+			if n != nil && s.g.elems[n.pos].match(r) {
+				sig |= 1 << i
+			}
+		}
+		if r >= 128 {
+			if nx, ok := st.bySig[sig]; ok {
+				return nx
+			}
+		}
+	}
+	var out []*node
+	for _, n := range st.stacks {
+		if n == nil || !s.g.elems[n.pos].match(r) {
+			continue
+		}
+		for _, m := range s.succ(n) {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	if len(out) > maxStacks {
+		s.err = errAmbiguous
+		out = out[:maxStacks]
+	}
+	nx := s.intern(out)
+	switch {
+	case r < 128:
+		st.ascii[r] = nx
+	case len(st.stacks) <= 64:
+		if st.bySig == nil {
+			st.bySig = map[uint64]*state{}
+		}
+		st.bySig[sig] = nx
+	}
+	return nx
 }
 
 func (s *store) mk(pos int32, next *node) *node {
@@ -73,6 +171,14 @@ func (s *store) mk(pos int32, next *node) *node {
 	}
 	s.nodes[k] = n
 	return n
+}
+
+// succ returns the stacks after n's top class takes a code point.
+func (s *store) succ(n *node) []*node {
+	if !n.succDone {
+		n.succ, n.succDone = s.expand(s.mk(n.pos+1, n.next)), true
+	}
+	return n.succ
 }
 
 // expand returns the stacks reachable from n without consuming input
@@ -117,34 +223,6 @@ func (s *store) expand(n *node) []*node {
 	return out
 }
 
-// step returns the stacks after n's top class consumes r (none if it
-// does not match).
-func (s *store) step(n *node, r rune) []*node {
-	if r < 128 {
-		if n.ascii == nil {
-			n.ascii = new([128]asciiStep)
-		}
-		a := &n.ascii[r]
-		if !a.done {
-			if s.g.elems[n.pos].match(r) {
-				a.out = s.expand(s.mk(n.pos+1, n.next))
-			}
-			a.done = true
-		}
-		return a.out
-	}
-	k := advKey{n, r}
-	if out, ok := s.adv[k]; ok {
-		return out
-	}
-	var out []*node
-	if s.g.elems[n.pos].match(r) {
-		out = s.expand(s.mk(n.pos+1, n.next))
-	}
-	s.adv[k] = out
-	return out
-}
-
 // partial is an incomplete UTF-8 sequence: the bits so far and how many
 // continuation bytes are still to come.
 type partial struct {
@@ -161,14 +239,18 @@ func (pend partial) span() (lo, hi rune) {
 	return max(lo, [5]rune{0, 0, 0x80, 0x800, 0x10000}[pend.size]), min(hi, utf8.MaxRune)
 }
 
-// advance moves stacks past byte b and returns the new stacks, built in
-// dst or shared with the memo tables or with stacks (read-only either
-// way). It reports false when no stack can take b.
-func (s *store) advance(buf *[]*node, stacks []*node, pend partial, b byte) ([]*node, partial, bool) {
+// advance moves a state past byte b, reporting false when it cannot
+// take b. Within a multi-byte code point the state stays, and pend
+// holds the bytes so far.
+func (s *store) advance(st *state, pend partial, b byte) (*state, partial, bool) {
 	var r rune
 	switch {
 	case pend.need == 0 && b < 0x80:
-		r = rune(b)
+		nx := st.ascii[b]
+		if nx == nil {
+			nx = s.next(st, rune(b))
+		}
+		return nx, pend, nx != dead
 	case pend.need == 0:
 		switch {
 		case b >= 0xC2 && b < 0xE0:
@@ -178,45 +260,25 @@ func (s *store) advance(buf *[]*node, stacks []*node, pend partial, b byte) ([]*
 		case b >= 0xF0 && b < 0xF5:
 			pend = partial{rune(b & 0x07), 3, 4}
 		default:
-			return nil, pend, false
+			return dead, pend, false
 		}
-		return stacks, pend, s.feasible(stacks, pend)
+		return st, pend, s.feasible(st.stacks, pend)
 	default:
 		if b&0xC0 != 0x80 {
-			return nil, pend, false
+			return dead, pend, false
 		}
 		pend = partial{pend.val<<6 | rune(b&0x3f), pend.need - 1, pend.size}
 		if pend.need > 0 {
-			return stacks, pend, s.feasible(stacks, pend)
+			return st, pend, s.feasible(st.stacks, pend)
 		}
 		lo, hi := pend.span()
 		r = pend.val
 		if r < lo || r > hi || (r >= 0xD800 && r <= 0xDFFF) {
-			return nil, pend, false // overlong, a surrogate or too large
-		}
-		pend = partial{}
-	}
-	if len(stacks) == 1 && stacks[0] != nil {
-		out := s.step(stacks[0], r)
-		return out, pend, len(out) > 0
-	}
-	dst := (*buf)[:0]
-	for _, n := range stacks {
-		if n == nil {
-			continue
-		}
-		for _, m := range s.step(n, r) {
-			if !slices.Contains(dst, m) {
-				dst = append(dst, m)
-			}
+			return dead, pend, false // overlong, a surrogate or too large
 		}
 	}
-	if len(dst) > maxStacks {
-		s.err = errAmbiguous
-		dst = dst[:maxStacks]
-	}
-	*buf = dst
-	return dst, pend, len(dst) > 0
+	nx := s.next(st, r)
+	return nx, partial{}, nx != dead
 }
 
 // feasible reports whether some stack accepts a code point that begins
@@ -237,9 +299,12 @@ func (pend partial) fits(e *elem) bool {
 }
 
 // minBytes is the fewest bytes that complete the grammar from a state.
-func (s *store) minBytes(stacks []*node, pend partial) int {
+func (s *store) minBytes(st *state, pend partial) int {
+	if pend.need == 0 {
+		return int(st.min)
+	}
 	best := int32(unreachable)
-	for _, n := range stacks {
+	for _, n := range st.stacks {
 		switch {
 		case n == nil:
 			if pend.need == 0 {
@@ -261,69 +326,80 @@ func (s *store) minBytes(stacks []*node, pend partial) int {
 }
 
 // Matcher follows one generation through a grammar. It is not safe for
-// concurrent use; each generation gets its own (Grammar.Matcher).
+// concurrent use; each generation gets its own (Grammar.Matcher). The
+// matchers of one grammar share its memo tables, under a lock.
 type Matcher struct {
-	s      *store
-	stacks []*node
-	pend   partial
-	bufs   [2][]*node
+	s    *store
+	st   *state
+	pend partial
 }
 
 // Matcher returns a recognizer at the start of the grammar.
 func (g *Grammar) Matcher() *Matcher {
-	s := newStore(g)
-	stacks := slices.Clone(s.expand(s.mk(g.rules[g.root].alts[0], nil)))
-	for _, a := range g.rules[g.root].alts[1:] {
-		for _, n := range s.expand(s.mk(a, nil)) {
-			if !slices.Contains(stacks, n) {
-				stacks = append(stacks, n)
+	g.once.Do(func() {
+		s := newStore(g)
+		var stacks []*node
+		for _, a := range g.rules[g.root].alts {
+			for _, n := range s.expand(s.mk(a, nil)) {
+				if !slices.Contains(stacks, n) {
+					stacks = append(stacks, n)
+				}
 			}
 		}
-	}
-	return &Matcher{s: s, stacks: stacks}
+		s.start = s.intern(stacks)
+		g.store = s
+	})
+	return &Matcher{s: g.store, st: g.store.start}
 }
 
 // Accept advances past text; on an error the matcher is unchanged.
 func (m *Matcher) Accept(text string) error {
-	stacks, pend, ok := m.try(text)
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
+	st, pend, ok := m.try(text)
 	if !ok {
 		return fmt.Errorf("grammar: %q does not continue the grammar", text)
 	}
 	if m.s.err != nil {
 		return m.s.err
 	}
-	m.stacks, m.pend = slices.Clone(stacks), pend
+	m.st, m.pend = st, pend
 	return nil
 }
 
 // Allows reports whether text could come next.
 func (m *Matcher) Allows(text string) bool {
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
 	_, _, ok := m.try(text)
 	return ok
 }
 
-// try returns the state after text, in the matcher's scratch buffers.
-func (m *Matcher) try(text string) ([]*node, partial, bool) {
-	stacks, pend := m.stacks, m.pend
+// try returns the state after text; the caller holds the lock.
+func (m *Matcher) try(text string) (*state, partial, bool) {
+	st, pend := m.st, m.pend
 	for i := 0; i < len(text); i++ {
-		next, p, ok := m.s.advance(&m.bufs[i&1], stacks, pend, text[i])
-		if !ok {
-			return nil, pend, false
+		var ok bool
+		if st, pend, ok = m.s.advance(st, pend, text[i]); !ok {
+			return dead, pend, false
 		}
-		stacks, pend = next, p
 	}
-	return stacks, pend, true
+	return st, pend, true
 }
 
 // CanEnd reports whether the text so far is a complete match.
 func (m *Matcher) CanEnd() bool {
-	return m.pend.need == 0 && slices.Contains(m.stacks, nil)
+	return m.pend.need == 0 && m.st.canEnd
 }
 
 // Done reports whether the match is complete and nothing may follow.
 func (m *Matcher) Done() bool {
-	return m.pend.need == 0 && len(m.stacks) == 1 && m.stacks[0] == nil
+	return m.pend.need == 0 && len(m.st.stacks) == 1 && m.st.stacks[0] == nil
 }
 
 // MinBytes is the fewest bytes that complete the match.
-func (m *Matcher) MinBytes() int { return m.s.minBytes(m.stacks, m.pend) }
+func (m *Matcher) MinBytes() int {
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
+	return m.s.minBytes(m.st, m.pend)
+}

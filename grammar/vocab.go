@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -93,29 +92,27 @@ func (v *Vocab) Size() int { return v.size }
 // makes it complete within its token budget: a token is allowed only if
 // the grammar can still be completed in the tokens left after it (each
 // byte is a token of a byte-level vocabulary, so the fewest bytes to
-// completion bound the tokens needed). It is not safe for concurrent use.
+// completion bound the tokens needed). It is not safe for concurrent use;
+// the constraints of one grammar share its states and their masks.
 type Constraint struct {
-	v     *Vocab
-	m     *Matcher
-	cache map[string]*maskEntry
-	key   []byte
-	// The walk's scratch: stacks per trie depth.
-	depth [][]*node
+	v *Vocab
+	m *Matcher
 }
 
 type maskEntry struct {
+	v    *Vocab
 	bits []uint64
 	// worst is the most bytes any allowed token leaves to completion: with
 	// more tokens than that left, no token needs checking.
 	worst int
 }
 
-// maxCached bounds the masks one constraint keeps (each is vocab/8 bytes).
-const maxCached = 512
+// maxCached bounds the masks one grammar keeps (each is vocab/8 bytes).
+const maxCached = 2048
 
 // NewConstraint starts a generation at the grammar's beginning.
 func (g *Grammar) NewConstraint(v *Vocab) *Constraint {
-	return &Constraint{v: v, m: g.Matcher(), cache: map[string]*maskEntry{}}
+	return &Constraint{v: v, m: g.Matcher()}
 }
 
 // Matcher is the constraint's recognizer.
@@ -140,8 +137,11 @@ func (c *Constraint) Allows(id, remaining int) bool {
 	if id < 0 || id >= c.v.size || c.v.text[id] == "" {
 		return false
 	}
-	stacks, pend, ok := c.m.try(c.v.text[id])
-	return ok && c.m.s.minBytes(stacks, pend) <= remaining-1
+	s := c.m.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, pend, ok := c.m.try(c.v.text[id])
+	return ok && s.minBytes(st, pend) <= remaining-1
 }
 
 // Accept advances past token id.
@@ -176,38 +176,39 @@ func (c *Constraint) Mask(logits []float32, remaining int) error {
 }
 
 // Allowed returns the bit set of the tokens that may come next (bit id
-// of word id/64), with at most remaining tokens left. The set is the
-// constraint's own; it is valid until the next call.
+// of word id/64), with at most remaining tokens left. The set may be
+// shared: the caller must not change it.
 func (c *Constraint) Allowed(remaining int) ([]uint64, error) {
-	m := c.m
-	before := m.MinBytes()
+	m, s := c.m, c.m.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.minBytes(m.st, m.pend)
 	if before > remaining {
 		return nil, fmt.Errorf("grammar: %d tokens left cannot complete the grammar (it needs at least %d bytes)", remaining, before)
 	}
-	e := c.cached()
+	var e *maskEntry
+	if m.pend.need == 0 && m.st.mask != nil && m.st.mask.v == c.v {
+		e = m.st.mask
+	}
 	if e == nil {
 		bits, worst := c.walk(unreachable)
-		if m.CanEnd() {
-			for _, id := range c.v.end {
-				bits[id>>6] |= 1 << (id & 63)
+		e = &maskEntry{v: c.v, bits: bits, worst: worst}
+		if m.pend.need == 0 {
+			if s.masks >= maxCached {
+				for _, st := range s.states {
+					st.mask = nil
+				}
+				s.masks = 0
 			}
+			m.st.mask = e
+			s.masks++
 		}
-		if len(c.cache) >= maxCached {
-			clear(c.cache)
-		}
-		e = &maskEntry{bits: bits, worst: worst}
-		c.cache[string(c.key)] = e
 	}
 	bits := e.bits
 	if remaining-1 < e.worst {
 		// Some allowed token could not be completed in time: walk again
 		// within the budget.
 		bits, _ = c.walk(remaining - 1)
-		if m.CanEnd() {
-			for _, id := range c.v.end {
-				bits[id>>6] |= 1 << (id & 63)
-			}
-		}
 	}
 	if slices.IndexFunc(bits, func(w uint64) bool { return w != 0 }) < 0 {
 		return nil, fmt.Errorf("grammar: no token of the vocabulary continues the grammar here")
@@ -215,44 +216,19 @@ func (c *Constraint) Allowed(remaining int) ([]uint64, error) {
 	return bits, nil
 }
 
-// cached finds the mask of the current state, setting c.key.
-func (c *Constraint) cached() *maskEntry {
-	k := c.key[:0]
-	ids := make([]int32, 0, len(c.m.stacks))
-	for _, n := range c.m.stacks {
-		if n == nil {
-			ids = append(ids, -1)
-		} else {
-			ids = append(ids, n.id)
-		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		k = strconv.AppendInt(k, int64(id), 36)
-		k = append(k, ',')
-	}
-	k = strconv.AppendInt(k, int64(c.m.pend.val), 36)
-	k = append(k, '/', byte('0'+c.m.pend.need))
-	c.key = k
-	return c.cache[string(k)]
-}
-
 // walk visits the trie from the matcher's state and returns the tokens
 // that continue the grammar and leave at most budget bytes to complete
-// it, with the most bytes any continuing token leaves (the end tokens
-// are the caller's).
+// it (the end tokens where the grammar is complete), with the most bytes
+// any continuing token leaves. The caller holds the lock.
 func (c *Constraint) walk(budget int) ([]uint64, int) {
 	v, s := c.v, c.m.s
 	bits := make([]uint64, (v.size+63)/64)
 	worst := 0
-	if len(c.depth) < v.maxLen {
-		c.depth = make([][]*node, v.maxLen)
-	}
-	var visit func(n int32, depth int, stacks []*node, pend partial)
-	visit = func(n int32, depth int, stacks []*node, pend partial) {
+	var visit func(n int32, st *state, pend partial)
+	visit = func(n int32, st *state, pend partial) {
 		tn := &v.nodes[n]
 		for _, e := range v.edges[tn.edges[0]:tn.edges[1]] {
-			next, p, ok := s.advance(&c.depth[depth], stacks, pend, e.b)
+			next, p, ok := s.advance(st, pend, e.b)
 			if !ok {
 				continue
 			}
@@ -265,10 +241,14 @@ func (c *Constraint) walk(budget int) ([]uint64, int) {
 					}
 				}
 			}
-			visit(e.child, depth+1, next, p)
-			// visit reused deeper buffers only; this depth's is intact.
+			visit(e.child, next, p)
 		}
 	}
-	visit(0, 0, c.m.stacks, c.m.pend)
+	visit(0, c.m.st, c.m.pend)
+	if c.m.CanEnd() {
+		for _, id := range v.end {
+			bits[id>>6] |= 1 << (id & 63)
+		}
+	}
 	return bits, worst
 }
