@@ -740,13 +740,13 @@ func (s *Server) chatConstraint(m *Model, req *chatRequest, tools []infer.Tool, 
 			tools = slices.DeleteFunc(slices.Clone(tools), func(t infer.Tool) bool { return t.Name != choice.name })
 		}
 		parallel := choice.mode == "required" && (req.ParallelToolCalls == nil || *req.ParallelToolCalls)
-		if g, err = callGrammar(tools, true, parallel); err != nil {
+		if g, err = s.callGrammar(tools, true, parallel); err != nil {
 			return nil, badRequest("tools", "tools: %v", err)
 		}
 		param = "tools"
 	case "auto":
 		if g == nil {
-			cg, err := callGrammar(tools, false, false)
+			cg, err := s.callGrammar(tools, false, false)
 			if err != nil {
 				return nil, badRequest("tools", "tools: %v", err)
 			}
@@ -763,10 +763,19 @@ func (s *Server) chatConstraint(m *Model, req *chatRequest, tools []infer.Tool, 
 	return c, nil
 }
 
+// callGrammar is callGrammar through the server's cache.
+func (s *Server) callGrammar(tools []infer.Tool, required, parallel bool) (*grammar.Grammar, error) {
+	key, _ := json.Marshal(struct {
+		T    []infer.Tool
+		R, P bool
+	}{tools, required, parallel})
+	return s.grammars.get("tools\x00"+string(key), func() (*grammar.Grammar, error) { return callGrammar(tools, required, parallel) })
+}
+
 // outputGrammar compiles response_format or grammar, when given.
 func (s *Server) outputGrammar(p *sampling) (*grammar.Grammar, string, error) {
 	if p.Grammar != nil {
-		g, err := grammar.Parse(*p.Grammar)
+		g, err := s.grammars.get("gbnf\x00"+*p.Grammar, func() (*grammar.Grammar, error) { return grammar.Parse(*p.Grammar) })
 		if err != nil {
 			return nil, "", badRequest("grammar", "grammar: %v", err)
 		}
@@ -790,7 +799,7 @@ func (s *Server) outputGrammar(p *sampling) (*grammar.Grammar, string, error) {
 	default:
 		return nil, "", badRequest("response_format", "response_format type %q: want text, json_object or json_schema", rf.Type)
 	}
-	g, err := grammar.FromJSONSchema(schema)
+	g, err := s.grammars.get("schema\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.FromJSONSchema(schema) })
 	if err != nil {
 		return nil, "", badRequest("response_format", "response_format: %v", err)
 	}

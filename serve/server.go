@@ -89,6 +89,7 @@ type Server struct {
 	routes  map[string]string // path → method
 	// loopbackOnly: Run listens on a loopback address.
 	loopbackOnly atomic.Bool
+	grammars     grammarCache
 }
 
 type metrics struct {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/dokja/dokja/grammar"
 	"github.com/dokja/dokja/infer"
@@ -180,6 +181,46 @@ func withToolInstructions(msgs []infer.Message, tools []infer.Tool) []infer.Mess
 		return out
 	}
 	return append([]infer.Message{{Role: "system", Content: toolInstructions(tools)}}, out...)
+}
+
+// grammarCache keeps the grammars of recent requests: requests with the
+// same tools, schema or grammar share one, and with it the recognizer's
+// memoized states and token masks, so only the first pays for them.
+type grammarCache struct {
+	mu    sync.Mutex
+	byKey map[string]*grammar.Grammar
+	order []string // oldest first
+}
+
+// maxGrammars bounds the cache; each grammar keeps its masks (a few MB
+// at most for a 150k vocabulary).
+const maxGrammars = 16
+
+func (c *grammarCache) get(key string, build func() (*grammar.Grammar, error)) (*grammar.Grammar, error) {
+	c.mu.Lock()
+	if g, ok := c.byKey[key]; ok {
+		c.mu.Unlock()
+		return g, nil
+	}
+	c.mu.Unlock()
+	g, err := build()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKey == nil {
+		c.byKey = map[string]*grammar.Grammar{}
+	}
+	if _, ok := c.byKey[key]; !ok {
+		if len(c.order) >= maxGrammars {
+			delete(c.byKey, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.order = append(c.order, key)
+	}
+	c.byKey[key] = g
+	return g, nil
 }
 
 func newCallID() string {
