@@ -520,3 +520,26 @@ func (c *limitedConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return c.Conn.Close()
 }
+
+// Start runs the server on a free loopback port in the background, for a
+// caller in the same process (an agent, the demo), and returns its OpenAI
+// base URL (http://127.0.0.1:PORT/v1/) and a function that shuts it down.
+func (s *Server) Start(ctx context.Context) (base string, stop func() error, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	addrc := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx, "127.0.0.1:0", 5*time.Second, func(a net.Addr) { addrc <- a }) }()
+	select {
+	case a := <-addrc:
+		return "http://" + a.String() + "/v1/", func() error {
+			cancel()
+			if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		}, nil
+	case err := <-errc:
+		cancel()
+		return "", nil, fmt.Errorf("server: %w", err)
+	}
+}

@@ -1,0 +1,121 @@
+package mcpserver_test
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dokja/dokja/agent"
+	"github.com/dokja/dokja/infer"
+	"github.com/dokja/dokja/infer/infertest"
+	"github.com/dokja/dokja/mcpserver"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// connect runs the server on in-memory transports and returns the
+// client's session.
+func connect(t *testing.T, opt mcpserver.Options) *mcp.ClientSession {
+	t.Helper()
+	s, err := mcpserver.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ct := mcp.NewInMemoryTransports()
+	ctx, cancel := context.WithCancel(context.Background())
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close(); ss.Wait(); cancel() })
+	return cs
+}
+
+// Dokja's tools through the SDK's client, as an agent sees them.
+func TestToolsThroughClient(t *testing.T) {
+	m, tok := infertest.TinyModel(t, 40)
+	e, err := infer.NewEngine(m, tok, infer.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	opt := mcpserver.Options{Engine: e}
+	kobest := "../../shared/data/kobest"
+	if _, err := os.Stat(kobest); err == nil {
+		opt.KoBEST = kobest
+	}
+	cs := connect(t, opt)
+	tools, err := agent.MCPTools(context.Background(), cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]agent.Tool{}
+	for _, tl := range tools {
+		byName[tl.Name] = tl
+		var schema map[string]any
+		if json.Unmarshal(tl.Parameters, &schema) != nil || schema["type"] != "object" {
+			t.Errorf("%s: input schema %s", tl.Name, tl.Parameters)
+		}
+	}
+	for _, n := range []string{"redact_pii", "tokenizer_stats", "score_text", "evaluate"} {
+		if _, ok := byName[n]; !ok {
+			t.Fatalf("no %s tool among %v", n, tools)
+		}
+	}
+	call := func(name, args string) (map[string]any, error) {
+		out, err := byName[name].Call(context.Background(), json.RawMessage(args))
+		if err != nil {
+			return nil, err
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%s: %q: %v", name, out, err)
+		}
+		return v, nil
+	}
+	r, err := call("redact_pii", `{"text":"연락처는 010-1234-5678, 메일은 kim@example.com 입니다."}`)
+	if err != nil || r["text"] != "연락처는 <|pii:phone|>, 메일은 <|pii:email|> 입니다." {
+		t.Errorf("redact_pii: %v %v", r, err)
+	}
+	if _, err := call("redact_pii", `{"text":"x","kinds":["dna"]}`); err == nil || !strings.Contains(err.Error(), `unknown kind "dna"`) {
+		t.Errorf("redact_pii with a bad kind: %v", err)
+	}
+	text := "한국어 토크나이저를 잽니다."
+	ids, _ := tok.Encode(text)
+	r, err = call("tokenizer_stats", `{"text":"`+text+`","show_tokens":true}`)
+	if err != nil || r["tokens"] != float64(len(ids)) || r["hangul_syllables"] != float64(12) || len(r["pieces"].([]any)) != len(ids) {
+		t.Errorf("tokenizer_stats: %v %v (want %d tokens)", r, err, len(ids))
+	}
+	r, err = call("score_text", `{"text":"서울은 한국의 수도입니다."}`)
+	if bpb, _ := r["perplexity bits_per_byte"].(float64); err != nil || !(bpb > 0) || math.IsInf(bpb, 0) {
+		t.Errorf("score_text: %v %v", r, err)
+	}
+	if opt.KoBEST != "" {
+		r, err = call("evaluate", `{"tasks":["kobest_copa"],"limit":4}`)
+		if acc, ok := r["kobest_copa acc"].(float64); err != nil || !ok || acc < 0 || acc > 1 {
+			t.Errorf("evaluate: %v %v", r, err)
+		}
+	}
+	if _, err := call("evaluate", `{"tasks":["nope"]}`); err == nil {
+		t.Error("evaluate of an unknown task: no error")
+	}
+	// Without a model, only the model-free tools are offered.
+	names := []string{}
+	for tl, err := range connect(t, mcpserver.Options{}).Tools(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, tl.Name)
+	}
+	slices.Sort(names)
+	if strings.Join(names, ",") != "redact_pii,tokenizer_stats" {
+		t.Errorf("tools without a model: %v", names)
+	}
+}
