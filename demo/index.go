@@ -91,8 +91,18 @@ loss {{printf "%.3f" .S.FirstLoss}} → {{printf "%.3f" .S.LastLoss}}, validatio
 <p>The model behind Dokja's OpenAI-compatible server, asked through the official OpenAI client (streamed completions;
 <a href="serve/samples.json">samples</a>):</p>
 {{range .S.Samples}}<pre><b>{{.Prompt}}</b>{{.Answer}}</pre><p>{{.Tokens}} tokens, first after {{printf "%.0f" .TTFTMillis}} ms, {{printf "%.1f" .TokensPerS}} tokens/s</p>{{end}}
+{{with .S.Agent}}
+<h2>6. An agent with tools</h2>
+<p>{{.Model}}, served over the OpenAI API, with Dokja's MCP server (<code>redact_pii</code>, <code>tokenizer_stats</code>) and a
+calculator as tools; it must call one first (its arguments held to the tool's JSON schema), gets the result, and answers
+(<a href="agent/run.json">run</a>; {{.Stop}} after {{.Steps}} steps).</p>
+<pre><b>user:</b> {{.Prompt}}
+{{range .Calls}}<b>→ {{.Name}}</b>({{.Arguments}})
+<b>←</b> {{.Result}}
+{{end}}<b>assistant:</b> {{.Answer}}</pre>
+{{end}}
 {{with .S.Yours}}
-<h2>6. Your model</h2>
+<h2>7. Your model</h2>
 <p><code>{{.Path}}</code>: {{.Architecture}}, {{printf "%.3g" .Params}} parameters ({{printf "%.3g" .ActiveParams}} per token), context {{.Context}}.
 Evaluated on the same held-out pages (bits per byte compare across tokenizers) and served the same prompts.</p>
 <table><tr><th>task and metric</th><th>your model</th><th>demo model</th></tr>

@@ -7,25 +7,28 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/dokja/dokja/agent"
 	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/checkpoint"
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/data"
 	"github.com/dokja/dokja/eval"
 	"github.com/dokja/dokja/infer"
+	"github.com/dokja/dokja/mcpserver"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/progress"
 	"github.com/dokja/dokja/serve"
 	"github.com/dokja/dokja/shards"
 	"github.com/dokja/dokja/tokenizer"
 	"github.com/dokja/dokja/train"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 )
 
 // Options configures Run.
@@ -116,6 +119,26 @@ type Summary struct {
 	Samples []Sample `json:"samples"`
 	// Yours is the user's model, when Options.YourModel is set.
 	Yours *YourModel `json:"your_model,omitempty"`
+	// Agent is the tool-calling run.
+	Agent *AgentRun `json:"agent,omitempty"`
+}
+
+// AgentRun is the demo's agent step: the model, given Dokja's MCP tools
+// and a calculator, must call one, and gets the result back.
+type AgentRun struct {
+	Model  string      `json:"model"`
+	Prompt string      `json:"prompt"`
+	Calls  []AgentCall `json:"calls"`
+	Answer string      `json:"answer"`
+	Stop   string      `json:"stop"`
+	Steps  int         `json:"steps"`
+}
+
+// AgentCall is one tool call of the agent step.
+type AgentCall struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+	Result    string `json:"result"`
 }
 
 // YourModel is what the demo measured on the user's own model.
@@ -186,6 +209,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		{"pretrain", pretrain},
 		{"evaluate", evaluate},
 		{"serve and ask", serveAndAsk},
+		{"agent: tools over MCP", agentStep},
 	}
 	if opt.YourModel != "" {
 		steps = append(steps, struct {
@@ -566,29 +590,21 @@ func serveModel(ctx context.Context, o *Options, modelDir, dir string) ([]Sample
 	if err != nil {
 		return nil, err
 	}
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	addrc := make(chan net.Addr, 1)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Run(sctx, "127.0.0.1:0", 5*time.Second, func(a net.Addr) { addrc <- a }) }()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-errc:
-		return nil, fmt.Errorf("server: %w", err)
+	base, stop, err := srv.Start(ctx)
+	if err != nil {
+		return nil, err
 	}
-	base := "http://" + addr.String() + "/v1/"
 	fmt.Fprintf(o.Stdout, "  serving %s at %s\n", m.Name, base)
 	var samples []Sample
 	for _, p := range o.Prompts {
 		sample, err := ask(ctx, base, m.Name, p, o.MaxTokens, o.Stdout)
 		if err != nil {
+			stop()
 			return nil, err
 		}
 		samples = append(samples, sample)
 	}
-	stop()
-	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+	if err := stop(); err != nil {
 		return nil, fmt.Errorf("server shutdown: %w", err)
 	}
 	return samples, atomicfile.WriteJSON(samplesPath, samples)
@@ -638,4 +654,99 @@ func yourModel(ctx context.Context, o *Options, s *Summary) error {
 	}
 	s.Yours = y
 	return nil
+}
+
+// agentPrompt asks for a tool's work in Korean.
+const agentPrompt = "제 연락처 010-1234-5678 과 메일 kim@example.com 을 가려서 다시 써 주세요."
+
+// agentStep serves the model (--your-model when given, the demo's own
+// otherwise), starts Dokja's MCP server in process, and lets the model act
+// as an agent with the MCP server's tools and a calculator: it must call
+// one first (tool_choice required, held to the tool's schema), gets the
+// result back, and answers.
+func agentStep(ctx context.Context, o *Options, s *Summary) error {
+	modelDir, label := filepath.Join(o.Out, "train", "model"), "the demo's model"
+	if o.YourModel != "" {
+		modelDir, label = o.YourModel, o.YourModel
+	}
+	dir := filepath.Join(o.Out, "agent")
+	runPath := filepath.Join(dir, "run.json")
+	if got, err := atomicfile.ReadJSON[AgentRun](runPath); err == nil && got.Model == modelDir {
+		s.Agent = got
+		fmt.Fprintf(o.Stdout, "  done before: %d tool calls in agent/run.json\n", len(got.Calls))
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// The demo's model was trained on short windows: the tools' prompt
+	// runs past them (its positions there are untrained; the step shows
+	// the mechanics, --your-model a model that uses them).
+	m, err := serve.Load(modelDir, "", infer.EngineOptions{MaxBatch: 1, MaxContext: 4096})
+	if err != nil {
+		return err
+	}
+	defer m.Engine.Close()
+	srv, err := serve.New([]*serve.Model{m}, serve.Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	base, stop, err := srv.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	ms, err := mcpserver.New(mcpserver.Options{Tokenizer: m.Engine.Tokenizer()})
+	if err != nil {
+		return err
+	}
+	st, ct := mcp.NewInMemoryTransports()
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ss, err := ms.Connect(mctx, st, nil)
+	if err != nil {
+		return err
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "dokja-demo", Version: agent.Version}, nil).Connect(mctx, ct, nil)
+	if err != nil {
+		return err
+	}
+	defer cs.Close()
+	tools, err := agent.MCPTools(ctx, cs)
+	if err != nil {
+		return err
+	}
+	tools = append(tools, agent.Calculator())
+	fmt.Fprintf(o.Stdout, "  %s at %s, with Dokja's MCP server (%d tools) and a calculator\n  user: %s\n", label, base, len(tools)-1, agentPrompt)
+	zero := 0.0
+	client := openai.NewClient(option.WithBaseURL(base), option.WithAPIKey("demo"), option.WithMaxRetries(0))
+	res, err := agent.Run(ctx, agent.Options{Client: client, Model: m.Name, Tools: tools, FirstToolChoice: "required",
+		MaxSteps: 3, MaxTokens: 400, Temperature: &zero,
+		OnEvent: func(ev agent.Event) {
+			switch ev.Kind {
+			case "call":
+				fmt.Fprintf(o.Stdout, "  → %s(%s)\n", ev.Name, ev.Arguments)
+			case "result":
+				text := ev.Text
+				if ev.Err != nil {
+					text = "error: " + ev.Err.Error()
+				}
+				fmt.Fprintf(o.Stdout, "  ← %s\n", text)
+			}
+		}}, agentPrompt)
+	if err != nil {
+		return err
+	}
+	run := &AgentRun{Model: modelDir, Prompt: agentPrompt, Answer: res.Answer, Stop: res.Stop, Steps: res.Steps}
+	for _, c := range res.Calls {
+		r := c.Result
+		if c.Err != nil {
+			r = "error: " + c.Err.Error()
+		}
+		run.Calls = append(run.Calls, AgentCall{Name: c.Name, Arguments: c.Arguments, Result: r})
+	}
+	fmt.Fprintf(o.Stdout, "  assistant: %s\n  (%s after %d steps)\n", res.Answer, res.Stop, res.Steps)
+	s.Agent = run
+	return atomicfile.WriteJSON(runPath, run)
 }

@@ -2,10 +2,12 @@ package demo
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +74,23 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The agent called a tool with arguments that are JSON, and got its
+	// result back.
+	if testing.Verbose() {
+		t.Log(stdout.String())
+	}
+	if sum.Agent == nil || len(sum.Agent.Calls) == 0 || sum.Agent.Steps < 1 {
+		t.Fatalf("agent step: %+v", sum.Agent)
+	}
+	for _, c := range sum.Agent.Calls {
+		if !slices.Contains([]string{"redact_pii", "tokenizer_stats", "calculator"}, c.Name) || !json.Valid([]byte(c.Arguments)) || c.Result == "" {
+			t.Errorf("agent call %+v", c)
+		}
+		if !strings.Contains(stdout.String(), "→ "+c.Name+"(") {
+			t.Errorf("the call of %s was not shown:\n%s", c.Name, stdout.String())
+		}
+	}
+
 	// Every link of index.html resolves to a file of the run.
 	index, err := os.ReadFile(filepath.Join(out, "index.html"))
 	if err != nil {
@@ -93,8 +112,8 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(stdout.String(), "done before"); n != 3 {
-		t.Errorf("rerun: %d stages done before, want 3 (tokenizer, shards, serving):\n%s", n, stdout.String())
+	if n := strings.Count(stdout.String(), "done before"); n != 4 {
+		t.Errorf("rerun: %d stages done before, want 4 (tokenizer, shards, serving, agent):\n%s", n, stdout.String())
 	}
 	if again.Steps != sum.Steps || again.LastLoss != sum.LastLoss || again.DocsKept != sum.DocsKept || again.Samples[0].Answer != sum.Samples[0].Answer {
 		t.Errorf("rerun summary differs: %+v vs %+v", again, sum)

@@ -97,3 +97,68 @@ func BenchmarkConstrained(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGrammarDecode is Dokja's side of model/testdata/llamaref/
+// grammar.mjs: greedy generation of 128 tokens after "JSON: " from the
+// GGUF file in DOKJA_BENCH_GRAMMAR_GGUF, without a constraint and under
+// the JSON schema in DOKJA_BENCH_GRAMMAR_SCHEMA (a finished object starts
+// a new one), on one thread. Reports ms/token.
+func BenchmarkGrammarDecode(b *testing.B) {
+	path, schemaPath := os.Getenv("DOKJA_BENCH_GRAMMAR_GGUF"), os.Getenv("DOKJA_BENCH_GRAMMAR_SCHEMA")
+	if path == "" || schemaPath == "" {
+		b.Skip("set DOKJA_BENCH_GRAMMAR_GGUF and DOKJA_BENCH_GRAMMAR_SCHEMA")
+	}
+	m, tok, err := LoadModel(path, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	schema, err := os.ReadFile(schemaPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := NewEngine(m, tok, EngineOptions{MaxBatch: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	prompt, _ := tok.Encode("JSON: ")
+	const n = 128
+	for _, mode := range []string{"unconstrained", "json_schema"} {
+		b.Run(mode, func(b *testing.B) {
+			tokens, objects := 0, 0
+			for b.Loop() {
+				for done := 0; done < n; {
+					req := Request{Prompt: prompt, MaxTokens: n - done, Sampler: SamplerOptions{Temperature: 0}}
+					if mode == "json_schema" {
+						// Compiled per object, as a request would be
+						// (the server caches it; this is the first use).
+						g, err := grammar.FromJSONSchema(schema)
+						if err != nil {
+							b.Fatal(err)
+						}
+						c := g.NewConstraint(e.GrammarVocab())
+						if c.MinTokens() > n-done {
+							break
+						}
+						req.Constraint = c
+					}
+					res, err := e.Generate(b.Context(), req, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					// A generation that stopped on the end token ran a
+					// step for it, as llama.cpp's count has it.
+					steps := len(res.Tokens)
+					if res.FinishReason == "stop" {
+						steps++
+					}
+					done += steps
+					tokens += steps
+					objects++
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(tokens), "ms/token")
+			b.ReportMetric(float64(objects)/float64(b.N), "objects")
+		})
+	}
+}
