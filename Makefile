@@ -6,6 +6,7 @@ GO      ?= go
 BIN     := bin/dokja
 HFREF   := tokenizer/testdata/hfref
 LLAMAREF := model/testdata/llamaref
+OPENAIJS := serve/testdata/openaijs
 LOHELP  := .cache/libreoffice-help
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo )
 ROOT    := $(filter 0,$(shell id -u))
@@ -98,6 +99,9 @@ deps-test:
 	  else echo "Node.js $$v is older than the test harnesses need (20; Debian 12 ships 18): run 'sudo npm install -g node@20', then make test again"; exit 1; fi; fi
 	@if [ ! -f $(HFREF)/node_modules/.package-lock.json ] || [ $(HFREF)/package-lock.json -nt $(HFREF)/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix $(HFREF) --no-audit --no-fund; fi
+	@# The official OpenAI JavaScript client checks tool calls and JSON schemas against dokja serve.
+	@if [ ! -f $(OPENAIJS)/node_modules/.package-lock.json ] || [ $(OPENAIJS)/package-lock.json -nt $(OPENAIJS)/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix $(OPENAIJS) --no-audit --no-fund; fi
 	@# llama.cpp's prebuilt binaries (node-llama-cpp) check GGUF logits. npm ci would reject the lock
 	@# file: npm 11 leaves other platforms' optional binaries out of it.
 	@if [ ! -f $(LLAMAREF)/node_modules/.package-lock.json ] || [ $(LLAMAREF)/package-lock.json -nt $(LLAMAREF)/node_modules/.package-lock.json ]; then \

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -345,5 +348,93 @@ func TestCallStreamPieces(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestOpenAIJSClient: the official JavaScript client (npm openai) gets
+// tool calls, assembles streamed ones with its own helper, and a JSON
+// schema answer, from a random-weight model, all valid.
+func TestOpenAIJSClient(t *testing.T) {
+	dir := filepath.Join("testdata", "openaijs")
+	problem := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		problem = "node is not on PATH"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err != nil {
+		problem = "the openai npm package is not installed"
+	}
+	if problem != "" {
+		msg := problem + "; run `npm ci --prefix serve/testdata/openaijs`"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	e, _, _ := tinyEngine(t, infer.EngineOptions{MaxBatch: 2})
+	base := startServer(t, Options{}, chatModel(t, e))
+	cmd := exec.Command("node", filepath.Join(dir, "tools.mjs"), base+"/v1", "tiny")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node tools.mjs: %v\n%s", err, stderr.String())
+	}
+	weather := map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string", "maxLength": 10},
+		"unit": map[string]any{"type": "string", "enum": []any{"celsius", "fahrenheit"}}}, "required": []any{"city", "unit"}, "additionalProperties": false}
+	cases := map[string]bool{}
+	var streamed, required string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r struct {
+			Case               string `json:"case"`
+			Finish             string `json:"finish_reason"`
+			Content            *string
+			ToolCalls          []struct{ ID, Name, Arguments string } `json:"tool_calls"`
+			Deltas             int
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		cases[r.Case] = true
+		if r.Case == "json_schema" {
+			if r.Content == nil {
+				t.Fatalf("json_schema: no content in %s", line)
+			}
+			doc, err := jsonschema.UnmarshalJSON(strings.NewReader(*r.Content))
+			if err == nil {
+				err = validator(t, map[string]any{"type": "object", "properties": map[string]any{"answer": map[string]any{"type": "string", "maxLength": 12},
+					"n": map[string]any{"type": "integer"}}, "required": []any{"answer", "n"}, "additionalProperties": false}).Validate(doc)
+			}
+			if err != nil || r.Finish != "stop" {
+				t.Errorf("json_schema: %s: %v", line, err)
+			}
+			continue
+		}
+		if r.Finish != "tool_calls" || len(r.ToolCalls) != 1 || !strings.HasPrefix(r.ToolCalls[0].ID, "call_") || r.ToolCalls[0].Name != "get_weather" {
+			t.Fatalf("%s: %s", r.Case, line)
+		}
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(r.ToolCalls[0].Arguments))
+		if err == nil {
+			err = validator(t, weather).Validate(doc)
+		}
+		if err != nil {
+			t.Errorf("%s: arguments %s: %v", r.Case, r.ToolCalls[0].Arguments, err)
+		}
+		switch r.Case {
+		case "required":
+			required = r.ToolCalls[0].Arguments
+		case "streamed":
+			streamed = r.ToolCalls[0].Arguments
+			if r.Deltas < 2 {
+				t.Errorf("streamed: %d tool-call deltas", r.Deltas)
+			}
+		}
+	}
+	if len(cases) != 4 {
+		t.Errorf("cases %v", cases)
+	}
+	var a, b any
+	json.Unmarshal([]byte(required), &a)
+	json.Unmarshal([]byte(streamed), &b)
+	if !jsonEqual(a, b) {
+		t.Errorf("streamed arguments %s, not streamed %s (same seed)", streamed, required)
 	}
 }
