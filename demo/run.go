@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -581,16 +580,7 @@ func serveModel(ctx context.Context, o *Options, modelDir, dir string) ([]Sample
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	m, err := serve.Load(modelDir, "", infer.EngineOptions{MaxBatch: 4, MaxQueue: 16})
-	if err != nil {
-		return nil, err
-	}
-	defer m.Engine.Close()
-	srv, err := serve.New([]*serve.Model{m}, serve.Options{Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, err
-	}
-	base, stop, err := srv.Start(ctx)
+	m, base, stop, err := serve.StartModel(ctx, modelDir, infer.EngineOptions{MaxBatch: 4, MaxQueue: 16})
 	if err != nil {
 		return nil, err
 	}
@@ -682,16 +672,7 @@ func agentStep(ctx context.Context, o *Options, s *Summary) error {
 	// The demo's model was trained on short windows: the tools' prompt
 	// runs past them (its positions there are untrained; the step shows
 	// the mechanics, --your-model a model that uses them).
-	m, err := serve.Load(modelDir, "", infer.EngineOptions{MaxBatch: 1, MaxContext: 4096})
-	if err != nil {
-		return err
-	}
-	defer m.Engine.Close()
-	srv, err := serve.New([]*serve.Model{m}, serve.Options{Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return err
-	}
-	base, stop, err := srv.Start(ctx)
+	m, base, stop, err := serve.StartModel(ctx, modelDir, infer.EngineOptions{MaxBatch: 1, MaxContext: 4096})
 	if err != nil {
 		return err
 	}

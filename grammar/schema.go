@@ -229,6 +229,26 @@ func schemaInt(v any, at, key string) (int, error) {
 	return i, nil
 }
 
+// schemaBounds reads a pair of count keywords (minLength/maxLength,
+// minItems/maxItems); hi is -1 when there is no maximum.
+func schemaBounds(s map[string]any, at, minKey, maxKey string) (lo, hi int, err error) {
+	hi = -1
+	if v, ok := s[minKey]; ok {
+		if lo, err = schemaInt(v, at, minKey); err != nil {
+			return 0, 0, err
+		}
+	}
+	if v, ok := s[maxKey]; ok {
+		if hi, err = schemaInt(v, at, maxKey); err != nil {
+			return 0, 0, err
+		}
+	}
+	if hi >= 0 && hi < lo {
+		return 0, 0, fmt.Errorf("json schema %s: %s %d is less than %s %d", at, maxKey, hi, minKey, lo)
+	}
+	return lo, hi, nil
+}
+
 // repeat is GBNF for lo to hi (-1: any number of) copies of item joined
 // by sep.
 func repeatJoined(item, sep string, lo, hi int) string {
@@ -443,20 +463,9 @@ func (c *schemaConv) str(s map[string]any, at string, seen func(...string)) (str
 		}
 		// Other formats are annotations by default (JSON Schema 2020-12).
 	}
-	lo, hi := 0, -1
-	var err error
-	if v, ok := s["minLength"]; ok {
-		if lo, err = schemaInt(v, at, "minLength"); err != nil {
-			return "", err
-		}
-	}
-	if v, ok := s["maxLength"]; ok {
-		if hi, err = schemaInt(v, at, "maxLength"); err != nil {
-			return "", err
-		}
-	}
-	if hi >= 0 && hi < lo {
-		return "", fmt.Errorf("json schema %s: maxLength %d is less than minLength %d", at, hi, lo)
+	lo, hi, err := schemaBounds(s, at, "minLength", "maxLength")
+	if err != nil {
+		return "", err
 	}
 	if lo == 0 && hi < 0 {
 		return c.use("string"), nil
@@ -571,20 +580,9 @@ func (c *schemaConv) keyOrder(at string, props map[string]any) []string {
 
 func (c *schemaConv) array(s map[string]any, at string, seen func(...string)) (string, error) {
 	seen("items", "prefixItems", "minItems", "maxItems")
-	lo, hi := 0, -1
-	var err error
-	if v, ok := s["minItems"]; ok {
-		if lo, err = schemaInt(v, at, "minItems"); err != nil {
-			return "", err
-		}
-	}
-	if v, ok := s["maxItems"]; ok {
-		if hi, err = schemaInt(v, at, "maxItems"); err != nil {
-			return "", err
-		}
-	}
-	if hi >= 0 && hi < lo {
-		return "", fmt.Errorf("json schema %s: maxItems %d is less than minItems %d", at, hi, lo)
+	lo, hi, err := schemaBounds(s, at, "minItems", "maxItems")
+	if err != nil {
+		return "", err
 	}
 	ws := c.use("ws")
 	if p, ok := s["prefixItems"]; ok {

@@ -543,3 +543,25 @@ func (s *Server) Start(ctx context.Context) (base string, stop func() error, err
 		return "", nil, fmt.Errorf("server: %w", err)
 	}
 }
+
+// StartModel loads a model (a checkpoint folder or GGUF file, see Load),
+// serves it alone on a free loopback port (Start), and returns it with
+// its OpenAI base URL; stop shuts the server down and frees the engine.
+func StartModel(ctx context.Context, path string, opt infer.EngineOptions) (m *Model, base string, stop func() error, err error) {
+	m, err = Load(path, "", opt)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	s, err := New([]*Model{m}, Options{Log: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		var stopServer func() error
+		if base, stopServer, err = s.Start(ctx); err == nil {
+			return m, base, func() error {
+				defer m.Engine.Close()
+				return stopServer()
+			}, nil
+		}
+	}
+	m.Engine.Close()
+	return nil, "", nil, err
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -103,21 +102,12 @@ Examples:
 	}
 	base, name, key := *endpoint, *modelName, *apiKey
 	if *modelPath != "" {
-		m, err := serve.Load(*modelPath, "", infer.EngineOptions{MaxBatch: 1})
+		m, b, stop, err := serve.StartModel(ctx, *modelPath, infer.EngineOptions{MaxBatch: 1})
 		if err != nil {
-			return err
-		}
-		defer m.Engine.Close()
-		srv, err := serve.New([]*serve.Model{m}, serve.Options{Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			return err
-		}
-		var stop func() error
-		if base, stop, err = srv.Start(ctx); err != nil {
 			return err
 		}
 		defer stop()
-		name, key = m.Name, ""
+		base, name, key = b, m.Name, ""
 	}
 	client := openai.NewClient(option.WithBaseURL(strings.TrimSuffix(base, "/")+"/"), option.WithAPIKey(key), option.WithMaxRetries(2))
 	var names []string
