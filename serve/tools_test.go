@@ -384,11 +384,11 @@ func TestOpenAIJSClient(t *testing.T) {
 	var streamed, required string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var r struct {
-			Case               string `json:"case"`
-			Finish             string `json:"finish_reason"`
-			Content            *string
-			ToolCalls          []struct{ ID, Name, Arguments string } `json:"tool_calls"`
-			Deltas             int
+			Case      string `json:"case"`
+			Finish    string `json:"finish_reason"`
+			Content   *string
+			ToolCalls []struct{ ID, Name, Arguments string } `json:"tool_calls"`
+			Deltas    int
 		}
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("%s: %v", line, err)
