@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -118,4 +120,36 @@ func TestToolsThroughClient(t *testing.T) {
 	if strings.Join(names, ",") != "redact_pii,tokenizer_stats" {
 		t.Errorf("tools without a model: %v", names)
 	}
+}
+
+// The same server over streamable HTTP (on 127.0.0.1), reached by the
+// agent's MCP client from its URL.
+func TestStreamableHTTP(t *testing.T) {
+	s, err := mcpserver.New(mcpserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	defer srv.Close()
+	cs, err := agent.ConnectMCP(t.Context(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	tools, err := agent.MCPTools(t.Context(), cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tl := range tools {
+		if tl.Name != "tokenizer_stats" {
+			continue
+		}
+		out, err := tl.Call(t.Context(), json.RawMessage(`{"text":"안녕하세요"}`))
+		var r map[string]any
+		if err != nil || json.Unmarshal([]byte(out), &r) != nil || r["hangul_syllables"] != float64(5) || !(r["tokens"].(float64) >= 1) {
+			t.Fatalf("tokenizer_stats over HTTP: %s %v", out, err)
+		}
+		return
+	}
+	t.Fatalf("no tokenizer_stats among %v", tools)
 }

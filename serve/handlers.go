@@ -528,9 +528,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Templates that know tools get them; others are taught the format
-	// in a system message, and see earlier calls in it.
-	native := m.Chat != nil && strings.Contains(m.Chat.Source, "tools")
+	// Templates that teach the Hermes format (<tool_call>) get the tools;
+	// others (no tools, or a format Dokja does not read, such as Llama
+	// 3.1's JSON) are taught it in a system message, and see earlier
+	// calls in it, so that what the model is told is what is parsed.
+	native := m.Chat != nil && strings.Contains(m.Chat.Source, callOpen)
 	msgs := make([]infer.Message, len(req.Messages))
 	for i, msg := range req.Messages {
 		switch msg.Role {
