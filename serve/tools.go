@@ -314,7 +314,7 @@ func (f *toolFormat) parseCall(body string) (name, args string, ok bool) {
 	}
 	raw := c[f.argsKey]
 	if len(raw) == 0 {
-		raw = json.RawMessage("{}")
+		return "", "", false // not a call in this format
 	}
 	var compact bytes.Buffer
 	if json.Compact(&compact, raw) != nil {
