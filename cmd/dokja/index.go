@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dokja/dokja/corpus"
+	"github.com/dokja/dokja/index"
+)
+
+func init() {
+	lateCommands = append(lateCommands, command{"index", "a local search index over corpus files: build, search", runIndex, "build|search"})
+}
+
+func runIndex(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return dispatch(ctx, "index", "", []subcommand{
+		{"build", "index corpus files for search (BM25 over overlapping chunks); rebuilds only what changed", runIndexBuild},
+		{"search", "search an index", runIndexSearch},
+	}, args, stdin, stdout, stderr)
+}
+
+func runIndexBuild(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("index build", "PATH...", `
+Index corpus files (text, JSON lines, HTML, Parquet, WARC; folders are
+read whole) for search: each document is cut into chunks of --chunk
+characters that overlap by --overlap, ranked by BM25 with an analyzer
+that matches Korean words by their syllable pairs too (서울 finds
+서울에서). The index is written beside --out and swapped in whole; when
+--out already holds an index built with the same options, only files
+that are new or changed are indexed again, and files not given are
+dropped.
+
+Example:
+  dokja index build --out runs/help-index .cache/libreoffice-help/usr/share/libreoffice/help/ko`, stdout, stderr)
+	out := fs.String("out", "", "index `folder`")
+	format := fs.String("format", "auto", "input format: auto, text, jsonl, html, parquet or warc")
+	field := fs.String("field", "", "JSON field or Parquet column holding the text (default text)")
+	idField := fs.String("id-field", "", "JSON field or Parquet column naming each document")
+	chunk := fs.Int("chunk", 1000, "chunk length in characters")
+	overlap := fs.Int("overlap", 200, "characters consecutive chunks share")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() == 0 {
+		return fs.usageError("--out and at least one PATH are required")
+	}
+	f, err := corpus.ParseFormat(*format)
+	if err != nil {
+		return fs.usageError("--format: %v", err)
+	}
+	man, err := index.Build(ctx, fs.Args(), *out, index.Options{Format: f, Field: *field, IDField: *idField, ChunkChars: *chunk, Overlap: *overlap,
+		Progress: func(file string, chunks int) { fmt.Fprintf(stderr, "indexed %s: %d chunks\n", file, chunks) }})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d files, %d documents, %d chunks\n", *out, len(man.Files), man.Docs, man.Chunks)
+	return nil
+}
+
+func runIndexSearch(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("index search", "QUERY...", `
+Search an index built by dokja index build: the best chunks by BM25, with
+their documents and scores.
+
+Example:
+  dokja index search --index runs/help-index -k 5 문서 저장`, stdout, stderr)
+	dir := fs.String("index", "", "index `folder`")
+	k := fs.Int("k", 10, "chunks to return (1 to 1000)")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	query := strings.Join(fs.Args(), " ")
+	if *dir == "" || strings.TrimSpace(query) == "" {
+		return fs.usageError("--index and a QUERY are required")
+	}
+	if *k < 1 || *k > 1000 {
+		return fs.usageError("-k %d: want 1 to 1000", *k)
+	}
+	ix, err := index.Open(*dir)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	hits, err := ix.Search(ctx, query, *k)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	for i, h := range hits {
+		if *asJSON {
+			if err := enc.Encode(h); err != nil {
+				return err
+			}
+			continue
+		}
+		text := strings.Join(strings.Fields(h.Text), " ")
+		if r := []rune(text); len(r) > 200 {
+			text = string(r[:200]) + "…"
+		}
+		fmt.Fprintf(stdout, "%d. %.3f %s\n   %s\n", i+1, h.Score, h.Doc, text)
+	}
+	if len(hits) == 0 {
+		fmt.Fprintln(stderr, "no match")
+	}
+	return nil
+}
