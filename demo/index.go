@@ -91,9 +91,16 @@ loss {{printf "%.3f" .S.FirstLoss}} → {{printf "%.3f" .S.LastLoss}}, validatio
 <p>The model behind Dokja's OpenAI-compatible server, asked through the official OpenAI client (streamed completions;
 <a href="serve/samples.json">samples</a>):</p>
 {{range .S.Samples}}<pre><b>{{.Prompt}}</b>{{.Answer}}</pre><p>{{.Tokens}} tokens, first after {{printf "%.0f" .TTFTMillis}} ms, {{printf "%.1f" .TokensPerS}} tokens/s</p>{{end}}
+{{with .S.Search}}
+<h2>6. Search</h2>
+<p>The curated documents, cut into {{.Chunks}} overlapping chunks of {{.Docs}} documents and indexed for BM25 (Korean words
+match their other forms by syllable pairs; <a href="index/searches.json">searches</a>):</p>
+<table><tr><th>query</th><th>best passage</th></tr>
+{{range .Searches}}<tr><td>{{.Query}}</td><td><code>{{.Doc}}</code> {{.Text}}</td></tr>{{end}}</table>
+{{end}}
 {{with .S.Agent}}
-<h2>6. An agent with tools</h2>
-<p>{{.Model}}, served over the OpenAI API, with Dokja's MCP server (<code>redact_pii</code>, <code>tokenizer_stats</code>) and a
+<h2>7. An agent with tools</h2>
+<p>{{.Model}}, served over the OpenAI API, with Dokja's MCP server (<code>redact_pii</code>, <code>tokenizer_stats</code>, <code>search</code>) and a
 calculator as tools; it must call one first (its arguments held to the tool's JSON schema), gets the result, and answers
 (<a href="agent/run.json">run</a>; {{.Stop}} after {{.Steps}} steps).</p>
 <pre><b>user:</b> {{.Prompt}}
@@ -102,7 +109,7 @@ calculator as tools; it must call one first (its arguments held to the tool's JS
 {{end}}<b>assistant:</b> {{.Answer}}</pre>
 {{end}}
 {{with .S.Yours}}
-<h2>7. Your model</h2>
+<h2>8. Your model</h2>
 <p><code>{{.Path}}</code>: {{.Architecture}}, {{printf "%.3g" .Params}} parameters ({{printf "%.3g" .ActiveParams}} per token), context {{.Context}}.
 Evaluated on the same held-out pages (bits per byte compare across tokenizers) and served the same prompts.</p>
 <table><tr><th>task and metric</th><th>your model</th><th>demo model</th></tr>

@@ -17,6 +17,7 @@ import (
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/data"
 	"github.com/dokja/dokja/eval"
+	"github.com/dokja/dokja/index"
 	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/mcpserver"
 	"github.com/dokja/dokja/model"
@@ -118,9 +119,30 @@ type Summary struct {
 	Samples []Sample `json:"samples"`
 	// Yours is the user's model, when Options.YourModel is set.
 	Yours *YourModel `json:"your_model,omitempty"`
+	// Search is the index of the curated documents and a few searches.
+	Search *SearchRun `json:"search,omitempty"`
 	// Agent is the tool-calling run.
 	Agent *AgentRun `json:"agent,omitempty"`
 }
+
+// SearchRun is the demo's search step.
+type SearchRun struct {
+	Docs     int           `json:"docs"`
+	Chunks   int           `json:"chunks"`
+	Searches []SearchShown `json:"searches"`
+}
+
+// SearchShown is one query and its best passage.
+type SearchShown struct {
+	Query string  `json:"query"`
+	Doc   string  `json:"doc"`
+	Text  string  `json:"text"`
+	Score float64 `json:"score"`
+}
+
+// searchQueries are the demo's searches: Korean with a word's ending
+// dropped (저장하 for 저장하려면), and English.
+var searchQueries = []string{"문서 저장하", "표 서식", "insert a chart"}
 
 // AgentRun is the demo's agent step: the model, given Dokja's MCP tools
 // and a calculator, must call one, and gets the result back.
@@ -208,6 +230,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		{"pretrain", pretrain},
 		{"evaluate", evaluate},
 		{"serve and ask", serveAndAsk},
+		{"index and search", searchStep},
 		{"agent: tools over MCP", agentStep},
 	}
 	if opt.YourModel != "" {
@@ -677,7 +700,12 @@ func agentStep(ctx context.Context, o *Options, s *Summary) error {
 		return err
 	}
 	defer stop()
-	ms, err := mcpserver.New(mcpserver.Options{Tokenizer: m.Engine.Tokenizer()})
+	mopt := mcpserver.Options{Tokenizer: m.Engine.Tokenizer()}
+	if ix, err := index.Open(filepath.Join(o.Out, "index")); err == nil {
+		defer ix.Close()
+		mopt.Index = ix
+	}
+	ms, err := mcpserver.New(mopt)
 	if err != nil {
 		return err
 	}
@@ -730,4 +758,43 @@ func agentStep(ctx context.Context, o *Options, s *Summary) error {
 	fmt.Fprintf(o.Stdout, "  assistant: %s\n  (%s after %d steps)\n", res.Answer, res.Stop, res.Steps)
 	s.Agent = run
 	return atomicfile.WriteJSON(runPath, run)
+}
+
+// searchStep indexes the curated documents (BM25 over overlapping
+// chunks; a rerun redoes only what changed) and shows a few searches.
+func searchStep(ctx context.Context, o *Options, s *Summary) error {
+	files, err := data.OutputFiles(filepath.Join(o.Out, "data"))
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(o.Out, "index")
+	man, err := index.Build(ctx, files, dir, index.Options{Format: corpus.JSONL})
+	if err != nil {
+		return err
+	}
+	ix, err := index.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	run := &SearchRun{Docs: man.Docs, Chunks: man.Chunks}
+	fmt.Fprintf(o.Stdout, "  index/: %d documents in %d chunks\n", man.Docs, man.Chunks)
+	for _, q := range searchQueries {
+		hits, err := ix.Search(ctx, q, 1)
+		if err != nil {
+			return err
+		}
+		shown := SearchShown{Query: q}
+		if len(hits) > 0 {
+			text := strings.Join(strings.Fields(hits[0].Text), " ")
+			if r := []rune(text); len(r) > 160 {
+				text = string(r[:160]) + "…"
+			}
+			shown.Doc, shown.Text, shown.Score = filepath.Base(hits[0].Doc), text, hits[0].Score
+		}
+		fmt.Fprintf(o.Stdout, "  %q → %s\n    %s\n", q, shown.Doc, shown.Text)
+		run.Searches = append(run.Searches, shown)
+	}
+	s.Search = run
+	return atomicfile.WriteJSON(filepath.Join(dir, "searches.json"), run)
 }

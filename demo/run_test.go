@@ -74,6 +74,11 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The curated documents were indexed and searched.
+	if sum.Search == nil || int64(sum.Search.Docs) != sum.DocsKept || sum.Search.Chunks < sum.Search.Docs || len(sum.Search.Searches) != len(searchQueries) {
+		t.Errorf("search step: %+v (kept %d documents)", sum.Search, sum.DocsKept)
+	}
+
 	// The agent called a tool with arguments that are JSON, and got its
 	// result back.
 	if testing.Verbose() {
@@ -83,7 +88,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("agent step: %+v", sum.Agent)
 	}
 	for _, c := range sum.Agent.Calls {
-		if !slices.Contains([]string{"redact_pii", "tokenizer_stats", "calculator"}, c.Name) || !json.Valid([]byte(c.Arguments)) || c.Result == "" {
+		if !slices.Contains([]string{"redact_pii", "tokenizer_stats", "search", "calculator"}, c.Name) || !json.Valid([]byte(c.Arguments)) || c.Result == "" {
 			t.Errorf("agent call %+v", c)
 		}
 		if !strings.Contains(stdout.String(), "→ "+c.Name+"(") {

@@ -1,7 +1,7 @@
 // Package mcpserver offers Dokja's capabilities to other agents as an MCP
 // server (through the official Go SDK): redacting personal data, measuring
-// and applying a tokenizer, and, with a model loaded, scoring text and
-// running evaluation tasks.
+// and applying a tokenizer, searching a local index, and, with a model
+// loaded, scoring text and running evaluation tasks.
 package mcpserver
 
 import (
@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dokja/dokja/eval"
+	"github.com/dokja/dokja/index"
 	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/pii"
 	"github.com/dokja/dokja/tokenizer"
@@ -41,6 +42,8 @@ type Options struct {
 	Identity  eval.Identity
 	// KoBEST is the folder of the KoBEST data (for the kobest tasks).
 	KoBEST string
+	// Index, when set, makes the search tool available.
+	Index *index.Index
 }
 
 // New returns an MCP server with Dokja's tools.
@@ -59,6 +62,9 @@ func New(opt Options) (*mcp.Server, error) {
 	h := &handlers{opt: opt}
 	mcp.AddTool(s, &mcp.Tool{Name: "redact_pii", Description: "Find and mask personal data in Korean or English text: resident registration numbers, phone numbers, e-mail addresses, card and account numbers, IP addresses, street addresses. Returns the redacted text and counts by kind."}, h.redact)
 	mcp.AddTool(s, &mcp.Tool{Name: "tokenizer_stats", Description: "Tokenize text with Dokja's tokenizer: token count, characters per token, tokens per Hangul syllable, and optionally the tokens."}, h.stats)
+	if opt.Index != nil {
+		mcp.AddTool(s, &mcp.Tool{Name: "search", Description: "Search the local document index (BM25; Korean words match their other forms): the best passages, each with its document and score."}, h.search)
+	}
 	if opt.Engine != nil {
 		mcp.AddTool(s, &mcp.Tool{Name: "score_text", Description: "Score text with the loaded model: log-likelihood, bits per byte and perplexities (lower is better)."}, h.score)
 		mcp.AddTool(s, &mcp.Tool{Name: "evaluate", Description: "Run evaluation tasks on the loaded model (KoBEST: kobest_boolq, kobest_copa, kobest_hellaswag, kobest_sentineg, kobest_wic, or kobest for all) and return their metrics."}, h.evaluate)
@@ -148,6 +154,31 @@ func (h *handlers) stats(ctx context.Context, _ *mcp.CallToolRequest, in StatsIn
 		}
 	}
 	return nil, out, nil
+}
+
+// SearchIn is search's input.
+type SearchIn struct {
+	Query string `json:"query" jsonschema:"what to look for"`
+	K     int    `json:"k,omitempty" jsonschema:"how many passages (default 5, at most 50)"`
+}
+
+// SearchOut is search's output.
+type SearchOut struct {
+	Hits []index.Hit `json:"hits"`
+}
+
+func (h *handlers) search(ctx context.Context, _ *mcp.CallToolRequest, in SearchIn) (*mcp.CallToolResult, SearchOut, error) {
+	if in.K == 0 {
+		in.K = 5
+	}
+	if in.K < 1 || in.K > 50 {
+		return nil, SearchOut{}, fmt.Errorf("k %d: want 1 to 50", in.K)
+	}
+	hits, err := h.opt.Index.Search(ctx, in.Query, in.K)
+	if err != nil {
+		return nil, SearchOut{}, err
+	}
+	return nil, SearchOut{Hits: hits}, nil
 }
 
 // ScoreIn is score_text's input.

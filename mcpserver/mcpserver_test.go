@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dokja/dokja/agent"
+	"github.com/dokja/dokja/index"
 	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/infer/infertest"
 	"github.com/dokja/dokja/mcpserver"
@@ -152,4 +154,33 @@ func TestStreamableHTTP(t *testing.T) {
 		return
 	}
 	t.Fatalf("no tokenizer_stats among %v", tools)
+}
+
+// With an index, the search tool finds passages.
+func TestSearchTool(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "docs.jsonl")
+	os.WriteFile(src, []byte(`{"text": "서울에서 회의를 엽니다."}`+"\n"+`{"text": "부산행 기차"}`+"\n"), 0o644)
+	dir := filepath.Join(t.TempDir(), "idx")
+	if _, err := index.Build(t.Context(), []string{src}, dir, index.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	cs := connect(t, mcpserver.Options{Index: ix})
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "search", Arguments: map[string]any{"query": "서울 회의", "k": 1}})
+	if err != nil || res.IsError {
+		t.Fatalf("search: %+v %v", res, err)
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	var out struct{ Hits []index.Hit }
+	if err := json.Unmarshal(b, &out); err != nil || len(out.Hits) != 1 || !strings.Contains(out.Hits[0].Text, "서울에서") {
+		t.Errorf("search result %s: %v", b, err)
+	}
+	res, err = cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "search", Arguments: map[string]any{"query": "x", "k": 500}})
+	if err != nil || !res.IsError {
+		t.Errorf("k 500: %+v %v", res, err)
+	}
 }

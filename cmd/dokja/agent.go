@@ -11,6 +11,7 @@ import (
 
 	"github.com/dokja/dokja/agent"
 	"github.com/dokja/dokja/eval"
+	"github.com/dokja/dokja/index"
 	"github.com/dokja/dokja/infer"
 	"github.com/dokja/dokja/mcpserver"
 	"github.com/dokja/dokja/serve"
@@ -143,8 +144,8 @@ Examples:
 func runMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("mcp", "", `
 Offer Dokja's tools to MCP clients (Claude Desktop, IDEs, other agents,
-dokja agent --mcp): redact_pii, tokenizer_stats, and with --model
-score_text and evaluate (KoBEST with --kobest). It speaks MCP over
+dokja agent --mcp): redact_pii, tokenizer_stats, search with --index,
+and with --model score_text and evaluate (KoBEST with --kobest). It speaks MCP over
 standard input and output, or over streamable HTTP with --http.
 
 Examples:
@@ -153,11 +154,20 @@ Examples:
 	modelPath := fs.String("model", "", "checkpoint `folder` or GGUF file for score_text and evaluate")
 	tokSpec := fs.String("tokenizer", "", "tokenizer for tokenizer_stats: o200k, cl100k or a tokenizer.json (default: the model's, or o200k)")
 	kobest := fs.String("kobest", "", "KoBEST data `folder` for evaluate")
+	indexDir := fs.String("index", "", "search `index` (dokja index build) for the search tool")
 	httpAddr := fs.String("http", "", "serve streamable HTTP on this loopback `address` instead of stdio")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	opt := mcpserver.Options{KoBEST: *kobest}
+	if *indexDir != "" {
+		ix, err := index.Open(*indexDir)
+		if err != nil {
+			return err
+		}
+		defer ix.Close()
+		opt.Index = ix
+	}
 	if *tokSpec != "" {
 		t, err := tokenizer.Load(*tokSpec)
 		if err != nil {

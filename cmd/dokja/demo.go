@@ -17,7 +17,8 @@ English LibreOffice help pages, or --corpus) with the data pipeline, train
 a tokenizer and compare it with o200k and cl100k, encode token shards,
 pretrain a small Llama for --minutes, evaluate it (held-out perplexity,
 and KoBEST dev with --kobest), serve it over the OpenAI API and stream a
-few answers. With --your-model, a model you already have (say Qwen2.5,
+few answers, index the pages for search, and let the model act as an
+agent with Dokja's MCP tools. With --your-model, a model you already have (say Qwen2.5,
 EXAONE or Gemma 3, as a folder or GGUF file) is evaluated on the same
 pages and served the same prompts beside it. Everything lands in --out,
 with an index.html linking every stage's report. Ctrl-C stops; running
