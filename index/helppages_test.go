@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -32,8 +31,6 @@ func helpPages(t *testing.T) string {
 	t.Skip(msg)
 	return ""
 }
-
-var titleRe = regexp.MustCompile(`<title>([^<]+)</title>`)
 
 // knownItems are Korean pages with their titles: a page's title is a
 // query that page should answer.

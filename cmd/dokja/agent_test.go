@@ -121,3 +121,23 @@ func TestIndexCommand(t *testing.T) {
 		t.Errorf("searching a folder that is no index: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// dokja eval retrieval on a BEIR folder prints the metrics.
+func TestEvalRetrievalCommand(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "corpus.jsonl"), []byte(`{"_id": "d1", "text": "서울에서 회의를 엽니다."}`+"\n"+`{"_id": "d2", "text": "부산행 기차"}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "queries.jsonl"), []byte(`{"_id": "q1", "text": "서울 회의"}`+"\n"+`{"_id": "q2", "text": "기차"}`+"\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "qrels"), 0o755)
+	os.WriteFile(filepath.Join(dir, "qrels", "test.tsv"), []byte("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n"), 0o644)
+	r := mustRun(t, "", "eval", "retrieval", "--beir", dir, "--json")
+	var got map[string]struct {
+		Queries int
+		NDCG10  float64 `json:"ndcg@10"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got[filepath.Base(dir)].Queries != 2 || got[filepath.Base(dir)].NDCG10 != 1 {
+		t.Errorf("%s: %v", r.stdout, err)
+	}
+	if r := dokja(t, "", "eval", "retrieval"); r.code != 2 {
+		t.Errorf("no task: exit %d", r.code)
+	}
+}

@@ -24,7 +24,7 @@ import (
 )
 
 func init() {
-	lateCommands = append(lateCommands, command{"eval", "score models: KoBEST, perplexity, harness task files (log-likelihood or generation); red-team; compare results", runEval, "tasks|compare|redteam"})
+	lateCommands = append(lateCommands, command{"eval", "score models: KoBEST, perplexity, harness task files (log-likelihood or generation); red-team; compare results", runEval, "tasks|compare|redteam|retrieval"})
 }
 
 func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -36,6 +36,9 @@ func runEval(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	if len(args) > 0 && args[0] == "redteam" {
 		return runEvalRedteam(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "retrieval" {
+		return runEvalRetrieval(ctx, args[1:], stdout, stderr)
 	}
 	fs := newFlags("eval", "", `
 Score a model on benchmarks as EleutherAI's lm-evaluation-harness does

@@ -1,0 +1,84 @@
+package index
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/dokja/dokja/corpus"
+)
+
+// HelpPages is a retrieval task built from the LibreOffice help pages,
+// which exist in Korean and English under the same paths: each sampled
+// Korean page's title is a query, answered by that page and, across the
+// languages, by its English counterpart.
+type HelpPages struct {
+	// Files are the pages to index: the sampled Korean pages and their
+	// English counterparts.
+	Files   []string
+	Queries map[string]string
+	// Korean judges the Korean page, English the English one.
+	Korean, English Qrels
+}
+
+var titleRe = regexp.MustCompile(`<title>([^<]+)</title>`)
+
+// NewHelpPages samples n Korean pages across root/ko/text (every k-th
+// page) with their English counterparts under root/en-US/text. Titles
+// that several sampled pages share, or without Hangul, make no query.
+func NewHelpPages(root string, n int) (*HelpPages, error) {
+	ko := filepath.Join(root, "ko", "text")
+	all, err := corpus.Expand([]string{ko})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(all)
+	t := &HelpPages{Queries: map[string]string{}, Korean: Qrels{}, English: Qrels{}}
+	count := map[string]int{}
+	titles := map[string]string{}
+	step := max(1, len(all)/max(n, 1))
+	for i := 0; i < len(all) && len(titles) < n; i += step {
+		b, err := os.ReadFile(all[i])
+		if err != nil {
+			return nil, err
+		}
+		title := ""
+		if m := titleRe.FindSubmatch(b); m != nil {
+			title = strings.TrimSpace(string(m[1]))
+		}
+		titles[all[i]] = title
+		count[title]++
+		t.Files = append(t.Files, all[i])
+		rel, _ := filepath.Rel(ko, all[i])
+		if en := filepath.Join(root, "en-US", "text", rel); fileExists(en) {
+			t.Files = append(t.Files, en)
+		}
+	}
+	for page, title := range titles {
+		if title == "" || count[title] > 1 || !strings.ContainsFunc(title, func(r rune) bool { return r >= '가' && r <= '힣' }) {
+			continue
+		}
+		t.Queries[page] = title
+		t.Korean[page] = map[string]int{page: 1}
+		rel, _ := filepath.Rel(ko, page)
+		if en := filepath.Join(root, "en-US", "text", rel); fileExists(en) {
+			t.English[page] = map[string]int{en: 1}
+		}
+	}
+	return t, nil
+}
+
+// DocID turns an indexed page's name (file:1) into its file.
+func (t *HelpPages) DocID(doc string) string {
+	if i := strings.LastIndexByte(doc, ':'); i >= 0 {
+		return doc[:i]
+	}
+	return doc
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
+}
