@@ -23,10 +23,10 @@ type Qrels map[string]map[string]int
 
 // Metrics are a run's means over the judged queries.
 type Metrics struct {
-	Queries  int     `json:"queries"`
-	NDCG10   float64 `json:"ndcg@10"`
-	MRR10    float64 `json:"mrr@10"`
-	Recall10 float64 `json:"recall@10"`
+	Queries   int     `json:"queries"`
+	NDCG10    float64 `json:"ndcg@10"`
+	MRR10     float64 `json:"mrr@10"`
+	Recall10  float64 `json:"recall@10"`
 	Recall100 float64 `json:"recall@100"`
 }
 
