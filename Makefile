@@ -41,7 +41,7 @@ vet: deps-openblas
 test: deps-test deps-demo deps-openblas build vet
 	$(GO) test ./...
 	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/ ./serve/ ./quant/
-	$(GO) test -race -short ./tokenizer/ ./grammar/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/ ./data/ ./quality/ ./dedup/ ./redteam/
+	$(GO) test -race -short ./tokenizer/ ./grammar/ ./agent/ ./mcpserver/ ./index/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/ ./data/ ./quality/ ./dedup/ ./redteam/
 
 # KoBEST's dev split is scored when ../shared/data/kobest is there.
 demo: deps-demo build

@@ -97,6 +97,9 @@ func TestBEIR(t *testing.T) {
 // and, across languages, their English page (BM25 shares only names and
 // numbers between the two: the dense encoders are for that).
 func TestHelpPagesTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("indexes hundreds of pages; the plain run covers it")
+	}
 	task, err := NewHelpPages(helpPages(t), 200)
 	if err != nil {
 		t.Fatal(err)

@@ -116,6 +116,9 @@ func stems(title string) string {
 // DOKJA_HELP_PAGES=N sets the sample (default 400 pages; the benchmarks
 // quote all of them).
 func TestHelpPagesKnownItem(t *testing.T) {
+	if testing.Short() {
+		t.Skip("indexes hundreds of pages; the plain run covers it")
+	}
 	root := helpPages(t)
 	n := 400
 	if v := os.Getenv("DOKJA_HELP_PAGES"); v != "" {
