@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// dokja index build, then search; a second build with nothing changed
+// redoes nothing, and the searches agree.
+func TestIndexCommand(t *testing.T) {
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.jsonl"), []byte(`{"text": "서울에서 회의를 엽니다."}`+"\n"+`{"text": "부산행 기차 시간표"}`+"\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "idx")
+	r := mustRun(t, "", "index", "build", "--out", out, src)
+	if !strings.Contains(r.stdout, "1 files, 2 documents, 2 chunks") {
+		t.Errorf("build: %s", r.stdout)
+	}
+	r = mustRun(t, "", "index", "search", "--index", out, "-k", "1", "--json", "서울")
+	var hit struct {
+		Doc, Text string
+		Score     float64
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &hit); err != nil || !strings.Contains(hit.Text, "서울에서") || hit.Score <= 0 {
+		t.Errorf("search: %q %v", r.stdout, err)
+	}
+	for _, bad := range [][]string{
+		{"index", "build", src},
+		{"index", "search", "--index", out},
+		{"index", "search", "--index", out, "-k", "0", "x"},
+		{"index", "frobnicate"},
+	} {
+		if r := dokja(t, "", bad...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, r.code)
+		}
+	}
+	if r := dokja(t, "", "index", "search", "--index", src, "x"); r.code != 1 || !strings.Contains(r.stderr, "manifest.json") {
+		t.Errorf("searching a folder that is no index: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// dokja eval retrieval on a BEIR folder prints the metrics.
+func TestEvalRetrievalCommand(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "corpus.jsonl"), []byte(`{"_id": "d1", "text": "서울에서 회의를 엽니다."}`+"\n"+`{"_id": "d2", "text": "부산행 기차"}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "queries.jsonl"), []byte(`{"_id": "q1", "text": "서울 회의"}`+"\n"+`{"_id": "q2", "text": "기차"}`+"\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "qrels"), 0o755)
+	os.WriteFile(filepath.Join(dir, "qrels", "test.tsv"), []byte("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n"), 0o644)
+	r := mustRun(t, "", "eval", "retrieval", "--beir", dir, "--json")
+	var got map[string]struct {
+		Queries int
+		NDCG10  float64 `json:"ndcg@10"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got[filepath.Base(dir)].Queries != 2 || got[filepath.Base(dir)].NDCG10 != 1 {
+		t.Errorf("%s: %v", r.stdout, err)
+	}
+	if r := dokja(t, "", "eval", "retrieval"); r.code != 2 {
+		t.Errorf("no task: exit %d", r.code)
+	}
+}
