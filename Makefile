@@ -40,7 +40,7 @@ vet: deps-openblas
 # goroutines (short mode keeps the race run within minutes on 2 cores).
 test: deps-test deps-demo deps-openblas build vet
 	$(GO) test ./...
-	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./infer/ ./pii/ ./train/ ./serve/ ./quant/
+	GOEXPERIMENT=simd $(GO) test -tags openblas ./tensor/ ./model/ ./encoder/ ./infer/ ./pii/ ./train/ ./serve/ ./quant/
 	$(GO) test -race -short ./tokenizer/ ./grammar/ ./agent/ ./mcpserver/ ./index/ ./corpus/ ./progress/ ./demo/ ./cmd/dokja/ ./tensor/ ./model/ ./infer/ ./pii/ ./shards/ ./train/ ./serve/ ./quant/ ./gguf/ ./eval/ ./data/ ./quality/ ./dedup/ ./redteam/
 
 # KoBEST's dev split is scored when ../shared/data/kobest is there.

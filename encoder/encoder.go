@@ -1,0 +1,320 @@
+// Package encoder runs BERT-family encoders (BertModel, XLMRobertaModel:
+// absolute positions, post-norm layers) as Hugging Face defines them: the
+// hidden states of a sequence, and sentence embeddings pooled from them.
+// The strongest Korean embedders (BGE-M3 and its Korean fine-tunes) are
+// XLM-RoBERTa models. ModernBERT (A.X Encoder) is still to come.
+package encoder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/dokja/dokja/safetensors"
+	"github.com/dokja/dokja/tensor"
+)
+
+// Config is the part of a BERT-family config.json the forward pass reads.
+type Config struct {
+	Architectures         []string `json:"architectures"`
+	ModelType             string   `json:"model_type"`
+	VocabSize             int      `json:"vocab_size"`
+	HiddenSize            int      `json:"hidden_size"`
+	NumHiddenLayers       int      `json:"num_hidden_layers"`
+	NumAttentionHeads     int      `json:"num_attention_heads"`
+	IntermediateSize      int      `json:"intermediate_size"`
+	MaxPositionEmbeddings int      `json:"max_position_embeddings"`
+	TypeVocabSize         int      `json:"type_vocab_size"`
+	LayerNormEps          float64  `json:"layer_norm_eps"`
+	HiddenAct             string   `json:"hidden_act"`
+	PadTokenID            int      `json:"pad_token_id"`
+	PositionEmbeddingType string   `json:"position_embedding_type"`
+}
+
+// positionOffset is where positions start: XLM-RoBERTa counts them from
+// padding_idx + 1 (its table has two rows more than its context).
+func (c *Config) positionOffset() int {
+	if c.ModelType == "xlm-roberta" || c.ModelType == "roberta" {
+		return c.PadTokenID + 1
+	}
+	return 0
+}
+
+// MaxTokens is the longest sequence the position table covers.
+func (c *Config) MaxTokens() int { return c.MaxPositionEmbeddings - c.positionOffset() }
+
+// LoadConfig reads and checks dir/config.json.
+func LoadConfig(dir string) (*Config, error) {
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) validate() error {
+	switch c.ModelType {
+	case "bert", "xlm-roberta", "roberta":
+	default:
+		return fmt.Errorf("model_type %q: this encoder runs bert, roberta and xlm-roberta", c.ModelType)
+	}
+	for name, v := range map[string]int{"vocab_size": c.VocabSize, "hidden_size": c.HiddenSize, "num_hidden_layers": c.NumHiddenLayers,
+		"num_attention_heads": c.NumAttentionHeads, "intermediate_size": c.IntermediateSize, "max_position_embeddings": c.MaxPositionEmbeddings,
+		"type_vocab_size": c.TypeVocabSize} {
+		if v <= 0 || v > 1<<24 {
+			return fmt.Errorf("%s %d: want a positive size", name, v)
+		}
+	}
+	if c.HiddenSize%c.NumAttentionHeads != 0 {
+		return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
+	}
+	if c.HiddenAct != "gelu" {
+		return fmt.Errorf("hidden_act %q: only gelu (exact, erf) is supported", c.HiddenAct)
+	}
+	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
+		return fmt.Errorf("position_embedding_type %q: only absolute is supported", c.PositionEmbeddingType)
+	}
+	if c.LayerNormEps <= 0 {
+		return fmt.Errorf("layer_norm_eps %g: want a positive number", c.LayerNormEps)
+	}
+	if c.MaxTokens() <= 0 {
+		return fmt.Errorf("max_position_embeddings %d leaves no position after the offset %d", c.MaxPositionEmbeddings, c.positionOffset())
+	}
+	return nil
+}
+
+// Model is a loaded encoder.
+type Model struct {
+	Config Config
+	K      tensor.Kernels
+	word, pos, typ []float32
+	embW, embB     []float32
+	layers         []layer
+}
+
+type layer struct {
+	wq, bq, wk, bk, wv, bv, wo, bo []float32
+	ln1W, ln1B                     []float32
+	w1, b1, w2, b2                 []float32
+	ln2W, ln2B                     []float32
+}
+
+// Load opens an encoder folder: config.json and model.safetensors, its
+// tensors named as BertModel or XLMRobertaModel save them, bare or under
+// the bert. or roberta. prefix that task heads add.
+func Load(dir string) (*Model, error) {
+	c, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	names := f.Names()
+	prefix := ""
+	for _, p := range []string{"", "bert.", "roberta."} {
+		if slices.Contains(names, p+"embeddings.word_embeddings.weight") {
+			prefix = p
+			break
+		}
+	}
+	H, I := c.HiddenSize, c.IntermediateSize
+	get := func(name string, shape ...int) ([]float32, error) {
+		info, ok := f.Info(prefix + name)
+		if !ok {
+			return nil, fmt.Errorf("%s: no tensor %s%s", path, prefix, name)
+		}
+		if !slices.Equal(info.Shape, shape) {
+			return nil, fmt.Errorf("%s: %s%s has shape %v, want %v", path, prefix, name, info.Shape, shape)
+		}
+		return f.Float32(prefix + name)
+	}
+	m := &Model{Config: *c, K: tensor.Default()}
+	var errs []error
+	must := func(dst *[]float32, name string, shape ...int) {
+		v, err := get(name, shape...)
+		errs = append(errs, err)
+		*dst = v
+	}
+	must(&m.word, "embeddings.word_embeddings.weight", c.VocabSize, H)
+	must(&m.pos, "embeddings.position_embeddings.weight", c.MaxPositionEmbeddings, H)
+	must(&m.typ, "embeddings.token_type_embeddings.weight", c.TypeVocabSize, H)
+	must(&m.embW, "embeddings.LayerNorm.weight", H)
+	must(&m.embB, "embeddings.LayerNorm.bias", H)
+	m.layers = make([]layer, c.NumHiddenLayers)
+	for i := range m.layers {
+		l, p := &m.layers[i], fmt.Sprintf("encoder.layer.%d.", i)
+		must(&l.wq, p+"attention.self.query.weight", H, H)
+		must(&l.bq, p+"attention.self.query.bias", H)
+		must(&l.wk, p+"attention.self.key.weight", H, H)
+		must(&l.bk, p+"attention.self.key.bias", H)
+		must(&l.wv, p+"attention.self.value.weight", H, H)
+		must(&l.bv, p+"attention.self.value.bias", H)
+		must(&l.wo, p+"attention.output.dense.weight", H, H)
+		must(&l.bo, p+"attention.output.dense.bias", H)
+		must(&l.ln1W, p+"attention.output.LayerNorm.weight", H)
+		must(&l.ln1B, p+"attention.output.LayerNorm.bias", H)
+		must(&l.w1, p+"intermediate.dense.weight", I, H)
+		must(&l.b1, p+"intermediate.dense.bias", I)
+		must(&l.w2, p+"output.dense.weight", H, I)
+		must(&l.b2, p+"output.dense.bias", H)
+		must(&l.ln2W, p+"output.LayerNorm.weight", H)
+		must(&l.ln2B, p+"output.LayerNorm.bias", H)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Forward returns the last hidden states of a sequence of token ids, a
+// row of hidden_size floats per position (token type 0 throughout).
+func (m *Model) Forward(ids []int) ([]float32, error) {
+	c := &m.Config
+	T, H, I := len(ids), c.HiddenSize, c.IntermediateSize
+	if T == 0 || T > c.MaxTokens() {
+		return nil, fmt.Errorf("encoder: %d tokens: want 1 to %d", T, c.MaxTokens())
+	}
+	off := c.positionOffset()
+	x := make([]float32, T*H)
+	for t, id := range ids {
+		if id < 0 || id >= c.VocabSize {
+			return nil, fmt.Errorf("encoder: token id %d outside the vocabulary of %d", id, c.VocabSize)
+		}
+		row := x[t*H : (t+1)*H]
+		copy(row, m.word[id*H:(id+1)*H])
+		tensor.Add(row, m.pos[(t+off)*H:(t+off+1)*H])
+		tensor.Add(row, m.typ[:H])
+	}
+	eps := float32(c.LayerNormEps)
+	layerNorm(x, H, m.embW, m.embB, eps)
+	q, k, v := make([]float32, T*H), make([]float32, T*H), make([]float32, T*H)
+	att, tmp := make([]float32, T*H), make([]float32, T*H)
+	mid := make([]float32, T*I)
+	scores := make([]float32, T*T)
+	nh := c.NumAttentionHeads
+	hd := H / nh
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for i := range m.layers {
+		l := &m.layers[i]
+		m.linear(q, x, l.wq, l.bq, T, H, H)
+		m.linear(k, x, l.wk, l.bk, T, H, H)
+		m.linear(v, x, l.wv, l.bv, T, H, H)
+		for h := range nh {
+			// Every position attends to every position: no mask.
+			m.K.Gemm(false, true, T, T, hd, scale, q[h*hd:], H, k[h*hd:], H, 0, scores, T)
+			for t := range T {
+				tensor.Softmax(scores[t*T : (t+1)*T])
+			}
+			m.K.Gemm(false, false, T, hd, T, 1, scores, T, v[h*hd:], H, 0, att[h*hd:], H)
+		}
+		m.linear(tmp, att, l.wo, l.bo, T, H, H)
+		tensor.Add(x, tmp)
+		layerNorm(x, H, l.ln1W, l.ln1B, eps)
+		m.linear(mid, x, l.w1, l.b1, T, H, I)
+		gelu(mid)
+		m.linear(tmp, mid, l.w2, l.b2, T, I, H)
+		tensor.Add(x, tmp)
+		layerNorm(x, H, l.ln2W, l.ln2B, eps)
+	}
+	return x, nil
+}
+
+// linear sets dst (rows×out) to x (rows×in) times wᵀ (w is out×in) plus b.
+func (m *Model) linear(dst, x, w, b []float32, rows, in, out int) {
+	m.K.Gemm(false, true, rows, out, in, 1, x, in, w, in, 0, dst, out)
+	for r := range rows {
+		tensor.Add(dst[r*out:(r+1)*out], b)
+	}
+}
+
+// layerNorm normalises each row of x (width n) to zero mean and unit
+// variance, then scales and shifts it; sums in float64.
+func layerNorm(x []float32, n int, w, b []float32, eps float32) {
+	for r := 0; r < len(x); r += n {
+		row := x[r : r+n]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mean := sum / float64(n)
+		var ss float64
+		for _, v := range row {
+			d := float64(v) - mean
+			ss += d * d
+		}
+		inv := 1 / math.Sqrt(ss/float64(n)+float64(eps))
+		for i, v := range row {
+			row[i] = float32((float64(v)-mean)*inv)*w[i] + b[i]
+		}
+	}
+}
+
+// gelu is the exact GELU, x·Φ(x), as BERT's "gelu" is.
+func gelu(x []float32) {
+	for i, v := range x {
+		x[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+	}
+}
+
+// Pooling says how a sequence's hidden states become one embedding.
+type Pooling int
+
+// The poolings sentence-transformers configs name.
+const (
+	PoolCLS  Pooling = iota // the first position's state
+	PoolMean                // the mean over positions
+	PoolLast                // the last position's state
+)
+
+// Pool reduces hidden states (rows of width h) to one vector.
+func Pool(hidden []float32, h int, p Pooling) []float32 {
+	T := len(hidden) / h
+	out := make([]float32, h)
+	switch p {
+	case PoolCLS:
+		copy(out, hidden[:h])
+	case PoolLast:
+		copy(out, hidden[(T-1)*h:])
+	default:
+		acc := make([]float64, h)
+		for t := range T {
+			for i, v := range hidden[t*h : (t+1)*h] {
+				acc[i] += float64(v)
+			}
+		}
+		for i := range out {
+			out[i] = float32(acc[i] / float64(T))
+		}
+	}
+	return out
+}
+
+// Normalize scales v to unit length (a zero vector stays zero).
+func Normalize(v []float32) {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 {
+		return
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for i := range v {
+		v[i] *= inv
+	}
+}

@@ -1,0 +1,112 @@
+package encoder
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dokja/dokja/tensor"
+)
+
+type golden struct {
+	Cases []struct {
+		IDs            []int       `json:"ids"`
+		Hidden         [][]float64 `json:"hidden"`
+		CLS            []float64   `json:"cls"`
+		Mean           []float64   `json:"mean"`
+		CLSNormalized  []float64   `json:"cls_normalized"`
+		MeanNormalized []float64   `json:"mean_normalized"`
+	} `json:"cases"`
+}
+
+func maxDiff(got []float32, want []float64) float64 {
+	d := 0.0
+	for i := range want {
+		d = max(d, math.Abs(float64(got[i])-want[i]))
+	}
+	return d
+}
+
+// TestMatchesPyTorchReference: hidden states and pooled embeddings equal
+// the float64 PyTorch reference (encoder/testdata/reference.py, written
+// from the BERT paper and the published configs of multilingual BERT and
+// BGE-M3's XLM-RoBERTa, shrunk) on every kernel path.
+func TestMatchesPyTorchReference(t *testing.T) {
+	for _, preset := range []string{"tiny-bert", "tiny-xlmr"} {
+		dir := filepath.Join("testdata", preset)
+		b, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g golden
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kname := range tensor.Available() {
+			k, err := tensor.ByName(kname)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.K = k
+			worst := 0.0
+			for _, c := range g.Cases {
+				h, err := m.Forward(c.IDs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				H := m.Config.HiddenSize
+				for ti, row := range c.Hidden {
+					worst = max(worst, maxDiff(h[ti*H:(ti+1)*H], row))
+				}
+				cls, mean := Pool(h, H, PoolCLS), Pool(h, H, PoolMean)
+				worst = max(worst, maxDiff(cls, c.CLS), maxDiff(mean, c.Mean))
+				Normalize(cls)
+				Normalize(mean)
+				worst = max(worst, maxDiff(cls, c.CLSNormalized), maxDiff(mean, c.MeanNormalized))
+			}
+			t.Logf("%s %s: largest difference %.2g", preset, kname, worst)
+			if worst > 2e-5 {
+				t.Errorf("%s on %s: %.3g from the reference, want within 2e-5", preset, kname, worst)
+			}
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	src := filepath.Join("testdata", "tiny-bert")
+	cfg, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	for _, tc := range []struct{ from, to, want string }{
+		{`"hidden_act": "gelu"`, `"hidden_act": "relu"`, `hidden_act "relu"`},
+		{`"model_type": "bert"`, `"model_type": "llama"`, `model_type "llama"`},
+		{`"num_attention_heads": 4`, `"num_attention_heads": 5`, "not a multiple"},
+		{`"position_embedding_type": "absolute"`, `"position_embedding_type": "relative_key"`, "only absolute"},
+		{`"hidden_size": 32`, `"hidden_size": 64`, "has shape [300 32], want [300 64]"},
+	} {
+		dir := t.TempDir()
+		if !strings.Contains(string(cfg), tc.from) {
+			t.Fatalf("config lacks %s", tc.from)
+		}
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(cfg), tc.from, tc.to, 1)), 0o644)
+		st, _ := os.ReadFile(filepath.Join(src, "model.safetensors"))
+		os.WriteFile(filepath.Join(dir, "model.safetensors"), st, 0o644)
+		if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.to, err, tc.want)
+		}
+	}
+	m, err := Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ids := range [][]int{nil, {300}, {-1}, make([]int, 65)} {
+		if _, err := m.Forward(ids); err == nil {
+			t.Errorf("Forward(%d ids ...): no error", len(ids))
+		}
+	}
+}

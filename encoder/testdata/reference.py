@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Independent reference for BERT-family encoders (Dokja test goldens).
+
+Plain torch + numpy, no transformers: the maths of Hugging Face's BertModel and
+XLMRobertaModel (absolute positions, post-norm layers), written from the BERT paper
+and the published configs, not copied. Safetensors are written with model/testdata's
+hand-written writer.
+
+  reference.py all      make every preset below and its golden.json here
+  reference.py make PRESET OUTDIR [--seed N]
+  reference.py golden CKPTDIR
+
+Conventions (as Hugging Face):
+  * embeddings = word[ids] + position[pos] + token_type[0], then LayerNorm (with bias);
+    BERT positions are 0..T-1; XLM-RoBERTa's start at padding_idx + 1 (pad_token_id 1:
+    positions 2..T+1) and its max_position_embeddings counts the two skipped rows.
+  * each layer: a = LayerNorm(x + Wo(attention(Wq x + bq, Wk x + bk, Wv x + bv)) + bo)
+               y = LayerNorm(a + W2 gelu(W1 a + b1) + b2), gelu exact (erf).
+  * attention is bidirectional (no mask for one unpadded sequence), scale 1/sqrt(hd).
+  * pooled outputs: CLS (position 0) and mean over positions, each also L2-normalised.
+"""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "model", "testdata"))
+from reference import safetensors_save, safetensors_load  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+# Shrunk from the published configs, every key kept: bert-base-multilingual-cased
+# (BertModel) and BAAI/bge-m3 (XLMRobertaModel, the Korean embedders' base).
+PRESETS = {
+    "tiny-bert": {
+        "architectures": ["BertModel"], "model_type": "bert", "attention_probs_dropout_prob": 0.1,
+        "classifier_dropout": None, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 32,
+        "initializer_range": 0.02, "intermediate_size": 64, "layer_norm_eps": 1e-12,
+        "max_position_embeddings": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "pad_token_id": 0,
+        "pooler_fc_size": 768, "pooler_num_attention_heads": 12, "pooler_num_fc_layers": 3,
+        "pooler_size_per_head": 128, "pooler_type": "first_token_transform", "position_embedding_type": "absolute",
+        "torch_dtype": "float32", "type_vocab_size": 2, "use_cache": True, "vocab_size": 300,
+    },
+    "tiny-xlmr": {
+        "architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "attention_probs_dropout_prob": 0.1,
+        "bos_token_id": 0, "classifier_dropout": None, "eos_token_id": 2, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 64,
+        "layer_norm_eps": 1e-05, "max_position_embeddings": 66, "num_attention_heads": 4,
+        "num_hidden_layers": 2, "output_past": True, "pad_token_id": 1, "position_embedding_type": "absolute",
+        "torch_dtype": "float32", "type_vocab_size": 1, "use_cache": True, "vocab_size": 300,
+    },
+}
+
+PROMPT_LENGTHS = (1, 5, 17)
+
+
+def prefix(cfg):
+    return "roberta." if cfg["model_type"] == "xlm-roberta" else "bert."
+
+
+def make(preset, outdir, seed=1):
+    cfg = PRESETS[preset]
+    g = torch.Generator().manual_seed(seed)
+    H, I, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    p = prefix(cfg)
+
+    def rnd(*shape, scale=0.1):
+        return (torch.randn(*shape, generator=g) * scale).float()
+
+    t = {
+        p + "embeddings.word_embeddings.weight": rnd(cfg["vocab_size"], H, scale=0.5),
+        p + "embeddings.position_embeddings.weight": rnd(cfg["max_position_embeddings"], H, scale=0.5),
+        p + "embeddings.token_type_embeddings.weight": rnd(cfg["type_vocab_size"], H, scale=0.5),
+        p + "embeddings.LayerNorm.weight": 1 + rnd(H),
+        p + "embeddings.LayerNorm.bias": rnd(H),
+    }
+    for i in range(L):
+        q = f"{p}encoder.layer.{i}."
+        for n in ("query", "key", "value"):
+            t[q + f"attention.self.{n}.weight"] = rnd(H, H, scale=0.3)
+            t[q + f"attention.self.{n}.bias"] = rnd(H)
+        t[q + "attention.output.dense.weight"] = rnd(H, H, scale=0.3)
+        t[q + "attention.output.dense.bias"] = rnd(H)
+        t[q + "attention.output.LayerNorm.weight"] = 1 + rnd(H)
+        t[q + "attention.output.LayerNorm.bias"] = rnd(H)
+        t[q + "intermediate.dense.weight"] = rnd(I, H, scale=0.3)
+        t[q + "intermediate.dense.bias"] = rnd(I)
+        t[q + "output.dense.weight"] = rnd(H, I, scale=0.3)
+        t[q + "output.dense.bias"] = rnd(H)
+        t[q + "output.LayerNorm.weight"] = 1 + rnd(H)
+        t[q + "output.LayerNorm.bias"] = rnd(H)
+    # The pooler (dense + tanh over CLS) is stored by BertModel; Dokja's
+    # pooling is the sentence-transformers kind, so it is carried, not used.
+    t[p + "pooler.dense.weight"] = rnd(H, H)
+    t[p + "pooler.dense.bias"] = rnd(H)
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    safetensors_save(os.path.join(outdir, "model.safetensors"), t)
+
+
+def layer_norm(x, w, b, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * w + b
+
+
+def forward(cfg, W, ids, dtype=torch.float64):
+    p = prefix(cfg)
+    w = {k: v.to(dtype) for k, v in W.items()}
+    H, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    hd = H // nh
+    T = len(ids)
+    start = cfg["pad_token_id"] + 1 if cfg["model_type"] == "xlm-roberta" else 0
+    pos = torch.arange(start, start + T)
+    x = w[p + "embeddings.word_embeddings.weight"][torch.tensor(ids)] + w[p + "embeddings.position_embeddings.weight"][pos] \
+        + w[p + "embeddings.token_type_embeddings.weight"][0]
+    x = layer_norm(x, w[p + "embeddings.LayerNorm.weight"], w[p + "embeddings.LayerNorm.bias"], eps)
+    for i in range(cfg["num_hidden_layers"]):
+        q = f"{p}encoder.layer.{i}."
+
+        def lin(v, name):
+            return v @ w[q + name + ".weight"].T + w[q + name + ".bias"]
+
+        Q = lin(x, "attention.self.query").view(T, nh, hd).transpose(0, 1)
+        K = lin(x, "attention.self.key").view(T, nh, hd).transpose(0, 1)
+        V = lin(x, "attention.self.value").view(T, nh, hd).transpose(0, 1)
+        att = torch.softmax(Q @ K.transpose(1, 2) / math.sqrt(hd), dim=-1) @ V
+        att = att.transpose(0, 1).reshape(T, H)
+        a = layer_norm(x + lin(att, "attention.output.dense"), w[q + "attention.output.LayerNorm.weight"],
+                       w[q + "attention.output.LayerNorm.bias"], eps)
+        h = lin(a, "intermediate.dense")
+        h = 0.5 * h * (1 + torch.erf(h / math.sqrt(2)))
+        x = layer_norm(a + lin(h, "output.dense"), w[q + "output.LayerNorm.weight"], w[q + "output.LayerNorm.bias"], eps)
+    return x
+
+
+def golden(ckdir):
+    with open(os.path.join(ckdir, "config.json")) as f:
+        cfg = json.load(f)
+    _, W, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
+    rng = np.random.default_rng(7)
+    cases = []
+    for T in PROMPT_LENGTHS:
+        ids = [int(v) for v in rng.integers(3, cfg["vocab_size"], size=T)]
+        x = forward(cfg, W, ids)
+        cls, mean = x[0], x.mean(0)
+        cases.append({
+            "ids": ids,
+            "hidden": x.tolist(),
+            "cls": cls.tolist(),
+            "mean": mean.tolist(),
+            "cls_normalized": (cls / cls.norm()).tolist(),
+            "mean_normalized": (mean / mean.norm()).tolist(),
+        })
+    with open(os.path.join(ckdir, "golden.json"), "w") as f:
+        json.dump({"note": "float64 torch reference (encoder/testdata/reference.py)", "cases": cases}, f)
+
+
+def main(argv):
+    if argv[:1] == ["all"]:
+        for name in PRESETS:
+            d = os.path.join(HERE, name)
+            make(name, d)
+            golden(d)
+            print("wrote", d)
+    elif argv[:1] == ["make"] and len(argv) >= 3:
+        make(argv[1], argv[2], int(argv[4]) if len(argv) > 4 and argv[3] == "--seed" else 1)
+    elif argv[:1] == ["golden"] and len(argv) == 2:
+        golden(argv[1])
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
