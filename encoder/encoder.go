@@ -97,8 +97,8 @@ func (c *Config) validate() error {
 
 // Model is a loaded encoder.
 type Model struct {
-	Config Config
-	K      tensor.Kernels
+	Config         Config
+	K              tensor.Kernels
 	word, pos, typ []float32
 	embW, embB     []float32
 	layers         []layer
