@@ -735,13 +735,13 @@ func agentStep(ctx context.Context, o *Options, s *Summary) error {
 		OnEvent: func(ev agent.Event) {
 			switch ev.Kind {
 			case "call":
-				fmt.Fprintf(o.Stdout, "  → %s(%s)\n", ev.Name, ev.Arguments)
+				fmt.Fprintf(o.Stdout, "  → %s(%s)\n", ev.Name, clip(ev.Arguments, 200))
 			case "result":
 				text := ev.Text
 				if ev.Err != nil {
 					text = "error: " + ev.Err.Error()
 				}
-				fmt.Fprintf(o.Stdout, "  ← %s\n", text)
+				fmt.Fprintf(o.Stdout, "  ← %s\n", clip(text, 300))
 			}
 		}}, agentPrompt)
 	if err != nil {
@@ -797,4 +797,12 @@ func searchStep(ctx context.Context, o *Options, s *Summary) error {
 	}
 	s.Search = run
 	return atomicfile.WriteJSON(filepath.Join(dir, "searches.json"), run)
+}
+
+// clip shortens text for the terminal (the files keep it whole).
+func clip(text string, n int) string {
+	if r := []rune(text); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return text
 }

@@ -40,6 +40,8 @@ type Model struct {
 
 // Options configure a Server.
 type Options struct {
+	// Embedders are encoders served at /v1/embeddings.
+	Embedders []*Embedder
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on /v1/.
 	APIKey string
 	// MaxBodyBytes bounds request bodies (413 beyond; default 4 MiB).
@@ -90,6 +92,7 @@ type Server struct {
 	// loopbackOnly: Run listens on a loopback address.
 	loopbackOnly atomic.Bool
 	grammars     grammarCache
+	embedders    map[string]*Embedder
 }
 
 type metrics struct {
@@ -101,9 +104,10 @@ type metrics struct {
 	queue, running, kvcb *prometheus.GaugeVec
 }
 
-// New returns a server for models (at least one; names must differ).
+// New returns a server for models and opt.Embedders (at least one in
+// all; names must differ).
 func New(models []*Model, opt Options) (*Server, error) {
-	if len(models) == 0 {
+	if len(models)+len(opt.Embedders) == 0 {
 		return nil, errors.New("serve: no model")
 	}
 	if opt.MaxBodyBytes <= 0 {
@@ -135,6 +139,14 @@ func New(models []*Model, opt Options) (*Server, error) {
 		s.models[m.Name] = m
 		s.names = append(s.names, m.Name)
 	}
+	s.embedders = map[string]*Embedder{}
+	for _, e := range opt.Embedders {
+		if _, dup := s.models[e.Name]; dup || s.embedders[e.Name] != nil || e.Name == "" {
+			return nil, fmt.Errorf("serve: model name %q is empty or given twice", e.Name)
+		}
+		s.embedders[e.Name] = e
+		s.names = append(s.names, e.Name)
+	}
 	sort.Strings(s.names)
 	s.initMetrics()
 	s.mux = http.NewServeMux()
@@ -144,6 +156,7 @@ func New(models []*Model, opt Options) (*Server, error) {
 	s.handle("GET", "/v1/models", s.auth(s.listModels))
 	s.handle("POST", "/v1/completions", s.auth(s.completions))
 	s.handle("POST", "/v1/chat/completions", s.auth(s.chat))
+	s.handle("POST", "/v1/embeddings", s.auth(s.embeddings))
 	return s, nil
 }
 
@@ -164,7 +177,11 @@ func (s *Server) initMetrics() {
 		Buckets: prometheus.ExponentialBuckets(1, 2, 12)}, []string{"model"})
 	f.MustRegister(s.m.requests, s.m.promptTokens, s.m.completionTokens, s.m.ttft, s.m.decodeRate)
 	for _, name := range s.names {
-		e := s.models[name].Engine
+		m, ok := s.models[name]
+		if !ok {
+			continue // an embedder: no decoding engine
+		}
+		e := m.Engine
 		labels := prometheus.Labels{"model": name}
 		f.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "queue_depth", Help: "Requests waiting for a decoding slot.", ConstLabels: labels},
@@ -431,7 +448,7 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request, name string) *Mod
 	if m, ok := s.models[name]; ok {
 		return m
 	}
-	if name == "" && len(s.names) == 1 {
+	if name == "" && len(s.names) == 1 && s.models[s.names[0]] != nil {
 		return s.models[s.names[0]]
 	}
 	s.fail(w, r, http.StatusNotFound, "invalid_request_error", "model_not_found", fmt.Sprintf("model %q is not served here (models: %s)", name, strings.Join(s.names, ", ")))

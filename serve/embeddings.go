@@ -1,0 +1,191 @@
+package serve
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dokja/dokja/encoder"
+	"github.com/dokja/dokja/tokenizer"
+)
+
+// Embedder is an encoder served at /v1/embeddings.
+type Embedder struct {
+	Name  string
+	Model *encoder.Model
+	// Tok encodes string inputs; without it the model takes token ids
+	// only (its tokenizer's kind is not read yet: WordPiece, Unigram).
+	Tok     *tokenizer.Tokenizer
+	TokErr  error
+	Pooling encoder.Pooling
+	// Normalize scales embeddings to unit length.
+	Normalize bool
+}
+
+// LoadEmbedder opens an encoder folder (see encoder.Load) with its
+// tokenizer.json and its sentence-transformers pooling (1_Pooling/
+// config.json, and a Normalize module in modules.json); without those,
+// mean pooling, normalised.
+func LoadEmbedder(dir string) (*Embedder, error) {
+	m, err := encoder.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Embedder{Name: filepath.Base(filepath.Clean(dir)), Model: m, Pooling: encoder.PoolMean, Normalize: true}
+	if e.Tok, err = tokenizer.LoadJSON(filepath.Join(dir, "tokenizer.json")); err != nil {
+		e.Tok, e.TokErr = nil, err
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "1_Pooling", "config.json")); err == nil {
+		var p struct {
+			CLS  bool `json:"pooling_mode_cls_token"`
+			Mean bool `json:"pooling_mode_mean_tokens"`
+			Last bool `json:"pooling_mode_lasttoken"`
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "1_Pooling", "config.json"), err)
+		}
+		switch {
+		case p.CLS:
+			e.Pooling = encoder.PoolCLS
+		case p.Last:
+			e.Pooling = encoder.PoolLast
+		case p.Mean:
+			e.Pooling = encoder.PoolMean
+		}
+		e.Normalize = false
+		if b, err := os.ReadFile(filepath.Join(dir, "modules.json")); err == nil {
+			e.Normalize = strings.Contains(string(b), "sentence_transformers.models.Normalize")
+		}
+	}
+	return e, nil
+}
+
+// embeddingInput is a string, a list of strings, a list of token ids or
+// a list of lists of token ids.
+type embeddingInput struct {
+	texts []string
+	ids   [][]int
+}
+
+func (in *embeddingInput) UnmarshalJSON(b []byte) error {
+	var p promptList
+	if err := p.UnmarshalJSON(b); err != nil {
+		return errors.New("want a string, a list of strings, a list of token ids or a list of lists of token ids")
+	}
+	in.texts, in.ids = p.texts, p.ids
+	return nil
+}
+
+type embeddingRequest struct {
+	Model          string         `json:"model"`
+	Input          embeddingInput `json:"input"`
+	EncodingFormat string         `json:"encoding_format"`
+	Dimensions     *int           `json:"dimensions"`
+	User           string         `json:"user"`
+}
+
+type embeddingData struct {
+	Object    string `json:"object"`
+	Index     int    `json:"index"`
+	Embedding any    `json:"embedding"`
+}
+
+type embeddingResponse struct {
+	Object string          `json:"object"`
+	Data   []embeddingData `json:"data"`
+	Model  string          `json:"model"`
+	Usage  struct {
+		PromptTokens int `json:"prompt_tokens"`
+		TotalTokens  int `json:"total_tokens"`
+	} `json:"usage"`
+}
+
+// maxEmbedInputs bounds the inputs of one request.
+const maxEmbedInputs = 256
+
+func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
+	var req embeddingRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	e, ok := s.embedders[req.Model]
+	if !ok {
+		s.failErr(w, r, &requestError{http.StatusNotFound, "invalid_request_error", "model_not_found",
+			fmt.Sprintf("the model %q is not an embedding model here (GET /v1/models lists them)", req.Model), "model"})
+		return
+	}
+	format := req.EncodingFormat
+	if format == "" {
+		format = "float"
+	}
+	if format != "float" && format != "base64" {
+		s.failErr(w, r, badRequest("encoding_format", "encoding_format %q: want float or base64", format))
+		return
+	}
+	if req.Dimensions != nil && *req.Dimensions != e.Model.Config.HiddenSize {
+		s.failErr(w, r, badRequest("dimensions", "dimensions %d: this model's embeddings have %d (it was not trained to be shortened)", *req.Dimensions, e.Model.Config.HiddenSize))
+		return
+	}
+	inputs := req.Input.ids
+	switch n := len(req.Input.texts) + len(req.Input.ids); {
+	case n == 0:
+		s.failErr(w, r, badRequest("input", "input is required"))
+		return
+	case n > maxEmbedInputs:
+		s.failErr(w, r, badRequest("input", "%d inputs: at most %d per request", n, maxEmbedInputs))
+		return
+	}
+	if len(req.Input.texts) > 0 {
+		if e.Tok == nil {
+			s.failErr(w, r, badRequest("input", "this model takes token ids only: its tokenizer.json could not be read (%v)", e.TokErr))
+			return
+		}
+		for _, text := range req.Input.texts {
+			ids, err := e.Tok.Encode(text)
+			if err != nil {
+				s.failErr(w, r, badRequest("input", "input: %v", err))
+				return
+			}
+			inputs = append(inputs, ids)
+		}
+	}
+	resp := embeddingResponse{Object: "list", Model: e.Name}
+	H := e.Model.Config.HiddenSize
+	for i, ids := range inputs {
+		if len(ids) == 0 || len(ids) > e.Model.Config.MaxTokens() {
+			s.failErr(w, r, badRequest("input", "input %d has %d tokens: want 1 to %d", i, len(ids), e.Model.Config.MaxTokens()))
+			return
+		}
+		if err := r.Context().Err(); err != nil {
+			return
+		}
+		hidden, err := e.Model.Forward(ids)
+		if err != nil {
+			s.failErr(w, r, badRequest("input", "input %d: %v", i, err))
+			return
+		}
+		v := encoder.Pool(hidden, H, e.Pooling)
+		if e.Normalize {
+			encoder.Normalize(v)
+		}
+		d := embeddingData{Object: "embedding", Index: i, Embedding: v}
+		if format == "base64" {
+			b := make([]byte, 4*len(v))
+			for j, x := range v {
+				binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(x))
+			}
+			d.Embedding = base64.StdEncoding.EncodeToString(b)
+		}
+		resp.Data = append(resp.Data, d)
+		resp.Usage.PromptTokens += len(ids)
+	}
+	resp.Usage.TotalTokens = resp.Usage.PromptTokens
+	s.respond(w, http.StatusOK, resp)
+}
