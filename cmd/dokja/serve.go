@@ -34,8 +34,9 @@ that rebind their DNS to 127.0.0.1 get 403).
 
 Example:
   dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stdout, stderr)
-	var models pathsFlag
+	var models, embedders pathsFlag
 	fs.Var(&models, "model", "checkpoint `folder`, or NAME=FOLDER (repeatable)")
+	fs.Var(&embedders, "embedding-model", "encoder `folder` (BERT, XLM-RoBERTa) served at /v1/embeddings, or NAME=FOLDER (repeatable)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	apiKey := fs.String("api-key", os.Getenv("DOKJA_API_KEY"), "require this Bearer key on /v1/ (default $DOKJA_API_KEY)")
 	maxBatch := fs.Int("max-batch", 8, "sequences decoded together per model")
@@ -57,8 +58,27 @@ Example:
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if len(models) == 0 {
-		return fs.usageError("--model is required")
+	if len(models)+len(embedders) == 0 {
+		return fs.usageError("--model or --embedding-model is required")
+	}
+	var embs []*serve.Embedder
+	for _, spec := range embedders {
+		name, dir, named := strings.Cut(spec, "=")
+		if !named {
+			dir = spec
+		}
+		e, err := serve.LoadEmbedder(dir)
+		if err != nil {
+			return fmt.Errorf("--embedding-model %s: %w", spec, err)
+		}
+		if named {
+			e.Name = name
+		}
+		if e.TokErr != nil {
+			slog.Warn("token ids only: the tokenizer is not read", "model", e.Name, "error", e.TokErr)
+		}
+		embs = append(embs, e)
+		slog.Info("loaded", "embedding_model", e.Name, "folder", dir, "dimensions", e.Model.Config.HiddenSize)
 	}
 	var served []*serve.Model
 	defer func() {
@@ -81,14 +101,14 @@ Example:
 		served = append(served, m)
 		slog.Info("loaded", "model", m.Name, "folder", dir, "params", m.Engine.Model().NumParams(), "chat_template", m.Chat.Origin, "kernels", m.Engine.Model().K.Name())
 	}
-	s, err := serve.New(served, serve.Options{APIKey: *apiKey, MaxBodyBytes: *maxBody, MaxPromptTokens: *maxPrompt, MaxPrompts: *maxPrompts,
+	s, err := serve.New(served, serve.Options{Embedders: embs, APIKey: *apiKey, MaxBodyBytes: *maxBody, MaxPromptTokens: *maxPrompt, MaxPrompts: *maxPrompts,
 		CORSOrigins: origins, AllowedHosts: hosts, ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
 		MaxConns: *maxConns, Log: slog.Default()})
 	if err != nil {
 		return err
 	}
 	err = s.Run(ctx, *addr, *grace, func(a net.Addr) {
-		fmt.Fprintf(stdout, "serving %d model(s) on http://%s (OpenAI base URL http://%s/v1)\n", len(served), a, a)
+		fmt.Fprintf(stdout, "serving %d model(s) on http://%s (OpenAI base URL http://%s/v1)\n", len(served)+len(embs), a, a)
 	})
 	if err == nil {
 		fmt.Fprintln(stdout, "stopped")
