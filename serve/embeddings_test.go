@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,6 +96,31 @@ func TestEmbeddings(t *testing.T) {
 		e, _ := out["error"].(map[string]any)
 		if code/100 != 4 || e == nil || e["param"] != tc.param || !strings.Contains(e["message"].(string), tc.want) {
 			t.Errorf("%s: %d %v; want param %s and %q", tc.body, code, out, tc.param, tc.want)
+		}
+	}
+	// The npm client, with floats and with its default base64 (decoded
+	// by the client), gets the same vectors.
+	if dir := filepath.Join("testdata", "openaijs"); jsClientReady(t, dir) {
+		cmd := exec.Command("node", filepath.Join(dir, "embeddings.mjs"), base+"/v1", "xlmr")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("node embeddings.mjs: %v", err)
+		}
+		var got struct{ Float, Base64 [][]float64 }
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, vs := range [][][]float64{got.Float, got.Base64} {
+			if len(vs) != 2 {
+				t.Fatalf("npm client: %s", out)
+			}
+			for i, v := range vs {
+				for j, x := range v {
+					if math.Abs(x-res.Data[i].Embedding[j]) > 1e-6 {
+						t.Fatalf("npm client, input %d dimension %d: %v, openai-go %v", i, j, x, res.Data[i].Embedding[j])
+					}
+				}
+			}
 		}
 	}
 	// The embedder is listed beside the chat model.

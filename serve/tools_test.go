@@ -425,18 +425,8 @@ func TestLlamaToolFormat(t *testing.T) {
 // schema answer, from a random-weight model, all valid.
 func TestOpenAIJSClient(t *testing.T) {
 	dir := filepath.Join("testdata", "openaijs")
-	problem := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		problem = "node is not on PATH"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err != nil {
-		problem = "the openai npm package is not installed"
-	}
-	if problem != "" {
-		msg := problem + "; run `npm ci --prefix serve/testdata/openaijs`"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+	if !jsClientReady(t, dir) {
+		t.Skip("the openai npm package is not installed; run `npm ci --prefix serve/testdata/openaijs`")
 	}
 	e, _, _ := tinyEngine(t, infer.EngineOptions{MaxBatch: 2})
 	base := startServer(t, Options{}, chatModel(t, e))
@@ -506,4 +496,20 @@ func TestOpenAIJSClient(t *testing.T) {
 	if !jsonEqual(a, b) {
 		t.Errorf("streamed arguments %s, not streamed %s (same seed)", streamed, required)
 	}
+}
+
+// jsClientReady reports whether node and the openai npm package are
+// there; under CI=true their absence fails the test.
+func jsClientReady(t *testing.T, dir string) bool {
+	t.Helper()
+	problem := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		problem = "node is not on PATH"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err != nil {
+		problem = "the openai npm package is not installed"
+	}
+	if problem != "" && os.Getenv("CI") == "true" {
+		t.Fatal(problem + "; run `npm ci --prefix serve/testdata/openaijs`")
+	}
+	return problem == ""
 }
