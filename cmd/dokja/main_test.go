@@ -232,7 +232,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{name: "export without a format", args: []string{"export"}, code: 2, stderr: []string{"dokja export: the first argument must be the format, gguf"}, noStdout: true},
 		{name: "export gguf without flags", args: []string{"export", "gguf"}, code: 2, stderr: []string{"dokja export: --model and --out are required"}, noStdout: true},
 		{name: "train without flags", args: []string{"train"}, code: 2, stderr: []string{"dokja train: --config is required"}, noStdout: true},
-		{name: "serve without flags", args: []string{"serve"}, code: 2, stderr: []string{"dokja serve: --model is required"}, noStdout: true},
+		{name: "serve without flags", args: []string{"serve"}, code: 2, stderr: []string{"dokja serve: --model or --embedding-model is required"}, noStdout: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

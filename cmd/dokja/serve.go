@@ -25,7 +25,9 @@ slot at once. Each --model is a checkpoint folder (config.json,
 model.safetensors, tokenizer.json, optionally tokenizer_config.json with
 a chat template; ChatML otherwise) or a GGUF file (its tokenizer and
 tokenizer.chat_template; Q8_0/Q4_0/Q4_K matrices stay quantized), served
-under its folder or file name or the NAME given as NAME=PATH. SIGTERM or Ctrl-C shuts down gracefully.
+under its folder or file name or the NAME given as NAME=PATH. Each
+--embedding-model is an encoder folder (BERT, XLM-RoBERTa) served at
+/v1/embeddings. SIGTERM or Ctrl-C shuts down gracefully.
 
 Bodies must be JSON (Content-Type: application/json). Browser requests
 from other sites are refused unless --cors-origin names them, and a
