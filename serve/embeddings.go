@@ -14,20 +14,32 @@ import (
 
 	"github.com/dokja/dokja/encoder"
 	"github.com/dokja/dokja/tokenizer"
+	"github.com/dokja/dokja/tokenizer/wordpiece"
 )
 
 // Embedder is an encoder served at /v1/embeddings.
 type Embedder struct {
 	Name  string
 	Model *encoder.Model
-	// Tok encodes string inputs; without it the model takes token ids
-	// only (its tokenizer's kind is not read yet: WordPiece, Unigram).
-	Tok     *tokenizer.Tokenizer
+	// Tok encodes string inputs, with the special tokens the model
+	// expects ([CLS] ... [SEP]); without it the model takes token ids only
+	// (TokErr says why: XLM-RoBERTa's Unigram tokenizer is not read yet).
+	Tok     TextEncoder
 	TokErr  error
 	Pooling encoder.Pooling
 	// Normalize scales embeddings to unit length.
 	Normalize bool
 }
+
+// TextEncoder turns text into a model's input ids.
+type TextEncoder interface {
+	Encode(text string) ([]int, error)
+}
+
+// withSpecial encodes through a WordPiece tokenizer's template.
+type withSpecial struct{ t *wordpiece.Tokenizer }
+
+func (w withSpecial) Encode(text string) ([]int, error) { return w.t.EncodeWithSpecial(text) }
 
 // LoadEmbedder opens an encoder folder (see encoder.Load) with its
 // tokenizer.json and its sentence-transformers pooling (1_Pooling/
@@ -39,8 +51,17 @@ func LoadEmbedder(dir string) (*Embedder, error) {
 		return nil, err
 	}
 	e := &Embedder{Name: filepath.Base(filepath.Clean(dir)), Model: m, Pooling: encoder.PoolMean, Normalize: true}
-	if e.Tok, err = tokenizer.LoadJSON(filepath.Join(dir, "tokenizer.json")); err != nil {
-		e.Tok, e.TokErr = nil, err
+	tokPath := filepath.Join(dir, "tokenizer.json")
+	if wordpiece.IsWordPiece(tokPath) {
+		wp, err := wordpiece.Load(tokPath)
+		if err != nil {
+			return nil, err
+		}
+		e.Tok = withSpecial{wp}
+	} else if t, err := tokenizer.LoadJSON(tokPath); err == nil {
+		e.Tok = t
+	} else {
+		e.TokErr = err
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "1_Pooling", "config.json")); err == nil {
 		var p struct {

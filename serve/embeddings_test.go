@@ -129,3 +129,48 @@ func TestEmbeddings(t *testing.T) {
 		t.Errorf("models: %+v %v", models, err)
 	}
 }
+
+// A BERT folder with a WordPiece tokenizer takes strings: they are
+// encoded inside [CLS] ... [SEP] and embedded as in process.
+func TestEmbeddingsWordPiece(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bert")
+	os.MkdirAll(dir, 0o755)
+	for src, dst := range map[string]string{
+		filepath.Join("..", "encoder", "testdata", "tiny-bert", "config.json"):       "config.json",
+		filepath.Join("..", "encoder", "testdata", "tiny-bert", "model.safetensors"): "model.safetensors",
+		filepath.Join("..", "tokenizer", "wordpiece", "testdata", "cased.json"):      "tokenizer.json",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, dst), b, 0o644)
+	}
+	emb, err := LoadEmbedder(dir)
+	if err != nil || emb.Tok == nil || emb.Pooling != encoder.PoolMean || !emb.Normalize {
+		t.Fatalf("embedder %+v %v", emb, err)
+	}
+	base := startServer(t, Options{Embedders: []*Embedder{emb}})
+	c := client(base, "")
+	text := "서울에서 회의를 엽니다."
+	res, err := c.Embeddings.New(context.Background(), openai.EmbeddingNewParams{Model: "bert",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String(text)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := emb.Tok.Encode(text)
+	if ids[0] != 2 || ids[len(ids)-1] != 3 || res.Usage.PromptTokens != int64(len(ids)) {
+		t.Fatalf("ids %v (usage %d): want [CLS] ... [SEP]", ids, res.Usage.PromptTokens)
+	}
+	h, err := emb.Model.Forward(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := encoder.Pool(h, 32, encoder.PoolMean)
+	encoder.Normalize(v)
+	for j, x := range res.Data[0].Embedding {
+		if math.Abs(x-float64(v[j])) > 1e-6 {
+			t.Fatalf("dimension %d: served %v, in process %v", j, x, v[j])
+		}
+	}
+}

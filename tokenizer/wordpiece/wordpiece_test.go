@@ -1,0 +1,126 @@
+package wordpiece
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var hfRef = filepath.Join("..", "testdata", "hfref")
+
+var texts = []string{
+	"서울에서 회의를 엽니다.",
+	"안녕하세요! 문서를 저장하려면 파일 - 저장.",
+	"To save the document, open the file.",
+	"Inserting charts (2024년)",
+	"  several   spaces\tand\nlines  ",
+	"中文 and 한국어",
+	"Café cafe CAFÉ",
+	"control\u0000chars\u200b and \ufffd gone",
+	"[CLS] already special [SEP] and [MASK]",
+	"unknownwordsxyz hello-world",
+	"",
+	"x" + strings.Repeat("x", 120),
+}
+
+// refIDs runs Tokenizers.js (tokenizer/testdata/hfref/encode.mjs) over
+// the texts: the reference ids, without the template's special tokens.
+func refIDs(t *testing.T, path string) [][]int {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil || !exists(filepath.Join(hfRef, "node_modules", "@huggingface", "tokenizers")) {
+		msg := "Tokenizers.js is not installed; run `npm ci --prefix tokenizer/testdata/hfref`"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	var in bytes.Buffer
+	for _, s := range texts {
+		b, _ := json.Marshal(s)
+		in.Write(append(b, '\n'))
+	}
+	abs, _ := filepath.Abs(path)
+	cmd := exec.Command("node", filepath.Join(hfRef, "encode.mjs"), abs)
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("encode.mjs: %v\n%s", err, stderr.String())
+	}
+	var ids [][]int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var v []int
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		ids = append(ids, v)
+	}
+	return ids
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestMatchesTokenizersJS: cased (multilingual BERT's settings) and
+// uncased (accents stripped, so Hangul is decomposed, as BERT's uncased
+// models do) tokenizers give Tokenizers.js's ids on Korean, English,
+// CJK, accented, control-character and special-token text.
+func TestMatchesTokenizersJS(t *testing.T) {
+	for _, name := range []string{"cased", "uncased"} {
+		path := filepath.Join("testdata", name+".json")
+		want := refIDs(t, path)
+		tok, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range texts {
+			got, err := tok.Encode(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 && len(want[i]) == 0 {
+				continue
+			}
+			if testing.Verbose() && i < 3 {
+				t.Logf("%s %q: %v", name, s, got)
+			}
+			if !slices.Equal(got, want[i]) {
+				t.Errorf("%s %q: %v, Tokenizers.js %v", name, s, got, want[i])
+			}
+		}
+	}
+}
+
+func TestTemplateAndErrors(t *testing.T) {
+	tok, err := Load(filepath.Join("testdata", "cased.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := tok.EncodeWithSpecial("서울")
+	if ids[0] != tok.vocab["[CLS]"] || ids[len(ids)-1] != tok.vocab["[SEP]"] {
+		t.Errorf("with specials: %v, want [CLS] ... [SEP]", ids)
+	}
+	b, _ := os.ReadFile(filepath.Join("testdata", "cased.json"))
+	for _, tc := range []struct{ from, to, want string }{
+		{`"type": "WordPiece",
+  "unk_token"`, `"type": "BPE",
+  "unk_token"`, `not "WordPiece"`},
+		{`"unk_token": "[UNK]"`, `"unk_token": "<unk>"`, "not in the vocabulary"},
+		{`"type": "BertPreTokenizer"`, `"type": "Whitespace"`, "only BertPreTokenizer"},
+	} {
+		src := strings.Replace(string(b), tc.from, tc.to, 1)
+		if src == string(b) {
+			t.Fatalf("%s not found", tc.from)
+		}
+		p := filepath.Join(t.TempDir(), "t.json")
+		os.WriteFile(p, []byte(src), 0o644)
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.to, err, tc.want)
+		}
+	}
+}
