@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./grammar/
 	$(GO) test -run='^$$' -fuzz=FuzzSchemaGBNF -fuzztime=$(FUZZTIME) ./grammar/
 	$(GO) test -run='^$$' -fuzz=FuzzCallStream -fuzztime=$(FUZZTIME) ./serve/
+	$(GO) test -run='^$$' -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./tokenizer/wordpiece/
 	$(GO) test -run='^$$' -fuzz=FuzzSplitter -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzReadJSON -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzRoundTrip -fuzztime=$(FUZZTIME) ./tokenizer/

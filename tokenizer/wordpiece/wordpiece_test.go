@@ -124,3 +124,30 @@ func TestTemplateAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncode: any text encodes without panicking, to ids of the
+// vocabulary, inside the template when asked.
+func FuzzEncode(f *testing.F) {
+	for _, s := range texts {
+		f.Add(s)
+	}
+	tok, err := Load(filepath.Join("testdata", "uncased.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	n := tok.VocabSize()
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := tok.EncodeWithSpecial(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if id < 0 || id >= n {
+				t.Fatalf("%q: id %d outside the vocabulary of %d", s, id, n)
+			}
+		}
+		if len(ids) < 2 || ids[0] != tok.vocab["[CLS]"] || ids[len(ids)-1] != tok.vocab["[SEP]"] {
+			t.Fatalf("%q: %v lacks the template", s, ids)
+		}
+	})
+}
