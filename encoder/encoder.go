@@ -1,8 +1,9 @@
-// Package encoder runs BERT-family encoders (BertModel, XLMRobertaModel:
-// absolute positions, post-norm layers) as Hugging Face defines them: the
-// hidden states of a sequence, and sentence embeddings pooled from them.
-// The strongest Korean embedders (BGE-M3 and its Korean fine-tunes) are
-// XLM-RoBERTa models. ModernBERT (A.X Encoder) is still to come.
+// Package encoder runs encoders as Hugging Face defines them: the
+// BERT family (BertModel, XLMRobertaModel: absolute positions, post-norm
+// layers; the strongest Korean embedders, BGE-M3 and its Korean
+// fine-tunes, are XLM-RoBERTa models) and ModernBERT (A.X Encoder's
+// architecture): the hidden states of a sequence, and sentence embeddings
+// pooled from them.
 package encoder
 
 import (
@@ -95,7 +96,42 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Model is a loaded encoder.
+// Encoder is a loaded encoder of any architecture.
+type Encoder interface {
+	// Forward returns the last hidden states of a sequence of token ids,
+	// a row of Dim floats per position.
+	Forward(ids []int) ([]float32, error)
+	// Dim is the width of the hidden states and embeddings.
+	Dim() int
+	// MaxTokens is the longest sequence the model takes.
+	MaxTokens() int
+	// SetKernels selects the matrix kernels.
+	SetKernels(tensor.Kernels)
+}
+
+// Open loads an encoder folder by its config.json's model_type: BERT and
+// (XLM-)RoBERTa (Load), or ModernBERT.
+func Open(dir string) (Encoder, error) {
+	kind, raw, err := readModelType(dir)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "modernbert" {
+		return loadModern(dir, raw)
+	}
+	return Load(dir)
+}
+
+// Dim is the width of the hidden states and embeddings.
+func (m *Model) Dim() int { return m.Config.HiddenSize }
+
+// MaxTokens is the longest sequence the position table covers.
+func (m *Model) MaxTokens() int { return m.Config.MaxTokens() }
+
+// SetKernels selects the matrix kernels.
+func (m *Model) SetKernels(k tensor.Kernels) { m.K = k }
+
+// Model is a loaded BERT-family encoder.
 type Model struct {
 	Config         Config
 	K              tensor.Kernels

@@ -32,10 +32,12 @@ func maxDiff(got []float32, want []float64) float64 {
 
 // TestMatchesPyTorchReference: hidden states and pooled embeddings equal
 // the float64 PyTorch reference (encoder/testdata/reference.py, written
-// from the BERT paper and the published configs of multilingual BERT and
-// BGE-M3's XLM-RoBERTa, shrunk) on every kernel path.
+// from the BERT and ModernBERT papers and the published configs of
+// multilingual BERT, BGE-M3's XLM-RoBERTa and ModernBERT-base, shrunk; the
+// ModernBERT one has global and sliding-window layers and prompts longer
+// than the window) on every kernel path.
 func TestMatchesPyTorchReference(t *testing.T) {
-	for _, preset := range []string{"tiny-bert", "tiny-xlmr"} {
+	for _, preset := range []string{"tiny-bert", "tiny-xlmr", "tiny-modernbert"} {
 		dir := filepath.Join("testdata", preset)
 		b, err := os.ReadFile(filepath.Join(dir, "golden.json"))
 		if err != nil {
@@ -45,7 +47,7 @@ func TestMatchesPyTorchReference(t *testing.T) {
 		if err := json.Unmarshal(b, &g); err != nil {
 			t.Fatal(err)
 		}
-		m, err := Load(dir)
+		m, err := Open(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,14 +56,14 @@ func TestMatchesPyTorchReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.K = k
+			m.SetKernels(k)
 			worst := 0.0
 			for _, c := range g.Cases {
 				h, err := m.Forward(c.IDs)
 				if err != nil {
 					t.Fatal(err)
 				}
-				H := m.Config.HiddenSize
+				H := m.Dim()
 				for ti, row := range c.Hidden {
 					worst = max(worst, maxDiff(h[ti*H:(ti+1)*H], row))
 				}
@@ -107,6 +109,63 @@ func TestLoadErrors(t *testing.T) {
 	for _, ids := range [][]int{nil, {300}, {-1}, make([]int, 65)} {
 		if _, err := m.Forward(ids); err == nil {
 			t.Errorf("Forward(%d ids ...): no error", len(ids))
+		}
+	}
+}
+
+// ModernBERT's newer config spelling (layer_types, rope_parameters) gives
+// the same model as the older one (global_attn_every_n_layers,
+// global_rope_theta, local_rope_theta); bad values are named.
+func TestModernBERTConfigSpellings(t *testing.T) {
+	src := filepath.Join("testdata", "tiny-modernbert")
+	old, err := Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	st, _ := os.ReadFile(filepath.Join(src, "model.safetensors"))
+	write := func(cfg map[string]any) string {
+		dir := t.TempDir()
+		b, _ := json.Marshal(cfg)
+		os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+		os.WriteFile(filepath.Join(dir, "model.safetensors"), st, 0o644)
+		return dir
+	}
+	var cfg map[string]any
+	json.Unmarshal(raw, &cfg)
+	for _, k := range []string{"global_attn_every_n_layers", "global_rope_theta", "local_rope_theta"} {
+		delete(cfg, k)
+	}
+	cfg["layer_types"] = []string{"full_attention", "sliding_attention", "sliding_attention", "full_attention"}
+	cfg["rope_parameters"] = map[string]any{"full_attention": map[string]any{"rope_theta": 160000.0, "rope_type": "default"},
+		"sliding_attention": map[string]any{"rope_theta": 10000.0, "rope_type": "default"}}
+	newer, err := Open(write(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{5, 9, 200, 3, 17, 42, 8, 99, 1}
+	a, _ := old.Forward(ids)
+	b, _ := newer.Forward(ids)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("position %d: the spellings differ: %v vs %v", i, a[i], b[i])
+		}
+	}
+	for _, tc := range []struct {
+		key  string
+		val  any
+		want string
+	}{
+		{"layer_types", []string{"full_attention"}, "1 entries for 4 layers"},
+		{"layer_types", []string{"full_attention", "chunked", "full_attention", "full_attention"}, `"chunked"`},
+		{"hidden_activation", "silu", `hidden_activation "silu"`},
+		{"local_attention", 0, "local_attention 0"},
+	} {
+		c := map[string]any{}
+		json.Unmarshal(raw, &c)
+		c[tc.key] = tc.val
+		if _, err := Open(write(c)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%v: error %v, want %q", tc.key, tc.val, err, tc.want)
 		}
 	}
 }

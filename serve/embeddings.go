@@ -20,7 +20,7 @@ import (
 // Embedder is an encoder served at /v1/embeddings.
 type Embedder struct {
 	Name  string
-	Model *encoder.Model
+	Model encoder.Encoder
 	// Tok encodes string inputs, with the special tokens the model
 	// expects ([CLS] ... [SEP]); without it the model takes token ids only
 	// (TokErr says why: XLM-RoBERTa's Unigram tokenizer is not read yet).
@@ -41,12 +41,12 @@ type withSpecial struct{ t *wordpiece.Tokenizer }
 
 func (w withSpecial) Encode(text string) ([]int, error) { return w.t.EncodeWithSpecial(text) }
 
-// LoadEmbedder opens an encoder folder (see encoder.Load) with its
+// LoadEmbedder opens an encoder folder (see encoder.Open) with its
 // tokenizer.json and its sentence-transformers pooling (1_Pooling/
 // config.json, and a Normalize module in modules.json); without those,
 // mean pooling, normalised.
 func LoadEmbedder(dir string) (*Embedder, error) {
-	m, err := encoder.Load(dir)
+	m, err := encoder.Open(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +150,8 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, badRequest("encoding_format", "encoding_format %q: want float or base64", format))
 		return
 	}
-	if req.Dimensions != nil && *req.Dimensions != e.Model.Config.HiddenSize {
-		s.failErr(w, r, badRequest("dimensions", "dimensions %d: this model's embeddings have %d (it was not trained to be shortened)", *req.Dimensions, e.Model.Config.HiddenSize))
+	if req.Dimensions != nil && *req.Dimensions != e.Model.Dim() {
+		s.failErr(w, r, badRequest("dimensions", "dimensions %d: this model's embeddings have %d (it was not trained to be shortened)", *req.Dimensions, e.Model.Dim()))
 		return
 	}
 	inputs := req.Input.ids
@@ -178,10 +178,10 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := embeddingResponse{Object: "list", Model: e.Name}
-	H := e.Model.Config.HiddenSize
+	H := e.Model.Dim()
 	for i, ids := range inputs {
-		if len(ids) == 0 || len(ids) > e.Model.Config.MaxTokens() {
-			s.failErr(w, r, badRequest("input", "input %d has %d tokens: want 1 to %d", i, len(ids), e.Model.Config.MaxTokens()))
+		if len(ids) == 0 || len(ids) > e.Model.MaxTokens() {
+			s.failErr(w, r, badRequest("input", "input %d has %d tokens: want 1 to %d", i, len(ids), e.Model.MaxTokens()))
 			return
 		}
 		if err := r.Context().Err(); err != nil {

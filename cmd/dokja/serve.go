@@ -26,7 +26,7 @@ model.safetensors, tokenizer.json, optionally tokenizer_config.json with
 a chat template; ChatML otherwise) or a GGUF file (its tokenizer and
 tokenizer.chat_template; Q8_0/Q4_0/Q4_K matrices stay quantized), served
 under its folder or file name or the NAME given as NAME=PATH. Each
---embedding-model is an encoder folder (BERT, XLM-RoBERTa) served at
+--embedding-model is an encoder folder (BERT, XLM-RoBERTa, ModernBERT) served at
 /v1/embeddings. SIGTERM or Ctrl-C shuts down gracefully.
 
 Bodies must be JSON (Content-Type: application/json). Browser requests
@@ -38,7 +38,7 @@ Example:
   dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stdout, stderr)
 	var models, embedders pathsFlag
 	fs.Var(&models, "model", "checkpoint `folder`, or NAME=FOLDER (repeatable)")
-	fs.Var(&embedders, "embedding-model", "encoder `folder` (BERT, XLM-RoBERTa) served at /v1/embeddings, or NAME=FOLDER (repeatable)")
+	fs.Var(&embedders, "embedding-model", "encoder `folder` (BERT, XLM-RoBERTa, ModernBERT) served at /v1/embeddings, or NAME=FOLDER (repeatable)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	apiKey := fs.String("api-key", os.Getenv("DOKJA_API_KEY"), "require this Bearer key on /v1/ (default $DOKJA_API_KEY)")
 	maxBatch := fs.Int("max-batch", 8, "sequences decoded together per model")
@@ -80,7 +80,7 @@ Example:
 			slog.Warn("token ids only: the tokenizer is not read", "model", e.Name, "error", e.TokErr)
 		}
 		embs = append(embs, e)
-		slog.Info("loaded", "embedding_model", e.Name, "folder", dir, "dimensions", e.Model.Config.HiddenSize)
+		slog.Info("loaded", "embedding_model", e.Name, "folder", dir, "dimensions", e.Model.Dim())
 	}
 	var served []*serve.Model
 	defer func() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent reference for BERT-family encoders (Dokja test goldens).
+"""Independent reference for encoders: BERT, XLM-RoBERTa, ModernBERT (Dokja test goldens).
 
 Plain torch + numpy, no transformers: the maths of Hugging Face's BertModel and
 XLMRobertaModel (absolute positions, post-norm layers), written from the BERT paper
@@ -18,6 +18,14 @@ Conventions (as Hugging Face):
                y = LayerNorm(a + W2 gelu(W1 a + b1) + b2), gelu exact (erf).
   * attention is bidirectional (no mask for one unpadded sequence), scale 1/sqrt(hd).
   * pooled outputs: CLS (position 0) and mean over positions, each also L2-normalised.
+
+ModernBERT (the ModernBERT paper, arXiv 2412.13663, and its published config):
+  * embeddings = LayerNorm(tok[ids]) (no positions: RoPE; LayerNorms without bias when
+    norm_bias is false); pre-norm layers, the first without its attention norm;
+  * layer i attends globally when i % global_attn_every_n_layers == 0 (RoPE base
+    global_rope_theta), else within |i - j| <= local_attention // 2 (local_rope_theta);
+  * Wqkv gives q, k, v one after the other; RoPE rotate_half with inv_freq 1/base^(2i/hd);
+  * MLP: Wi gives [input | gate]; Wo(gelu(input) * gate); a final LayerNorm.
 """
 
 import json
@@ -46,6 +54,21 @@ PRESETS = {
         "pooler_size_per_head": 128, "pooler_type": "first_token_transform", "position_embedding_type": "absolute",
         "torch_dtype": "float32", "type_vocab_size": 2, "use_cache": True, "vocab_size": 300,
     },
+    # answerdotai/ModernBERT-base (A.X Encoder's architecture), shrunk: four layers so
+    # that both kinds of attention appear, a window of 4 so that 17 tokens exceed it.
+    "tiny-modernbert": {
+        "architectures": ["ModernBertForMaskedLM"], "model_type": "modernbert", "attention_bias": False,
+        "attention_dropout": 0.0, "bos_token_id": 50281, "classifier_activation": "gelu", "classifier_bias": False,
+        "classifier_dropout": 0.0, "classifier_pooling": "mean", "cls_token_id": 50281, "decoder_bias": True,
+        "deterministic_flash_attn": False, "embedding_dropout": 0.0, "eos_token_id": 50282,
+        "global_attn_every_n_layers": 3, "global_rope_theta": 160000.0, "gradient_checkpointing": False,
+        "hidden_activation": "gelu", "hidden_size": 32, "initializer_cutoff_factor": 2.0, "initializer_range": 0.02,
+        "intermediate_size": 48, "layer_norm_eps": 1e-05, "local_attention": 4, "local_rope_theta": 10000.0,
+        "max_position_embeddings": 64, "mlp_bias": False, "mlp_dropout": 0.0, "norm_bias": False, "norm_eps": 1e-05,
+        "num_attention_heads": 4, "num_hidden_layers": 4, "pad_token_id": 50283, "position_embedding_type": "absolute",
+        "sep_token_id": 50282, "sparse_pred_ignore_index": -100, "sparse_prediction": False, "torch_dtype": "float32",
+        "transformers_version": "4.48.0.dev0", "vocab_size": 300,
+    },
     "tiny-xlmr": {
         "architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "attention_probs_dropout_prob": 0.1,
         "bos_token_id": 0, "classifier_dropout": None, "eos_token_id": 2, "hidden_act": "gelu",
@@ -63,9 +86,40 @@ def prefix(cfg):
     return "roberta." if cfg["model_type"] == "xlm-roberta" else "bert."
 
 
+def make_modernbert(cfg, g):
+    H, I, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+
+    def rnd(*shape, scale=0.1):
+        return (torch.randn(*shape, generator=g) * scale).float()
+
+    t = {"model.embeddings.tok_embeddings.weight": rnd(cfg["vocab_size"], H, scale=0.5),
+         "model.embeddings.norm.weight": 1 + rnd(H), "model.final_norm.weight": 1 + rnd(H)}
+    for i in range(L):
+        q = f"model.layers.{i}."
+        if i > 0:
+            t[q + "attn_norm.weight"] = 1 + rnd(H)
+        t[q + "attn.Wqkv.weight"] = rnd(3 * H, H, scale=0.3)
+        t[q + "attn.Wo.weight"] = rnd(H, H, scale=0.3)
+        t[q + "mlp_norm.weight"] = 1 + rnd(H)
+        t[q + "mlp.Wi.weight"] = rnd(2 * I, H, scale=0.3)
+        t[q + "mlp.Wo.weight"] = rnd(H, I, scale=0.3)
+    # The masked-language head, carried, not used for embeddings.
+    t["head.dense.weight"] = rnd(H, H)
+    t["head.norm.weight"] = 1 + rnd(H)
+    t["decoder.bias"] = rnd(cfg["vocab_size"])
+    return t
+
+
 def make(preset, outdir, seed=1):
     cfg = PRESETS[preset]
     g = torch.Generator().manual_seed(seed)
+    if cfg["model_type"] == "modernbert":
+        t = make_modernbert(cfg, g)
+        os.makedirs(outdir, exist_ok=True)
+        with open(os.path.join(outdir, "config.json"), "w") as f:
+            json.dump(cfg, f, indent=2)
+        safetensors_save(os.path.join(outdir, "model.safetensors"), t)
+        return
     H, I, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     p = prefix(cfg)
 
@@ -110,7 +164,50 @@ def layer_norm(x, w, b, eps):
     return (x - mu) / torch.sqrt(var + eps) * w + b
 
 
+def rope(x, theta):
+    T, hd = x.shape[-2], x.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+    cos, sin = torch.cat([ang.cos(), ang.cos()], -1).to(x.dtype), torch.cat([ang.sin(), ang.sin()], -1).to(x.dtype)
+    half = hd // 2
+    rot = torch.cat([-x[..., half:], x[..., :half]], -1)
+    return x * cos + rot * sin
+
+
+def forward_modernbert(cfg, W, ids, dtype=torch.float64):
+    w = {k: v.to(dtype) for k, v in W.items()}
+    H, nh, eps, L = cfg["hidden_size"], cfg["num_attention_heads"], cfg["norm_eps"], cfg["num_hidden_layers"]
+    hd, T, I = H // nh, len(ids), cfg["intermediate_size"]
+
+    def ln(x, name):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + eps) * w[name]
+
+    x = ln(w["model.embeddings.tok_embeddings.weight"][torch.tensor(ids)], "model.embeddings.norm.weight")
+    dist = (torch.arange(T)[:, None] - torch.arange(T)[None, :]).abs()
+    for i in range(L):
+        q = f"model.layers.{i}."
+        glob = i % cfg["global_attn_every_n_layers"] == 0
+        theta = cfg["global_rope_theta"] if glob else cfg["local_rope_theta"]
+        h = x if i == 0 else ln(x, q + "attn_norm.weight")
+        qkv = h @ w[q + "attn.Wqkv.weight"].T
+        Q, K, V = [qkv[:, j * H:(j + 1) * H].view(T, nh, hd).transpose(0, 1) for j in range(3)]
+        Q, K = rope(Q, theta), rope(K, theta)
+        scores = Q @ K.transpose(1, 2) / math.sqrt(hd)
+        if not glob:
+            scores = scores.masked_fill(dist > cfg["local_attention"] // 2, float("-inf"))
+        att = (torch.softmax(scores, -1) @ V).transpose(0, 1).reshape(T, H)
+        x = x + att @ w[q + "attn.Wo.weight"].T
+        h = ln(x, q + "mlp_norm.weight") @ w[q + "mlp.Wi.weight"].T
+        inp, gate = h[:, :I], h[:, I:]
+        x = x + (0.5 * inp * (1 + torch.erf(inp / math.sqrt(2))) * gate) @ w[q + "mlp.Wo.weight"].T
+    return ln(x, "model.final_norm.weight")
+
+
 def forward(cfg, W, ids, dtype=torch.float64):
+    if cfg["model_type"] == "modernbert":
+        return forward_modernbert(cfg, W, ids, dtype)
     p = prefix(cfg)
     w = {k: v.to(dtype) for k, v in W.items()}
     H, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
