@@ -41,6 +41,22 @@ type withSpecial struct{ t *wordpiece.Tokenizer }
 
 func (w withSpecial) Encode(text string) ([]int, error) { return w.t.EncodeWithSpecial(text) }
 
+// withTemplate encodes with a BPE tokenizer and puts its post_processor's
+// special tokens around the ids ([CLS] ... [SEP] for ModernBERT).
+type withTemplate struct {
+	t             *tokenizer.Tokenizer
+	before, after []int
+}
+
+func (w withTemplate) Encode(text string) ([]int, error) {
+	ids, err := w.t.Encode(text)
+	if err != nil {
+		return nil, err
+	}
+	out := append(append([]int(nil), w.before...), ids...)
+	return append(out, w.after...), nil
+}
+
 // LoadEmbedder opens an encoder folder (see encoder.Open) with its
 // tokenizer.json and its sentence-transformers pooling (1_Pooling/
 // config.json, and a Normalize module in modules.json); without those,
@@ -59,7 +75,11 @@ func LoadEmbedder(dir string) (*Embedder, error) {
 		}
 		e.Tok = withSpecial{wp}
 	} else if t, err := tokenizer.LoadJSON(tokPath); err == nil {
-		e.Tok = t
+		before, after, err := t.Template()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", tokPath, err)
+		}
+		e.Tok = withTemplate{t, before, after}
 	} else {
 		e.TokErr = err
 	}

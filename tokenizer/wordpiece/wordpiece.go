@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/dokja/dokja/tokenizer"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -51,24 +52,8 @@ type file struct {
 	PreTokenizer *struct {
 		Type string `json:"type"`
 	} `json:"pre_tokenizer"`
-	PostProcessor *struct {
-		Type   string `json:"type"`
-		Single []struct {
-			SpecialToken *struct {
-				ID string `json:"id"`
-			} `json:"SpecialToken"`
-			Sequence *struct {
-				ID string `json:"id"`
-			} `json:"Sequence"`
-		} `json:"single"`
-		SpecialTokens map[string]struct {
-			IDs []int `json:"ids"`
-		} `json:"special_tokens"`
-		// BertProcessing spells it as pairs.
-		CLS []any `json:"cls"`
-		SEP []any `json:"sep"`
-	} `json:"post_processor"`
-	Model struct {
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Model         struct {
 		Type                    string         `json:"type"`
 		UnkToken                string         `json:"unk_token"`
 		ContinuingSubwordPrefix string         `json:"continuing_subword_prefix"`
@@ -144,47 +129,11 @@ func build(f *file) (*Tokenizer, error) {
 		}
 	}
 	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].content) > len(t.added[j].content) })
-	if p := f.PostProcessor; p != nil {
-		switch p.Type {
-		case "TemplateProcessing":
-			seen := false
-			for _, piece := range p.Single {
-				if piece.Sequence != nil {
-					seen = true
-					continue
-				}
-				if piece.SpecialToken == nil {
-					continue
-				}
-				ids := p.SpecialTokens[piece.SpecialToken.ID].IDs
-				if seen {
-					t.after = append(t.after, ids...)
-				} else {
-					t.before = append(t.before, ids...)
-				}
-			}
-		case "BertProcessing", "RobertaProcessing":
-			id := func(pair []any) (int, error) {
-				if len(pair) == 2 {
-					if v, ok := pair[1].(float64); ok {
-						return int(v), nil
-					}
-				}
-				return 0, fmt.Errorf(`field "post_processor": want [token, id] pairs`)
-			}
-			cls, err := id(p.CLS)
-			if err != nil {
-				return nil, err
-			}
-			sep, err := id(p.SEP)
-			if err != nil {
-				return nil, err
-			}
-			t.before, t.after = []int{cls}, []int{sep}
-		default:
-			return nil, fmt.Errorf(`field "post_processor.type": %q is not supported`, p.Type)
-		}
+	before, after, err := tokenizer.ParseTemplate(f.PostProcessor)
+	if err != nil {
+		return nil, err
 	}
+	t.before, t.after = before, after
 	return t, nil
 }
 

@@ -1,0 +1,81 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// ParseTemplate reads a tokenizer.json post_processor for a single
+// sequence: the special token ids it puts before and after the text
+// (TemplateProcessing's "single", or BertProcessing and
+// RobertaProcessing's cls and sep). A null post_processor adds nothing.
+func ParseTemplate(raw json.RawMessage) (before, after []int, err error) {
+	if isNull(raw) {
+		return nil, nil, nil
+	}
+	var p struct {
+		Type   string `json:"type"`
+		Single []struct {
+			SpecialToken *struct {
+				ID string `json:"id"`
+			} `json:"SpecialToken"`
+			Sequence *struct{} `json:"Sequence"`
+		} `json:"single"`
+		SpecialTokens map[string]struct {
+			IDs []int `json:"ids"`
+		} `json:"special_tokens"`
+		CLS []any `json:"cls"`
+		SEP []any `json:"sep"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, nil, fmt.Errorf(`field "post_processor": %w`, err)
+	}
+	switch p.Type {
+	case "TemplateProcessing":
+		seen := false
+		for _, piece := range p.Single {
+			switch {
+			case piece.Sequence != nil:
+				seen = true
+			case piece.SpecialToken != nil:
+				ids, ok := p.SpecialTokens[piece.SpecialToken.ID]
+				if !ok {
+					return nil, nil, fmt.Errorf(`field "post_processor": special token %q has no ids`, piece.SpecialToken.ID)
+				}
+				if seen {
+					after = append(after, ids.IDs...)
+				} else {
+					before = append(before, ids.IDs...)
+				}
+			}
+		}
+		return before, after, nil
+	case "BertProcessing", "RobertaProcessing":
+		id := func(pair []any) (int, error) {
+			if len(pair) == 2 {
+				if v, ok := pair[1].(float64); ok {
+					return int(v), nil
+				}
+			}
+			return 0, fmt.Errorf(`field "post_processor": want [token, id] pairs for cls and sep`)
+		}
+		cls, err := id(p.CLS)
+		if err != nil {
+			return nil, nil, err
+		}
+		sep, err := id(p.SEP)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []int{cls}, []int{sep}, nil
+	case "ByteLevel":
+		return nil, nil, nil // offsets only
+	}
+	return nil, nil, fmt.Errorf(`field "post_processor.type": %q is not supported`, p.Type)
+}
+
+// Template returns the special token ids the tokenizer's post_processor
+// puts around a single sequence (see ParseTemplate).
+func (t *Tokenizer) Template() (before, after []int, err error) {
+	return ParseTemplate(t.extra["post_processor"])
+}
