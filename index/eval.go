@@ -94,10 +94,16 @@ func Score(ranked map[string][]string, qrels Qrels) Metrics {
 // docID maps an index document name (file:line or file#ID) to the id the
 // judgements use.
 func (ix *Index) Rank(ctx context.Context, queries map[string]string, k int, docID func(string) string) (map[string][]string, error) {
+	return RankWith(ctx, queries, k, docID, ix.Search)
+}
+
+// RankWith is Rank with another search: dense or hybrid.
+func RankWith(ctx context.Context, queries map[string]string, k int, docID func(string) string,
+	search func(ctx context.Context, query string, k int) ([]Hit, error)) (map[string][]string, error) {
 	out := make(map[string][]string, len(queries))
 	for q, text := range queries {
 		// Chunks of one document repeat: ask for more than k.
-		hits, err := ix.Search(ctx, text, min(maxK, 3*k))
+		hits, err := search(ctx, text, min(maxK, 3*k))
 		if err != nil {
 			return nil, fmt.Errorf("query %s: %w", q, err)
 		}

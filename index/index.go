@@ -34,6 +34,11 @@ type Options struct {
 	Overlap    int
 	// Progress, when set, hears of each file indexed.
 	Progress func(file string, chunks int)
+	// Embedder, when set, gives every chunk a vector as well (dense and
+	// hybrid search); EmbedderName identifies it in the manifest, and a
+	// build with another name embeds everything again.
+	Embedder     Embedder
+	EmbedderName string
 	// analyzer replaces AnalyzerName, for tests that compare analyzers.
 	analyzer string
 }
@@ -85,6 +90,10 @@ type Manifest struct {
 	Docs       int       `json:"docs"`
 	Chunks     int       `json:"chunks"`
 	Built      time.Time `json:"built"`
+	// Embedder names the model that gave the chunks' vectors (none: BM25
+	// only); Dim is their width.
+	Embedder string `json:"embedder,omitempty"`
+	Dim      int    `json:"dim,omitempty"`
 }
 
 // File is one input file of an index, as it was when indexed.
@@ -149,10 +158,17 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 	if opt.analyzer == "" {
 		opt.analyzer = AnalyzerName
 	}
+	if opt.Embedder != nil && opt.EmbedderName == "" {
+		return nil, errors.New("index: an embedder needs a name (Options.EmbedderName)")
+	}
 	man := &Manifest{Version: 1, Analyzer: opt.analyzer, ChunkChars: opt.ChunkChars, Overlap: opt.Overlap,
 		Format: opt.Format.String(), Field: opt.Field, IDField: opt.IDField}
+	if opt.Embedder != nil {
+		man.Embedder = opt.EmbedderName
+	}
 	had := map[string]File{}
 	var bi bleve.Index
+	vecs := &vectors{}
 	if old, err := atomicfile.ReadJSON[Manifest](filepath.Join(dir, manifestName)); err == nil && old.sameOptions(man) {
 		// Work on a copy of the old index.
 		if err := os.CopyFS(filepath.Join(tmp, bleveName), os.DirFS(filepath.Join(dir, bleveName))); err != nil {
@@ -163,6 +179,12 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 		}
 		for _, f := range old.Files {
 			had[f.Path] = f
+		}
+		if man.Embedder != "" {
+			if vecs, err = readVectors(vectorsPath(dir)); err != nil {
+				bi.Close()
+				return nil, err
+			}
 		}
 	} else if bi, err = bleve.New(filepath.Join(tmp, bleveName), indexMapping(opt.analyzer)); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
@@ -185,8 +207,9 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 				bi.Close()
 				return nil, err
 			}
+			vecs = vecs.keep(func(id string) bool { return !fromFile(id, f) })
 		}
-		fe, err := addFile(ctx, bi, f, opt)
+		fe, err := addFile(ctx, bi, f, opt, vecs)
 		if err != nil {
 			bi.Close()
 			return nil, err
@@ -201,7 +224,15 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 				bi.Close()
 				return nil, err
 			}
+			vecs = vecs.keep(func(id string) bool { return !fromFile(id, f) })
 		}
+	}
+	if man.Embedder != "" {
+		if err := vecs.write(vectorsPath(tmp)); err != nil {
+			bi.Close()
+			return nil, err
+		}
+		man.Dim = vecs.dim
 	}
 	if err := bi.Close(); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
@@ -220,7 +251,7 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 // updated to n's.
 func (m *Manifest) sameOptions(n *Manifest) bool {
 	return m.Version == n.Version && m.Analyzer == n.Analyzer && m.ChunkChars == n.ChunkChars && m.Overlap == n.Overlap &&
-		m.Format == n.Format && m.Field == n.Field && m.IDField == n.IDField
+		m.Format == n.Format && m.Field == n.Field && m.IDField == n.IDField && m.Embedder == n.Embedder
 }
 
 // dropFile removes a file's chunks.
@@ -272,7 +303,7 @@ func replaceDir(tmp, dir string) error {
 }
 
 // addFile chunks one file's documents into the index, a batch at a time.
-func addFile(ctx context.Context, bi bleve.Index, path string, opt Options) (*File, error) {
+func addFile(ctx context.Context, bi bleve.Index, path string, opt Options, vecs *vectors) (*File, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -284,6 +315,7 @@ func addFile(ctx context.Context, bi bleve.Index, path string, opt Options) (*Fi
 	}
 	defer r.Close()
 	batch := bi.NewBatch()
+	var embedIDs, embedTexts []string
 	for rec, err := range r.All() {
 		if err != nil {
 			var re *corpus.RecordError
@@ -305,6 +337,9 @@ func addFile(ctx context.Context, bi bleve.Index, path string, opt Options) (*Fi
 			if err := batch.Index(id, map[string]any{"text": c.Text, "doc": doc, "file": path, "start": c.Start}); err != nil {
 				return nil, err
 			}
+			if opt.Embedder != nil {
+				embedIDs, embedTexts = append(embedIDs, id), append(embedTexts, c.Text)
+			}
 			fe.Chunks++
 		}
 		if batch.Size() >= 1000 {
@@ -316,6 +351,11 @@ func addFile(ctx context.Context, bi bleve.Index, path string, opt Options) (*Fi
 	}
 	if err := bi.Batch(batch); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
+	}
+	if opt.Embedder != nil {
+		if err := embedChunks(ctx, opt.Embedder, embedIDs, embedTexts, vecs); err != nil {
+			return nil, err
+		}
 	}
 	if opt.Progress != nil {
 		opt.Progress(path, fe.Chunks)
@@ -392,6 +432,7 @@ func breakAt(runes []rune, lo, hi int) int {
 type Index struct {
 	Manifest *Manifest
 	bi       bleve.Index
+	vecs     *vectors // nil without an embedder
 }
 
 // Open opens the index in dir for searching.
@@ -403,11 +444,16 @@ func Open(dir string) (*Index, error) {
 	if man.Version != 1 {
 		return nil, fmt.Errorf("index %s: version %d; this Dokja reads version 1: rebuild it", dir, man.Version)
 	}
-	bi, err := bleve.OpenUsing(filepath.Join(dir, bleveName), map[string]any{"read_only": true})
-	if err != nil {
+	ix := &Index{Manifest: man}
+	if man.Embedder != "" {
+		if ix.vecs, err = readVectors(vectorsPath(dir)); err != nil {
+			return nil, fmt.Errorf("index %s: %w", dir, err)
+		}
+	}
+	if ix.bi, err = bleve.OpenUsing(filepath.Join(dir, bleveName), map[string]any{"read_only": true}); err != nil {
 		return nil, fmt.Errorf("index %s: %w", dir, err)
 	}
-	return &Index{Manifest: man, bi: bi}, nil
+	return ix, nil
 }
 
 // Close releases the index.

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -229,4 +230,38 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.Usage.TotalTokens = resp.Usage.PromptTokens
 	s.respond(w, http.StatusOK, resp)
+}
+
+// Embed encodes and embeds texts one by one (index.Embedder).
+func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if e.Tok == nil {
+		return nil, fmt.Errorf("embedding model %s takes token ids only: %v", e.Name, e.TokErr)
+	}
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ids, err := e.Tok.Encode(t)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > e.Model.MaxTokens() {
+			ids = ids[:e.Model.MaxTokens()] // long chunks: their start
+		}
+		if len(ids) == 0 {
+			out[i] = make([]float32, e.Model.Dim())
+			continue
+		}
+		h, err := e.Model.Forward(ids)
+		if err != nil {
+			return nil, err
+		}
+		v := encoder.Pool(h, e.Model.Dim(), e.Pooling)
+		if e.Normalize {
+			encoder.Normalize(v)
+		}
+		out[i] = v
+	}
+	return out, nil
 }

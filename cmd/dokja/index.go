@@ -5,11 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/index"
+	"github.com/dokja/dokja/serve"
 )
+
+// embedderName identifies an encoder folder in an index's manifest.
+func embedderName(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
 
 func init() {
 	lateCommands = append(lateCommands, command{"index", "a local search index over corpus files: build, search", runIndex, "build|search"})
@@ -41,18 +51,30 @@ Example:
 	idField := fs.String("id-field", "", "JSON field or Parquet column naming each document")
 	chunk := fs.Int("chunk", 1000, "chunk length in characters")
 	overlap := fs.Int("overlap", 200, "characters consecutive chunks share")
+	embModel := fs.String("embedding-model", "", "encoder `folder` that also gives every chunk a vector (dense and hybrid search)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() == 0 {
 		return fs.usageError("--out and at least one PATH are required")
 	}
+	var emb *serve.Embedder
+	if *embModel != "" {
+		var err error
+		if emb, err = serve.LoadEmbedder(*embModel); err != nil {
+			return err
+		}
+	}
 	f, err := corpus.ParseFormat(*format)
 	if err != nil {
 		return fs.usageError("--format: %v", err)
 	}
-	man, err := index.Build(ctx, fs.Args(), *out, index.Options{Format: f, Field: *field, IDField: *idField, ChunkChars: *chunk, Overlap: *overlap,
-		Progress: func(file string, chunks int) { fmt.Fprintf(stderr, "indexed %s: %d chunks\n", file, chunks) }})
+	opt := index.Options{Format: f, Field: *field, IDField: *idField, ChunkChars: *chunk, Overlap: *overlap,
+		Progress: func(file string, chunks int) { fmt.Fprintf(stderr, "indexed %s: %d chunks\n", file, chunks) }}
+	if emb != nil {
+		opt.Embedder, opt.EmbedderName = emb, embedderName(*embModel)
+	}
+	man, err := index.Build(ctx, fs.Args(), *out, opt)
 	if err != nil {
 		return err
 	}
@@ -70,6 +92,8 @@ Example:
 	dir := fs.String("index", "", "index `folder`")
 	k := fs.Int("k", 10, "chunks to return (1 to 1000)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
+	mode := fs.String("mode", "bm25", "bm25, dense or hybrid (dense and hybrid need the index's --embedding-model)")
+	embModel := fs.String("embedding-model", "", "the encoder `folder` the index was built with")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -85,7 +109,30 @@ Example:
 		return err
 	}
 	defer ix.Close()
-	hits, err := ix.Search(ctx, query, *k)
+	var hits []index.Hit
+	switch *mode {
+	case "bm25":
+		hits, err = ix.Search(ctx, query, *k)
+	case "dense", "hybrid":
+		if *embModel == "" || embedderName(*embModel) != ix.Manifest.Embedder {
+			return fs.usageError("--mode %s needs --embedding-model, the one the index was built with (%q)", *mode, ix.Manifest.Embedder)
+		}
+		emb, lerr := serve.LoadEmbedder(*embModel)
+		if lerr != nil {
+			return lerr
+		}
+		if *mode == "hybrid" {
+			hits, err = ix.SearchHybrid(ctx, query, emb, *k)
+			break
+		}
+		qv, eerr := emb.Embed(ctx, []string{query})
+		if eerr != nil {
+			return eerr
+		}
+		hits, err = ix.SearchVector(ctx, qv[0], *k)
+	default:
+		return fs.usageError("--mode %q: want bm25, dense or hybrid", *mode)
+	}
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,59 @@ func TestEvalRetrievalCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got[filepath.Base(dir)].Queries != 2 || got[filepath.Base(dir)].NDCG10 != 1 {
 		t.Errorf("%s: %v", r.stdout, err)
 	}
+	// With an encoder, dense and fused rankings are scored too.
+	r = mustRun(t, "", "eval", "retrieval", "--beir", dir, "--json", "--embedding-model", tinyEncoder(t))
+	var modes map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(r.stdout), &modes); err != nil || len(modes) != 3 {
+		t.Errorf("with an encoder: %s %v", r.stdout, err)
+	}
+	for _, m := range []string{"bm25", "dense", "hybrid"} {
+		if _, ok := modes[m+", "+filepath.Base(dir)]; !ok {
+			t.Errorf("no %s row in %s", m, r.stdout)
+		}
+	}
 	if r := dokja(t, "", "eval", "retrieval"); r.code != 2 {
 		t.Errorf("no task: exit %d", r.code)
 	}
+}
+
+// An index built with an encoder searches by vectors and by both; the
+// encoder must be the one it was built with.
+func TestIndexDenseCommand(t *testing.T) {
+	enc := tinyEncoder(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.jsonl"), []byte(`{"text": "서울에서 회의를 엽니다."}`+"\n"+`{"text": "To save the document, open the file."}`+"\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "idx")
+	mustRun(t, "", "index", "build", "--out", out, "--embedding-model", enc, src)
+	for _, mode := range []string{"dense", "hybrid"} {
+		r := mustRun(t, "", "index", "search", "--index", out, "--mode", mode, "--embedding-model", enc, "-k", "2", "--json", "서울에서 회의를 엽니다.")
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		var first struct{ Text string }
+		if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || !strings.HasPrefix(first.Text, "서울에서") {
+			t.Errorf("%s: %s", mode, r.stdout)
+		}
+	}
+	if r := dokja(t, "", "index", "search", "--index", out, "--mode", "dense", "x"); r.code != 2 || !strings.Contains(r.stderr, "--embedding-model") {
+		t.Errorf("dense without the encoder: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// tinyEncoder is a BERT folder: the encoder test checkpoint with a
+// WordPiece tokenizer.
+func tinyEncoder(t *testing.T) string {
+	t.Helper()
+	enc := filepath.Join(t.TempDir(), "bert")
+	os.MkdirAll(enc, 0o755)
+	for src, dst := range map[string]string{
+		filepath.Join("..", "..", "encoder", "testdata", "tiny-bert", "config.json"):       "config.json",
+		filepath.Join("..", "..", "encoder", "testdata", "tiny-bert", "model.safetensors"): "model.safetensors",
+		filepath.Join("..", "..", "tokenizer", "wordpiece", "testdata", "cased.json"):      "tokenizer.json",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(enc, dst), b, 0o644)
+	}
+	return enc
 }

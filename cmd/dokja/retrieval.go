@@ -12,13 +12,15 @@ import (
 
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/index"
+	"github.com/dokja/dokja/serve"
 )
 
 func runEvalRetrieval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval retrieval", "", `
 Score retrieval: index a task's documents (BM25 over chunks, see dokja
-index build), rank them for each query, and print nDCG@10, MRR@10,
-recall@10 and recall@100 against the task's judgements. Tasks: a BEIR
+index build; with --embedding-model also dense vectors, and both fused),
+rank them for each query, and print nDCG@10, MRR@10, recall@10 and
+recall@100 against the task's judgements. Tasks: a BEIR
 folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv), or the LibreOffice
 help pages (--help-pages, the folder holding ko/ and en-US/): each
 sampled Korean page's title is a query, answered by the Korean page, and
@@ -35,6 +37,7 @@ Examples:
 	chunk := fs.Int("chunk", 1000, "chunk length in characters")
 	overlap := fs.Int("overlap", 200, "characters consecutive chunks share")
 	asJSON := fs.Bool("json", false, "print the metrics as JSON")
+	embModel := fs.String("embedding-model", "", "encoder `folder`: also score dense and hybrid (BM25 + dense, reciprocal rank fusion) search")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +79,14 @@ Examples:
 		judged["help pages: Korean page"] = task.Korean
 		judged["help pages: English page"] = task.English
 	}
+	var emb *serve.Embedder
+	if *embModel != "" {
+		var err error
+		if emb, err = serve.LoadEmbedder(*embModel); err != nil {
+			return err
+		}
+		opt.Embedder, opt.EmbedderName = emb, embedderName(*embModel)
+	}
 	man, err := index.Build(ctx, files, dir, opt)
 	if err != nil {
 		return err
@@ -85,24 +96,43 @@ Examples:
 		return err
 	}
 	defer ix.Close()
-	ranked, err := ix.Rank(ctx, queries, 100, docID)
-	if err != nil {
-		return err
+	searches := map[string]func(context.Context, string, int) ([]index.Hit, error){"bm25": ix.Search}
+	if emb != nil {
+		searches["dense"] = func(ctx context.Context, q string, k int) ([]index.Hit, error) {
+			v, err := emb.Embed(ctx, []string{q})
+			if err != nil {
+				return nil, err
+			}
+			return ix.SearchVector(ctx, v[0], k)
+		}
+		searches["hybrid"] = func(ctx context.Context, q string, k int) ([]index.Hit, error) {
+			return ix.SearchHybrid(ctx, q, emb, k)
+		}
 	}
 	results := map[string]index.Metrics{}
-	for name, q := range judged {
-		results[name] = index.Score(ranked, q)
+	for mode, search := range searches {
+		ranked, err := index.RankWith(ctx, queries, 100, docID, search)
+		if err != nil {
+			return err
+		}
+		for name, q := range judged {
+			label := name
+			if emb != nil {
+				label = mode + ", " + name
+			}
+			results[label] = index.Score(ranked, q)
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(stdout, "BM25 over %d documents (%d chunks), %d queries\n", man.Docs, man.Chunks, len(queries))
-	fmt.Fprintf(stdout, "%-26s %8s %8s %8s %9s %10s\n", "judged", "queries", "nDCG@10", "MRR@10", "recall@10", "recall@100")
+	fmt.Fprintf(stdout, "%d documents (%d chunks), %d queries\n", man.Docs, man.Chunks, len(queries))
+	fmt.Fprintf(stdout, "%-34s %8s %8s %8s %9s %10s\n", "judged", "queries", "nDCG@10", "MRR@10", "recall@10", "recall@100")
 	for _, name := range slices.Sorted(maps.Keys(results)) {
 		m := results[name]
-		fmt.Fprintf(stdout, "%-26s %8d %8.3f %8.3f %9.3f %10.3f\n", name, m.Queries, m.NDCG10, m.MRR10, m.Recall10, m.Recall100)
+		fmt.Fprintf(stdout, "%-34s %8d %8.3f %8.3f %9.3f %10.3f\n", name, m.Queries, m.NDCG10, m.MRR10, m.Recall10, m.Recall100)
 	}
 	return nil
 }

@@ -1,0 +1,286 @@
+package index
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/dokja/dokja/atomicfile"
+)
+
+// Dense vectors beside BM25: every chunk's embedding from an encoder,
+// searched exactly (a flat scan: tens of thousands of chunks take a few
+// milliseconds), and fused with BM25 by reciprocal rank.
+
+// Embedder turns texts into vectors (an encoder behind it).
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+const vectorsName = "vectors.bin"
+
+var vectorsMagic = []byte("DOKJAVEC1\n")
+
+// vectors are the chunks' embeddings, unit length, row by row.
+type vectors struct {
+	dim  int
+	ids  []string
+	data []float32
+}
+
+func (v *vectors) add(id string, vec []float32) error {
+	if v.dim == 0 {
+		v.dim = len(vec)
+	}
+	if len(vec) != v.dim || v.dim == 0 {
+		return fmt.Errorf("index: the embedder gave a vector of %d values after ones of %d", len(vec), v.dim)
+	}
+	var ss float64
+	for _, x := range vec {
+		ss += float64(x) * float64(x)
+	}
+	inv := float32(1)
+	if ss > 0 {
+		inv = float32(1 / math.Sqrt(ss))
+	}
+	v.ids = append(v.ids, id)
+	for _, x := range vec {
+		v.data = append(v.data, x*inv)
+	}
+	return nil
+}
+
+// keep returns the vectors whose chunk ids pass.
+func (v *vectors) keep(ok func(id string) bool) *vectors {
+	out := &vectors{dim: v.dim}
+	for i, id := range v.ids {
+		if ok(id) {
+			out.ids = append(out.ids, id)
+			out.data = append(out.data, v.data[i*v.dim:(i+1)*v.dim]...)
+		}
+	}
+	return out
+}
+
+func (v *vectors) write(path string) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		bw.Write(vectorsMagic)
+		binary.Write(bw, binary.LittleEndian, uint32(v.dim))
+		binary.Write(bw, binary.LittleEndian, uint32(len(v.ids)))
+		for i, id := range v.ids {
+			binary.Write(bw, binary.LittleEndian, uint32(len(id)))
+			bw.WriteString(id)
+			if err := binary.Write(bw, binary.LittleEndian, v.data[i*v.dim:(i+1)*v.dim]); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	})
+}
+
+func readVectors(path string) (*vectors, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(f)
+	bad := func(what string) error { return fmt.Errorf("%s: %s", path, what) }
+	magic := make([]byte, len(vectorsMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != string(vectorsMagic) {
+		return nil, bad("not a vectors file")
+	}
+	var dim, n uint32
+	if binary.Read(r, binary.LittleEndian, &dim) != nil || binary.Read(r, binary.LittleEndian, &n) != nil || dim == 0 || dim > 1<<16 {
+		return nil, bad("bad header")
+	}
+	// Every entry takes at least 4 bytes of length and dim floats: the
+	// header cannot promise more entries than the file holds.
+	if uint64(n)*(4+4*uint64(dim)) > uint64(st.Size()) {
+		return nil, bad("the header counts more vectors than the file holds")
+	}
+	v := &vectors{dim: int(dim), ids: make([]string, 0, n), data: make([]float32, 0, int(n)*int(dim))}
+	row := make([]float32, dim)
+	for range n {
+		var l uint32
+		if err := binary.Read(r, binary.LittleEndian, &l); err != nil || l > 1<<16 {
+			return nil, bad("bad entry")
+		}
+		id := make([]byte, l)
+		if _, err := io.ReadFull(r, id); err != nil {
+			return nil, bad("truncated")
+		}
+		if err := binary.Read(r, binary.LittleEndian, row); err != nil {
+			return nil, bad("truncated")
+		}
+		v.ids = append(v.ids, string(id))
+		v.data = append(v.data, row...)
+	}
+	return v, nil
+}
+
+// embedChunks embeds chunks a batch at a time into v.
+func embedChunks(ctx context.Context, e Embedder, ids, texts []string, v *vectors) error {
+	for lo := 0; lo < len(texts); lo += 32 {
+		hi := min(lo+32, len(texts))
+		vecs, err := e.Embed(ctx, texts[lo:hi])
+		if err != nil {
+			return fmt.Errorf("index: embedding: %w", err)
+		}
+		if len(vecs) != hi-lo {
+			return errors.New("index: the embedder returned another number of vectors than texts")
+		}
+		for i, vec := range vecs {
+			if err := v.add(ids[lo+i], vec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fromFile reports whether chunk id belongs to a document of file path.
+func fromFile(id, path string) bool {
+	return strings.HasPrefix(id, path+":") || strings.HasPrefix(id, path+"#")
+}
+
+// Dense reports whether the index holds vectors.
+func (ix *Index) Dense() bool { return ix.vecs != nil }
+
+// SearchVector returns the k chunks whose vectors are closest to q
+// (cosine similarity, the score).
+func (ix *Index) SearchVector(ctx context.Context, q []float32, k int) ([]Hit, error) {
+	if ix.vecs == nil {
+		return nil, errors.New("index: built without an embedding model (dokja index build --embedding-model)")
+	}
+	if k < 1 || k > maxK {
+		return nil, fmt.Errorf("index: k %d: want 1 to %d", k, maxK)
+	}
+	v := ix.vecs
+	if len(q) != v.dim {
+		return nil, fmt.Errorf("index: a query vector of %d values; the index holds %d", len(q), v.dim)
+	}
+	var ss float64
+	for _, x := range q {
+		ss += float64(x) * float64(x)
+	}
+	type scored struct {
+		i     int
+		score float32
+	}
+	all := make([]scored, len(v.ids))
+	for i := range v.ids {
+		var dot float32
+		for j, x := range v.data[i*v.dim : (i+1)*v.dim] {
+			dot += x * q[j]
+		}
+		all[i] = scored{i, dot}
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a].score > all[b].score })
+	all = all[:min(k, len(all))]
+	ids := make([]string, len(all))
+	for i, s := range all {
+		ids[i] = v.ids[s.i]
+	}
+	chunks, err := ix.chunks(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	norm := float32(1)
+	if ss > 0 {
+		norm = float32(1 / math.Sqrt(ss))
+	}
+	hits := make([]Hit, 0, len(all))
+	for i, s := range all {
+		if c, ok := chunks[ids[i]]; ok {
+			hits = append(hits, Hit{Chunk: c, Score: float64(s.score * norm)})
+		}
+	}
+	return hits, nil
+}
+
+// chunks fetches stored chunks by id.
+func (ix *Index) chunks(ctx context.Context, ids []string) (map[string]Chunk, error) {
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = []string{"text", "doc", "start"}
+	res, err := ix.bi.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	out := make(map[string]Chunk, len(res.Hits))
+	for _, h := range res.Hits {
+		c := Chunk{ID: h.ID}
+		c.Text, _ = h.Fields["text"].(string)
+		c.Doc, _ = h.Fields["doc"].(string)
+		if s, ok := h.Fields["start"].(float64); ok {
+			c.Start = int(s)
+		}
+		out[h.ID] = c
+	}
+	return out, nil
+}
+
+// rrfK is reciprocal rank fusion's constant (Cormack et al., 2009).
+const rrfK = 60
+
+// Fuse merges ranked lists by reciprocal rank fusion: a chunk's score is
+// the sum over the lists of 1/(60 + its rank there).
+func Fuse(k int, lists ...[]Hit) []Hit {
+	score := map[string]float64{}
+	first := map[string]Hit{}
+	for _, l := range lists {
+		for r, h := range l {
+			score[h.ID] += 1 / float64(rrfK+r+1)
+			if _, ok := first[h.ID]; !ok {
+				first[h.ID] = h
+			}
+		}
+	}
+	out := make([]Hit, 0, len(score))
+	for id, s := range score {
+		h := first[id]
+		h.Score = s
+		out = append(out, h)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Score != out[b].Score {
+			return out[a].Score > out[b].Score
+		}
+		return out[a].ID < out[b].ID
+	})
+	return out[:min(k, len(out))]
+}
+
+// SearchHybrid fuses BM25's and the vectors' best 50 for the query
+// (embedded by e) into k hits.
+func (ix *Index) SearchHybrid(ctx context.Context, query string, e Embedder, k int) ([]Hit, error) {
+	bm, err := ix.Search(ctx, query, 50)
+	if err != nil {
+		return nil, err
+	}
+	qv, err := e.Embed(ctx, []string{query})
+	if err != nil {
+		return nil, fmt.Errorf("index: embedding the query: %w", err)
+	}
+	dn, err := ix.SearchVector(ctx, qv[0], 50)
+	if err != nil {
+		return nil, err
+	}
+	return Fuse(k, bm, dn), nil
+}
+
+func vectorsPath(dir string) string { return filepath.Join(dir, vectorsName) }
