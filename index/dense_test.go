@@ -118,3 +118,28 @@ func TestFuse(t *testing.T) {
 		t.Errorf("fused %v (%+v)", ids, got)
 	}
 }
+
+// FuzzReadVectors: any vectors.bin is read or refused, never a panic or
+// an allocation the file cannot back.
+func FuzzReadVectors(f *testing.F) {
+	v := &vectors{}
+	v.add("a#0", []float32{1, 2, 3})
+	v.add("b#1", []float32{0, 1, 0})
+	dir := f.TempDir()
+	p := filepath.Join(dir, "v.bin")
+	if err := v.write(p); err != nil {
+		f.Fatal(err)
+	}
+	good, _ := os.ReadFile(p)
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add([]byte("DOKJAVEC1\n\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "v.bin")
+		os.WriteFile(p, data, 0o644)
+		got, err := readVectors(p)
+		if err == nil && len(got.data) != len(got.ids)*got.dim {
+			t.Fatalf("%d ids of %d values, %d values read", len(got.ids), got.dim, len(got.data))
+		}
+	})
+}
