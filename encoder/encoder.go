@@ -169,23 +169,9 @@ func Load(dir string) (*Model, error) {
 		}
 	}
 	H, I := c.HiddenSize, c.IntermediateSize
-	get := func(name string, shape ...int) ([]float32, error) {
-		info, ok := f.Info(prefix + name)
-		if !ok {
-			return nil, fmt.Errorf("%s: no tensor %s%s", path, prefix, name)
-		}
-		if !slices.Equal(info.Shape, shape) {
-			return nil, fmt.Errorf("%s: %s%s has shape %v, want %v", path, prefix, name, info.Shape, shape)
-		}
-		return f.Float32(prefix + name)
-	}
+	r := &tensors{f: f, path: path, prefix: prefix}
 	m := &Model{Config: *c, K: tensor.Default()}
-	var errs []error
-	must := func(dst *[]float32, name string, shape ...int) {
-		v, err := get(name, shape...)
-		errs = append(errs, err)
-		*dst = v
-	}
+	must := func(dst *[]float32, name string, shape ...int) { r.read(dst, name, true, shape...) }
 	must(&m.word, "embeddings.word_embeddings.weight", c.VocabSize, H)
 	must(&m.pos, "embeddings.position_embeddings.weight", c.MaxPositionEmbeddings, H)
 	must(&m.typ, "embeddings.token_type_embeddings.weight", c.TypeVocabSize, H)
@@ -211,10 +197,38 @@ func Load(dir string) (*Model, error) {
 		must(&l.ln2W, p+"output.LayerNorm.weight", H)
 		must(&l.ln2B, p+"output.LayerNorm.bias", H)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(r.errs...); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// tensors reads a checkpoint's tensors by name, checking their shapes and
+// gathering every problem.
+type tensors struct {
+	f            *safetensors.File
+	path, prefix string
+	errs         []error
+}
+
+// read sets *dst to tensor prefix+name of the given shape, when present
+// (an absent optional tensor, such as a bias the config leaves out).
+func (r *tensors) read(dst *[]float32, name string, present bool, shape ...int) {
+	if !present {
+		return
+	}
+	info, ok := r.f.Info(r.prefix + name)
+	if !ok {
+		r.errs = append(r.errs, fmt.Errorf("%s: no tensor %s%s", r.path, r.prefix, name))
+		return
+	}
+	if !slices.Equal(info.Shape, shape) {
+		r.errs = append(r.errs, fmt.Errorf("%s: %s%s has shape %v, want %v", r.path, r.prefix, name, info.Shape, shape))
+		return
+	}
+	v, err := r.f.Float32(r.prefix + name)
+	r.errs = append(r.errs, err)
+	*dst = v
 }
 
 // Forward returns the last hidden states of a sequence of token ids, a
@@ -247,9 +261,9 @@ func (m *Model) Forward(ids []int) ([]float32, error) {
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i := range m.layers {
 		l := &m.layers[i]
-		m.linear(q, x, l.wq, l.bq, T, H, H)
-		m.linear(k, x, l.wk, l.bk, T, H, H)
-		m.linear(v, x, l.wv, l.bv, T, H, H)
+		linear(m.K, q, x, l.wq, l.bq, T, H, H)
+		linear(m.K, k, x, l.wk, l.bk, T, H, H)
+		linear(m.K, v, x, l.wv, l.bv, T, H, H)
 		for h := range nh {
 			// Every position attends to every position: no mask.
 			m.K.Gemm(false, true, T, T, hd, scale, q[h*hd:], H, k[h*hd:], H, 0, scores, T)
@@ -258,28 +272,32 @@ func (m *Model) Forward(ids []int) ([]float32, error) {
 			}
 			m.K.Gemm(false, false, T, hd, T, 1, scores, T, v[h*hd:], H, 0, att[h*hd:], H)
 		}
-		m.linear(tmp, att, l.wo, l.bo, T, H, H)
+		linear(m.K, tmp, att, l.wo, l.bo, T, H, H)
 		tensor.Add(x, tmp)
 		layerNorm(x, H, l.ln1W, l.ln1B, eps)
-		m.linear(mid, x, l.w1, l.b1, T, H, I)
+		linear(m.K, mid, x, l.w1, l.b1, T, H, I)
 		gelu(mid)
-		m.linear(tmp, mid, l.w2, l.b2, T, I, H)
+		linear(m.K, tmp, mid, l.w2, l.b2, T, I, H)
 		tensor.Add(x, tmp)
 		layerNorm(x, H, l.ln2W, l.ln2B, eps)
 	}
 	return x, nil
 }
 
-// linear sets dst (rows×out) to x (rows×in) times wᵀ (w is out×in) plus b.
-func (m *Model) linear(dst, x, w, b []float32, rows, in, out int) {
-	m.K.Gemm(false, true, rows, out, in, 1, x, in, w, in, 0, dst, out)
-	for r := range rows {
-		tensor.Add(dst[r*out:(r+1)*out], b)
+// linear sets dst (rows×out) to x (rows×in) times wᵀ (w is out×in), plus
+// b unless it is nil.
+func linear(k tensor.Kernels, dst, x, w, b []float32, rows, in, out int) {
+	k.Gemm(false, true, rows, out, in, 1, x, in, w, in, 0, dst, out)
+	if b != nil {
+		for r := range rows {
+			tensor.Add(dst[r*out:(r+1)*out], b)
+		}
 	}
 }
 
 // layerNorm normalises each row of x (width n) to zero mean and unit
-// variance, then scales and shifts it; sums in float64.
+// variance, then scales and shifts it (b may be nil: no shift); sums in
+// float64.
 func layerNorm(x []float32, n int, w, b []float32, eps float32) {
 	for r := 0; r < len(x); r += n {
 		row := x[r : r+n]
@@ -295,7 +313,10 @@ func layerNorm(x []float32, n int, w, b []float32, eps float32) {
 		}
 		inv := 1 / math.Sqrt(ss/float64(n)+float64(eps))
 		for i, v := range row {
-			row[i] = float32((float64(v)-mean)*inv)*w[i] + b[i]
+			row[i] = float32((float64(v)-mean)*inv) * w[i]
+			if b != nil {
+				row[i] += b[i]
+			}
 		}
 	}
 }

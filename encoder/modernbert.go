@@ -146,24 +146,8 @@ func loadModern(dir string, raw []byte) (*ModernBERT, error) {
 		prefix = "model."
 	}
 	H, I := c.HiddenSize, c.IntermediateSize
-	var errs []error
-	load := func(dst *[]float32, name string, present bool, shape ...int) {
-		if !present {
-			return
-		}
-		info, ok := f.Info(prefix + name)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: no tensor %s%s", path, prefix, name))
-			return
-		}
-		if !slices.Equal(info.Shape, shape) {
-			errs = append(errs, fmt.Errorf("%s: %s%s has shape %v, want %v", path, prefix, name, info.Shape, shape))
-			return
-		}
-		v, err := f.Float32(prefix + name)
-		errs = append(errs, err)
-		*dst = v
-	}
+	r := &tensors{f: f, path: path, prefix: prefix}
+	load := r.read
 	m := &ModernBERT{Config: c, K: tensor.Default()}
 	load(&m.embed, "embeddings.tok_embeddings.weight", true, c.VocabSize, H)
 	load(&m.embNW, "embeddings.norm.weight", true, H)
@@ -187,7 +171,7 @@ func loadModern(dir string, raw []byte) (*ModernBERT, error) {
 		load(&l.b2, p+"mlp.Wo.bias", c.MLPBias, H)
 		m.rot = append(m.rot, tensor.NewRotary(H/c.NumAttentionHeads, c.theta(i)))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(r.errs...); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -217,7 +201,7 @@ func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 		copy(x[t*H:(t+1)*H], m.embed[id*H:(id+1)*H])
 	}
 	eps := float32(c.NormEps)
-	layerNormOpt(x, H, m.embNW, m.embNB, eps)
+	layerNorm(x, H, m.embNW, m.embNB, eps)
 	nh := c.NumAttentionHeads
 	hd := H / nh
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -235,9 +219,9 @@ func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 		l := &m.layers[i]
 		copy(h, x)
 		if i > 0 {
-			layerNormOpt(h, H, l.attnNW, l.attnNB, eps)
+			layerNorm(h, H, l.attnNW, l.attnNB, eps)
 		}
-		linearOpt(m.K, qkv, h, l.wqkv, l.bqkv, T, H, 3*H)
+		linear(m.K, qkv, h, l.wqkv, l.bqkv, T, H, 3*H)
 		for t := range T {
 			row := qkv[t*3*H : (t+1)*3*H]
 			copy(q[t*H:(t+1)*H], row[:H])
@@ -263,11 +247,11 @@ func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 			}
 			m.K.Gemm(false, false, T, hd, T, 1, scores, T, v[hh*hd:], H, 0, att[hh*hd:], H)
 		}
-		linearOpt(m.K, tmp, att, l.wo, l.bo, T, H, H)
+		linear(m.K, tmp, att, l.wo, l.bo, T, H, H)
 		tensor.Add(x, tmp)
 		copy(h, x)
-		layerNormOpt(h, H, l.mlpNW, l.mlpNB, eps)
-		linearOpt(m.K, mid, h, l.wi, l.bi, T, H, 2*I)
+		layerNorm(h, H, l.mlpNW, l.mlpNB, eps)
+		linear(m.K, mid, h, l.wi, l.bi, T, H, 2*I)
 		for t := range T {
 			in, gate, out := mid[t*2*I:t*2*I+I], mid[t*2*I+I:(t+1)*2*I], act[t*I:(t+1)*I]
 			copy(out, in)
@@ -276,29 +260,11 @@ func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 				out[j] *= gate[j]
 			}
 		}
-		linearOpt(m.K, tmp, act, l.w2, l.b2, T, I, H)
+		linear(m.K, tmp, act, l.w2, l.b2, T, I, H)
 		tensor.Add(x, tmp)
 	}
-	layerNormOpt(x, H, m.finW, m.finB, eps)
+	layerNorm(x, H, m.finW, m.finB, eps)
 	return x, nil
-}
-
-// linearOpt is linear with an optional bias.
-func linearOpt(k tensor.Kernels, dst, x, w, b []float32, rows, in, out int) {
-	k.Gemm(false, true, rows, out, in, 1, x, in, w, in, 0, dst, out)
-	if b != nil {
-		for r := range rows {
-			tensor.Add(dst[r*out:(r+1)*out], b)
-		}
-	}
-}
-
-// layerNormOpt is layerNorm with an optional bias.
-func layerNormOpt(x []float32, n int, w, b []float32, eps float32) {
-	if b == nil {
-		b = make([]float32, n)
-	}
-	layerNorm(x, n, w, b, eps)
 }
 
 // readModelType peeks at a config.json's model_type.
