@@ -54,6 +54,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzSchemaGBNF -fuzztime=$(FUZZTIME) ./grammar/
 	$(GO) test -run='^$$' -fuzz=FuzzCallStream -fuzztime=$(FUZZTIME) ./serve/
 	$(GO) test -run='^$$' -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./tokenizer/wordpiece/
+	$(GO) test -run='^$$' -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./tokenizer/unigram/
 	$(GO) test -run='^$$' -fuzz=FuzzReadVectors -fuzztime=$(FUZZTIME) ./index/
 	$(GO) test -run='^$$' -fuzz=FuzzSplitter -fuzztime=$(FUZZTIME) ./tokenizer/
 	$(GO) test -run='^$$' -fuzz=FuzzReadJSON -fuzztime=$(FUZZTIME) ./tokenizer/

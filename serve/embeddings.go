@@ -15,6 +15,7 @@ import (
 
 	"github.com/dokja/dokja/encoder"
 	"github.com/dokja/dokja/tokenizer"
+	"github.com/dokja/dokja/tokenizer/unigram"
 	"github.com/dokja/dokja/tokenizer/wordpiece"
 )
 
@@ -23,8 +24,8 @@ type Embedder struct {
 	Name  string
 	Model encoder.Encoder
 	// Tok encodes string inputs, with the special tokens the model
-	// expects ([CLS] ... [SEP]); without it the model takes token ids only
-	// (TokErr says why: XLM-RoBERTa's Unigram tokenizer is not read yet).
+	// expects ([CLS] ... [SEP], <s> ... </s>); without it the model takes
+	// token ids only (TokErr says why).
 	Tok     TextEncoder
 	TokErr  error
 	Pooling encoder.Pooling
@@ -37,8 +38,13 @@ type TextEncoder interface {
 	Encode(text string) ([]int, error)
 }
 
-// withSpecial encodes through a WordPiece tokenizer's template.
-type withSpecial struct{ t *wordpiece.Tokenizer }
+// withSpecial encodes through a WordPiece or Unigram tokenizer's
+// template.
+type withSpecial struct {
+	t interface {
+		EncodeWithSpecial(string) ([]int, error)
+	}
+}
 
 func (w withSpecial) Encode(text string) ([]int, error) { return w.t.EncodeWithSpecial(text) }
 
@@ -75,6 +81,12 @@ func LoadEmbedder(dir string) (*Embedder, error) {
 			return nil, err
 		}
 		e.Tok = withSpecial{wp}
+	} else if unigram.IsUnigram(tokPath) {
+		ug, err := unigram.Load(tokPath)
+		if err != nil {
+			return nil, err
+		}
+		e.Tok = withSpecial{ug}
 	} else if t, err := tokenizer.LoadJSON(tokPath); err == nil {
 		before, after, err := t.Template()
 		if err != nil {

@@ -174,3 +174,45 @@ func TestEmbeddingsWordPiece(t *testing.T) {
 		}
 	}
 }
+
+// An XLM-RoBERTa folder with a Unigram tokenizer takes strings, encoded
+// inside <s> ... </s>.
+func TestEmbeddingsUnigram(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "xlmr")
+	os.MkdirAll(dir, 0o755)
+	for src, dst := range map[string]string{
+		filepath.Join("..", "encoder", "testdata", "tiny-xlmr", "config.json"):       "config.json",
+		filepath.Join("..", "encoder", "testdata", "tiny-xlmr", "model.safetensors"): "model.safetensors",
+		filepath.Join("..", "tokenizer", "unigram", "testdata", "xlmr-like.json"):    "tokenizer.json",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, dst), b, 0o644)
+	}
+	emb, err := LoadEmbedder(dir)
+	if err != nil || emb.Tok == nil {
+		t.Fatalf("embedder %+v %v", emb, err)
+	}
+	ids, _ := emb.Tok.Encode("서울에서 회의를 엽니다.")
+	if ids[0] != 0 || ids[len(ids)-1] != 2 {
+		t.Fatalf("ids %v: want <s> ... </s>", ids)
+	}
+	base := startServer(t, Options{Embedders: []*Embedder{emb}})
+	c := client(base, "")
+	res, err := c.Embeddings.New(context.Background(), openai.EmbeddingNewParams{Model: "xlmr",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("서울에서 회의를 엽니다.")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := emb.Embed(context.Background(), []string{"서울에서 회의를 엽니다."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, x := range res.Data[0].Embedding {
+		if math.Abs(x-float64(want[0][j])) > 1e-6 {
+			t.Fatalf("dimension %d: served %v, in process %v", j, x, want[0][j])
+		}
+	}
+}
