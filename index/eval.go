@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dokja/dokja/atomicfile"
 )
 
 // Retrieval evaluation in the BEIR manner: queries, graded relevance
@@ -129,6 +132,7 @@ type BEIR struct {
 	Dir     string
 	Queries map[string]string
 	Qrels   Qrels
+	corpus  string // set by WithTitles
 }
 
 // LoadBEIR reads a BEIR folder's queries and the split's judgements.
@@ -189,10 +193,60 @@ func LoadBEIR(dir, split string) (*BEIR, error) {
 	return t, nil
 }
 
-// Corpus is the task's corpus file, to index with Format JSONL, Field
-// "text" and IDField "_id".
-func (t *BEIR) Corpus() string { return filepath.Join(t.Dir, "corpus.jsonl") }
+// Corpus is the file to index, with Format JSONL, Field "text" and
+// IDField "_id": the task's corpus.jsonl, or the copy WithTitles wrote.
+func (t *BEIR) Corpus() string {
+	if t.corpus != "" {
+		return t.corpus
+	}
+	return filepath.Join(t.Dir, "corpus.jsonl")
+}
 
 // DocID turns the name of an indexed document of the corpus (file#ID)
 // back into its corpus id.
 func (t *BEIR) DocID(doc string) string { return strings.TrimPrefix(doc, t.Corpus()+"#") }
+
+// WithTitles writes a copy of the corpus into dir whose texts begin with
+// their titles (as BEIR's baselines index them), and indexes that from
+// then on.
+func (t *BEIR) WithTitles(dir string) error {
+	src := filepath.Join(t.Dir, "corpus.jsonl")
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dst := filepath.Join(dir, "corpus-with-titles.jsonl")
+	err = atomicfile.Write(dst, func(w io.Writer) error {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<16), 1<<26)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for line := 1; sc.Scan(); line++ {
+			if strings.TrimSpace(sc.Text()) == "" {
+				continue
+			}
+			var d struct {
+				ID    string `json:"_id"`
+				Title string `json:"title"`
+				Text  string `json:"text"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &d); err != nil || d.ID == "" {
+				return fmt.Errorf("%s line %d: want {\"_id\": ..., \"title\": ..., \"text\": ...}", src, line)
+			}
+			text := d.Text
+			if d.Title != "" {
+				text = d.Title + "\n" + d.Text
+			}
+			if err := enc.Encode(map[string]string{"_id": d.ID, "text": text}); err != nil {
+				return err
+			}
+		}
+		return sc.Err()
+	})
+	if err != nil {
+		return err
+	}
+	t.corpus = dst
+	return nil
+}

@@ -127,3 +127,35 @@ func TestHelpPagesTask(t *testing.T) {
 		t.Errorf("Korean known-item nDCG@10 %.3f", ko.NDCG10)
 	}
 }
+
+// WithTitles puts each title before its text, so that a query naming the
+// title finds a document whose text does not.
+func TestBEIRTitles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "corpus.jsonl"), []byte(`{"_id": "d1", "title": "서울 회의", "text": "3층에서 엽니다."}
+{"_id": "d2", "title": "", "text": "부산행 기차"}
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "queries.jsonl"), []byte(`{"_id": "q1", "text": "서울 회의"}`+"\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "qrels"), 0o755)
+	os.WriteFile(filepath.Join(dir, "qrels", "test.tsv"), []byte("q1\td1\t1\n"), 0o644)
+	task, err := LoadBEIR(dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.WithTitles(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	idx := filepath.Join(t.TempDir(), "idx")
+	if _, err := Build(context.Background(), []string{task.Corpus()}, idx, Options{Format: corpus.JSONL, IDField: "_id"}); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	ranked, err := ix.Rank(context.Background(), task.Queries, 10, task.DocID)
+	if err != nil || len(ranked["q1"]) == 0 || ranked["q1"][0] != "d1" {
+		t.Errorf("ranked %v %v, want d1 first (by its title)", ranked, err)
+	}
+}

@@ -66,6 +66,16 @@ Examples:
 		if err != nil {
 			return err
 		}
+		// Titles lead their texts, as BEIR's baselines index them: a copy
+		// of the corpus, in a folder of its own that goes afterwards.
+		ctmp, err := os.MkdirTemp("", "dokja-beir-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(ctmp)
+		if err := task.WithTitles(ctmp); err != nil {
+			return err
+		}
 		files, queries, docID = []string{task.Corpus()}, task.Queries, task.DocID
 		opt.Format, opt.IDField = corpus.JSONL, "_id"
 		judged[filepath.Base(*beir)] = task.Qrels
