@@ -40,8 +40,10 @@ type Model struct {
 
 // Options configure a Server.
 type Options struct {
-	// Embedders are encoders served at /v1/embeddings.
+	// Embedders are encoders served at /v1/embeddings; Rerankers,
+	// cross-encoders at /v1/rerank.
 	Embedders []*Embedder
+	Rerankers []*Reranker
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on /v1/.
 	APIKey string
 	// MaxBodyBytes bounds request bodies (413 beyond; default 4 MiB).
@@ -93,6 +95,7 @@ type Server struct {
 	loopbackOnly atomic.Bool
 	grammars     grammarCache
 	embedders    map[string]*Embedder
+	rerankers    map[string]*Reranker
 }
 
 type metrics struct {
@@ -107,7 +110,7 @@ type metrics struct {
 // New returns a server for models and opt.Embedders (at least one in
 // all; names must differ).
 func New(models []*Model, opt Options) (*Server, error) {
-	if len(models)+len(opt.Embedders) == 0 {
+	if len(models)+len(opt.Embedders)+len(opt.Rerankers) == 0 {
 		return nil, errors.New("serve: no model")
 	}
 	if opt.MaxBodyBytes <= 0 {
@@ -147,6 +150,14 @@ func New(models []*Model, opt Options) (*Server, error) {
 		s.embedders[e.Name] = e
 		s.names = append(s.names, e.Name)
 	}
+	s.rerankers = map[string]*Reranker{}
+	for _, rr := range opt.Rerankers {
+		if _, dup := s.models[rr.Name]; dup || s.embedders[rr.Name] != nil || s.rerankers[rr.Name] != nil || rr.Name == "" {
+			return nil, fmt.Errorf("serve: model name %q is empty or given twice", rr.Name)
+		}
+		s.rerankers[rr.Name] = rr
+		s.names = append(s.names, rr.Name)
+	}
 	sort.Strings(s.names)
 	s.initMetrics()
 	s.mux = http.NewServeMux()
@@ -157,6 +168,7 @@ func New(models []*Model, opt Options) (*Server, error) {
 	s.handle("POST", "/v1/completions", s.auth(s.completions))
 	s.handle("POST", "/v1/chat/completions", s.auth(s.chat))
 	s.handle("POST", "/v1/embeddings", s.auth(s.embeddings))
+	s.handle("POST", "/v1/rerank", s.auth(s.rerank))
 	return s, nil
 }
 

@@ -79,3 +79,71 @@ func ParseTemplate(raw json.RawMessage) (before, after []int, err error) {
 func (t *Tokenizer) Template() (before, after []int, err error) {
 	return ParseTemplate(t.extra["post_processor"])
 }
+
+// ParsePairTemplate reads how a post_processor joins two sequences (a
+// query and a document for a cross-encoder): TemplateProcessing's "pair",
+// RobertaProcessing's <s> A </s></s> B </s>, BertProcessing's
+// [CLS] A [SEP] B [SEP].
+func ParsePairTemplate(raw json.RawMessage) (func(a, b []int) []int, error) {
+	if isNull(raw) {
+		return nil, fmt.Errorf(`field "post_processor": none, so no pair template`)
+	}
+	var p struct {
+		Type string `json:"type"`
+		Pair []struct {
+			SpecialToken *struct {
+				ID string `json:"id"`
+			} `json:"SpecialToken"`
+			Sequence *struct {
+				ID string `json:"id"`
+			} `json:"Sequence"`
+		} `json:"pair"`
+		SpecialTokens map[string]struct {
+			IDs []int `json:"ids"`
+		} `json:"special_tokens"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf(`field "post_processor": %w`, err)
+	}
+	switch p.Type {
+	case "TemplateProcessing":
+		if len(p.Pair) == 0 {
+			return nil, fmt.Errorf(`field "post_processor": no pair template`)
+		}
+		for _, piece := range p.Pair {
+			if piece.SpecialToken != nil {
+				if _, ok := p.SpecialTokens[piece.SpecialToken.ID]; !ok {
+					return nil, fmt.Errorf(`field "post_processor": special token %q has no ids`, piece.SpecialToken.ID)
+				}
+			}
+		}
+		return func(a, b []int) []int {
+			var out []int
+			for _, piece := range p.Pair {
+				switch {
+				case piece.SpecialToken != nil:
+					out = append(out, p.SpecialTokens[piece.SpecialToken.ID].IDs...)
+				case piece.Sequence != nil && piece.Sequence.ID == "A":
+					out = append(out, a...)
+				case piece.Sequence != nil:
+					out = append(out, b...)
+				}
+			}
+			return out
+		}, nil
+	case "RobertaProcessing", "BertProcessing":
+		before, after, err := ParseTemplate(raw)
+		if err != nil {
+			return nil, err
+		}
+		roberta := p.Type == "RobertaProcessing"
+		return func(a, b []int) []int {
+			out := append(append(append([]int(nil), before...), a...), after...)
+			if roberta {
+				out = append(out, after...)
+			}
+			return append(append(out, b...), after...)
+		}, nil
+	}
+	return nil, fmt.Errorf(`field "post_processor.type": %q has no pair template Dokja reads`, p.Type)
+}

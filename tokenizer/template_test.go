@@ -44,3 +44,27 @@ func TestParseTemplate(t *testing.T) {
 		t.Errorf("a tokenizer without a post_processor: %v %v %v", b, a, err)
 	}
 }
+
+func TestParsePairTemplate(t *testing.T) {
+	a, b := []int{10, 11}, []int{20}
+	for _, tc := range []struct {
+		raw  string
+		want []int
+	}{
+		{`{"type": "TemplateProcessing", "single": [], "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+		  "special_tokens": {"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]}, "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}}`, []int{0, 10, 11, 2, 2, 20, 2}},
+		{`{"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0]}`, []int{0, 10, 11, 2, 2, 20, 2}},
+		{`{"type": "BertProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101]}`, []int{101, 10, 11, 102, 20, 102}},
+	} {
+		f, err := ParsePairTemplate(json.RawMessage(tc.raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f(a, b); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.raw[:30], got, tc.want)
+		}
+	}
+	if _, err := ParsePairTemplate(json.RawMessage(`null`)); err == nil {
+		t.Error("no post_processor: no error")
+	}
+}

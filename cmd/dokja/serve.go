@@ -27,7 +27,7 @@ a chat template; ChatML otherwise) or a GGUF file (its tokenizer and
 tokenizer.chat_template; Q8_0/Q4_0/Q4_K matrices stay quantized), served
 under its folder or file name or the NAME given as NAME=PATH. Each
 --embedding-model is an encoder folder (BERT, XLM-RoBERTa, ModernBERT) served at
-/v1/embeddings. SIGTERM or Ctrl-C shuts down gracefully.
+/v1/embeddings, each --rerank-model a cross-encoder served at /v1/rerank. SIGTERM or Ctrl-C shuts down gracefully.
 
 Bodies must be JSON (Content-Type: application/json). Browser requests
 from other sites are refused unless --cors-origin names them, and a
@@ -36,8 +36,9 @@ that rebind their DNS to 127.0.0.1 get 403).
 
 Example:
   dokja serve --model runs/nsmc/15m/model --addr 127.0.0.1:8080 --api-key "$KEY"`, stdout, stderr)
-	var models, embedders pathsFlag
+	var models, embedders, rerankers pathsFlag
 	fs.Var(&models, "model", "checkpoint `folder`, or NAME=FOLDER (repeatable)")
+	fs.Var(&rerankers, "rerank-model", "cross-encoder `folder` (XLMRobertaForSequenceClassification with one label, as bge-reranker-v2-m3) served at /v1/rerank, or NAME=FOLDER (repeatable)")
 	fs.Var(&embedders, "embedding-model", "encoder `folder` (BERT, XLM-RoBERTa, ModernBERT) served at /v1/embeddings, or NAME=FOLDER (repeatable)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	apiKey := fs.String("api-key", os.Getenv("DOKJA_API_KEY"), "require this Bearer key on /v1/ (default $DOKJA_API_KEY)")
@@ -60,8 +61,24 @@ Example:
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if len(models)+len(embedders) == 0 {
+	if len(models)+len(embedders)+len(rerankers) == 0 {
 		return fs.usageError("--model or --embedding-model is required")
+	}
+	var rrs []*serve.Reranker
+	for _, spec := range rerankers {
+		name, dir, named := strings.Cut(spec, "=")
+		if !named {
+			dir = spec
+		}
+		rr, err := serve.LoadReranker(dir)
+		if err != nil {
+			return fmt.Errorf("--rerank-model %s: %w", spec, err)
+		}
+		if named {
+			rr.Name = name
+		}
+		rrs = append(rrs, rr)
+		slog.Info("loaded", "rerank_model", rr.Name, "folder", dir)
 	}
 	var embs []*serve.Embedder
 	for _, spec := range embedders {
@@ -103,14 +120,14 @@ Example:
 		served = append(served, m)
 		slog.Info("loaded", "model", m.Name, "folder", dir, "params", m.Engine.Model().NumParams(), "chat_template", m.Chat.Origin, "kernels", m.Engine.Model().K.Name())
 	}
-	s, err := serve.New(served, serve.Options{Embedders: embs, APIKey: *apiKey, MaxBodyBytes: *maxBody, MaxPromptTokens: *maxPrompt, MaxPrompts: *maxPrompts,
+	s, err := serve.New(served, serve.Options{Embedders: embs, Rerankers: rrs, APIKey: *apiKey, MaxBodyBytes: *maxBody, MaxPromptTokens: *maxPrompt, MaxPrompts: *maxPrompts,
 		CORSOrigins: origins, AllowedHosts: hosts, ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
 		MaxConns: *maxConns, Log: slog.Default()})
 	if err != nil {
 		return err
 	}
 	err = s.Run(ctx, *addr, *grace, func(a net.Addr) {
-		fmt.Fprintf(stdout, "serving %d model(s) on http://%s (OpenAI base URL http://%s/v1)\n", len(served)+len(embs), a, a)
+		fmt.Fprintf(stdout, "serving %d model(s) on http://%s (OpenAI base URL http://%s/v1)\n", len(served)+len(embs)+len(rrs), a, a)
 	})
 	if err == nil {
 		fmt.Fprintln(stdout, "stopped")

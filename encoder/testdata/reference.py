@@ -69,6 +69,16 @@ PRESETS = {
         "sep_token_id": 50282, "sparse_pred_ignore_index": -100, "sparse_prediction": False, "torch_dtype": "float32",
         "transformers_version": "4.48.0.dev0", "vocab_size": 300,
     },
+    # BAAI/bge-reranker-v2-m3's shape (XLMRobertaForSequenceClassification, one label).
+    "tiny-xlmr-reranker": {
+        "architectures": ["XLMRobertaForSequenceClassification"], "model_type": "xlm-roberta",
+        "attention_probs_dropout_prob": 0.1, "bos_token_id": 0, "classifier_dropout": None, "eos_token_id": 2,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 32, "id2label": {"0": "LABEL_0"},
+        "initializer_range": 0.02, "intermediate_size": 64, "label2id": {"LABEL_0": 0}, "layer_norm_eps": 1e-05,
+        "max_position_embeddings": 66, "num_attention_heads": 4, "num_hidden_layers": 2, "output_past": True,
+        "pad_token_id": 1, "position_embedding_type": "absolute", "torch_dtype": "float32", "type_vocab_size": 1,
+        "use_cache": True, "vocab_size": 300,
+    },
     "tiny-xlmr": {
         "architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "attention_probs_dropout_prob": 0.1,
         "bos_token_id": 0, "classifier_dropout": None, "eos_token_id": 2, "hidden_act": "gelu",
@@ -148,10 +158,18 @@ def make(preset, outdir, seed=1):
         t[q + "output.dense.bias"] = rnd(H)
         t[q + "output.LayerNorm.weight"] = 1 + rnd(H)
         t[q + "output.LayerNorm.bias"] = rnd(H)
-    # The pooler (dense + tanh over CLS) is stored by BertModel; Dokja's
-    # pooling is the sentence-transformers kind, so it is carried, not used.
-    t[p + "pooler.dense.weight"] = rnd(H, H)
-    t[p + "pooler.dense.bias"] = rnd(H)
+    if "ForSequenceClassification" in cfg["architectures"][0]:
+        # The classification head over <s>: dense, tanh, out_proj.
+        nl = len(cfg["id2label"])
+        t["classifier.dense.weight"] = rnd(H, H, scale=0.3)
+        t["classifier.dense.bias"] = rnd(H)
+        t["classifier.out_proj.weight"] = rnd(nl, H, scale=0.3)
+        t["classifier.out_proj.bias"] = rnd(nl)
+    else:
+        # The pooler (dense + tanh over CLS) is stored by BertModel; Dokja's
+        # pooling is the sentence-transformers kind, so it is carried, not used.
+        t[p + "pooler.dense.weight"] = rnd(H, H)
+        t[p + "pooler.dense.bias"] = rnd(H)
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
@@ -240,6 +258,8 @@ def forward(cfg, W, ids, dtype=torch.float64):
 def golden(ckdir):
     with open(os.path.join(ckdir, "config.json")) as f:
         cfg = json.load(f)
+    if "ForSequenceClassification" in cfg["architectures"][0]:
+        return golden_classifier(ckdir, cfg)
     _, W, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
     rng = np.random.default_rng(7)
     cases = []
@@ -255,6 +275,24 @@ def golden(ckdir):
             "cls_normalized": (cls / cls.norm()).tolist(),
             "mean_normalized": (mean / mean.norm()).tolist(),
         })
+    with open(os.path.join(ckdir, "golden.json"), "w") as f:
+        json.dump({"note": "float64 torch reference (encoder/testdata/reference.py)", "cases": cases}, f)
+
+
+def golden_classifier(ckdir, cfg):
+    _, W, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
+    w = {k: v.to(torch.float64) for k, v in W.items()}
+    rng = np.random.default_rng(11)
+    cases = []
+    for qn, dn in ((3, 5), (1, 9), (6, 20)):
+        # A query and a document as XLM-RoBERTa pairs them: <s> q </s></s> d </s>.
+        q = [int(v) for v in rng.integers(4, cfg["vocab_size"], size=qn)]
+        d = [int(v) for v in rng.integers(4, cfg["vocab_size"], size=dn)]
+        ids = [0] + q + [2, 2] + d + [2]
+        x = forward(cfg, W, ids)
+        h = torch.tanh(x[0] @ w["classifier.dense.weight"].T + w["classifier.dense.bias"])
+        logits = h @ w["classifier.out_proj.weight"].T + w["classifier.out_proj.bias"]
+        cases.append({"query": q, "document": d, "ids": ids, "logits": logits.tolist()})
     with open(os.path.join(ckdir, "golden.json"), "w") as f:
         json.dump({"note": "float64 torch reference (encoder/testdata/reference.py)", "cases": cases}, f)
 

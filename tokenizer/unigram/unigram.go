@@ -39,6 +39,7 @@ type Tokenizer struct {
 	added       []added
 	before      []int
 	after       []int
+	pair        func(a, b []int) []int // nil without a pair template
 }
 
 type added struct {
@@ -168,6 +169,7 @@ func build(f *file) (*Tokenizer, error) {
 	if t.before, t.after, err = tokenizer.ParseTemplate(f.PostProcessor); err != nil {
 		return nil, err
 	}
+	t.pair, _ = tokenizer.ParsePairTemplate(f.PostProcessor) // optional
 	return t, nil
 }
 
@@ -291,6 +293,23 @@ func (t *Tokenizer) EncodeWithSpecial(text string) ([]int, error) {
 	}
 	out := append(append([]int(nil), t.before...), ids...)
 	return append(out, t.after...), nil
+}
+
+// EncodePair returns the ids of two texts joined by the template's pair
+// form (<s> a </s></s> b </s>), as a cross-encoder is fed.
+func (t *Tokenizer) EncodePair(a, b string) ([]int, error) {
+	if t.pair == nil {
+		return nil, errors.New("unigram: the tokenizer has no pair template")
+	}
+	ia, err := t.Encode(a)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := t.Encode(b)
+	if err != nil {
+		return nil, err
+	}
+	return t.pair(ia, ib), nil
 }
 
 func (t *Tokenizer) appendPlain(ids []int, text string, section int) []int {

@@ -1,0 +1,71 @@
+package encoder
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/dokja/dokja/safetensors"
+)
+
+// Classifier is an XLM-RoBERTa encoder with its sequence-classification
+// head (XLMRobertaForSequenceClassification: dense, tanh and out_proj
+// over the first position), as cross-encoder rerankers such as
+// bge-reranker-v2-m3 are published.
+type Classifier struct {
+	*Model
+	dense, denseB []float32
+	out, outB     []float32
+	// Labels is the number of logits (1 for a reranker's relevance).
+	Labels int
+}
+
+// LoadClassifier opens a sequence-classification folder.
+func LoadClassifier(dir string) (*Classifier, error) {
+	m, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if m.Config.ModelType != "xlm-roberta" && m.Config.ModelType != "roberta" {
+		return nil, fmt.Errorf("%s: model_type %q: classification heads are read for xlm-roberta and roberta", filepath.Join(dir, "config.json"), m.Config.ModelType)
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	H := m.Config.HiddenSize
+	info, ok := f.Info("classifier.out_proj.weight")
+	if !ok || len(info.Shape) != 2 || info.Shape[0] < 1 {
+		return nil, fmt.Errorf("%s: no classification head (classifier.out_proj.weight)", path)
+	}
+	c := &Classifier{Model: m, Labels: info.Shape[0]}
+	r := &tensors{f: f, path: path}
+	r.read(&c.dense, "classifier.dense.weight", true, H, H)
+	r.read(&c.denseB, "classifier.dense.bias", true, H)
+	r.read(&c.out, "classifier.out_proj.weight", true, c.Labels, H)
+	r.read(&c.outB, "classifier.out_proj.bias", true, c.Labels)
+	if err := errors.Join(r.errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Logits runs a sequence (for a reranker: <s> query </s></s> document
+// </s>) and returns the head's logits.
+func (c *Classifier) Logits(ids []int) ([]float32, error) {
+	h, err := c.Forward(ids)
+	if err != nil {
+		return nil, err
+	}
+	H := c.Config.HiddenSize
+	x := make([]float32, H)
+	linear(c.K, x, h[:H], c.dense, c.denseB, 1, H, H)
+	for i, v := range x {
+		x[i] = float32(math.Tanh(float64(v)))
+	}
+	out := make([]float32, c.Labels)
+	linear(c.K, out, x, c.out, c.outB, 1, H, c.Labels)
+	return out, nil
+}
