@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/dokja/dokja/corpus"
@@ -94,6 +95,7 @@ Example:
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	mode := fs.String("mode", "bm25", "bm25, dense or hybrid (dense and hybrid need the index's --embedding-model)")
 	embModel := fs.String("embedding-model", "", "the encoder `folder` the index was built with")
+	rerankModel := fs.String("rerank-model", "", "cross-encoder `folder`: rerank the best 3k candidates by it (see dokja serve --rerank-model)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -109,10 +111,18 @@ Example:
 		return err
 	}
 	defer ix.Close()
+	var rr *serve.Reranker
+	want := *k
+	if *rerankModel != "" {
+		if rr, err = serve.LoadReranker(*rerankModel); err != nil {
+			return err
+		}
+		want = min(1000, 3**k) // candidates for the reranker
+	}
 	var hits []index.Hit
 	switch *mode {
 	case "bm25":
-		hits, err = ix.Search(ctx, query, *k)
+		hits, err = ix.Search(ctx, query, want)
 	case "dense", "hybrid":
 		if *embModel == "" || embedderName(*embModel) != ix.Manifest.Embedder {
 			return fs.usageError("--mode %s needs --embedding-model, the one the index was built with (%q)", *mode, ix.Manifest.Embedder)
@@ -122,19 +132,28 @@ Example:
 			return lerr
 		}
 		if *mode == "hybrid" {
-			hits, err = ix.SearchHybrid(ctx, query, emb, *k)
+			hits, err = ix.SearchHybrid(ctx, query, emb, want)
 			break
 		}
 		qv, eerr := emb.Embed(ctx, []string{query})
 		if eerr != nil {
 			return eerr
 		}
-		hits, err = ix.SearchVector(ctx, qv[0], *k)
+		hits, err = ix.SearchVector(ctx, qv[0], want)
 	default:
 		return fs.usageError("--mode %q: want bm25, dense or hybrid", *mode)
 	}
 	if err != nil {
 		return err
+	}
+	if rr != nil {
+		for i := range hits {
+			if hits[i].Score, _, err = rr.Score(query, hits[i].Text); err != nil {
+				return err
+			}
+		}
+		sort.SliceStable(hits, func(a, b int) bool { return hits[a].Score > hits[b].Score })
+		hits = hits[:min(*k, len(hits))]
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)

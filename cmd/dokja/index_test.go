@@ -112,3 +112,36 @@ func tinyEncoder(t *testing.T) string {
 	}
 	return enc
 }
+
+// --rerank-model reorders the candidates by the cross-encoder's scores.
+func TestIndexRerank(t *testing.T) {
+	rr := filepath.Join(t.TempDir(), "reranker")
+	os.MkdirAll(rr, 0o755)
+	for src, dst := range map[string]string{
+		filepath.Join("..", "..", "encoder", "testdata", "tiny-xlmr-reranker", "config.json"):       "config.json",
+		filepath.Join("..", "..", "encoder", "testdata", "tiny-xlmr-reranker", "model.safetensors"): "model.safetensors",
+		filepath.Join("..", "..", "tokenizer", "unigram", "testdata", "xlmr-like.json"):             "tokenizer.json",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(rr, dst), b, 0o644)
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.jsonl"), []byte(`{"text": "서울에서 회의를 엽니다."}`+"\n"+`{"text": "서울 문서를 저장"}`+"\n"+`{"text": "서울 파일"}`+"\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "idx")
+	mustRun(t, "", "index", "build", "--out", out, src)
+	r := mustRun(t, "", "index", "search", "--index", out, "--rerank-model", rr, "-k", "3", "--json", "서울")
+	var scores []float64
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var h struct{ Score float64 }
+		if err := json.Unmarshal([]byte(line), &h); err != nil || h.Score <= 0 || h.Score >= 1 {
+			t.Fatalf("%q: %v (a relevance is a sigmoid)", line, err)
+		}
+		scores = append(scores, h.Score)
+	}
+	if len(scores) != 3 || scores[0] < scores[1] || scores[1] < scores[2] {
+		t.Errorf("reranked scores %v: want three, best first", scores)
+	}
+}
