@@ -134,18 +134,11 @@ func TestEmbeddings(t *testing.T) {
 // encoded inside [CLS] ... [SEP] and embedded as in process.
 func TestEmbeddingsWordPiece(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "bert")
-	os.MkdirAll(dir, 0o755)
-	for src, dst := range map[string]string{
+	copyFiles(t, dir, map[string]string{
 		filepath.Join("..", "encoder", "testdata", "tiny-bert", "config.json"):       "config.json",
 		filepath.Join("..", "encoder", "testdata", "tiny-bert", "model.safetensors"): "model.safetensors",
 		filepath.Join("..", "tokenizer", "wordpiece", "testdata", "cased.json"):      "tokenizer.json",
-	} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, dst), b, 0o644)
-	}
+	})
 	emb, err := LoadEmbedder(dir)
 	if err != nil || emb.Tok == nil || emb.Pooling != encoder.PoolMean || !emb.Normalize {
 		t.Fatalf("embedder %+v %v", emb, err)
@@ -179,18 +172,11 @@ func TestEmbeddingsWordPiece(t *testing.T) {
 // inside <s> ... </s>.
 func TestEmbeddingsUnigram(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "xlmr")
-	os.MkdirAll(dir, 0o755)
-	for src, dst := range map[string]string{
+	copyFiles(t, dir, map[string]string{
 		filepath.Join("..", "encoder", "testdata", "tiny-xlmr", "config.json"):       "config.json",
 		filepath.Join("..", "encoder", "testdata", "tiny-xlmr", "model.safetensors"): "model.safetensors",
 		filepath.Join("..", "tokenizer", "unigram", "testdata", "xlmr-like.json"):    "tokenizer.json",
-	} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, dst), b, 0o644)
-	}
+	})
 	emb, err := LoadEmbedder(dir)
 	if err != nil || emb.Tok == nil {
 		t.Fatalf("embedder %+v %v", emb, err)
@@ -213,6 +199,21 @@ func TestEmbeddingsUnigram(t *testing.T) {
 	for j, x := range res.Data[0].Embedding {
 		if math.Abs(x-float64(want[0][j])) > 1e-6 {
 			t.Fatalf("dimension %d: served %v, in process %v", j, x, want[0][j])
+		}
+	}
+}
+
+// copyFiles copies test fixtures (source path -> name) into dir.
+func copyFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	for src, dst := range files {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,18 +11,11 @@ import (
 // cross-encoder, in process, and returns them best first.
 func TestRerank(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "reranker")
-	os.MkdirAll(dir, 0o755)
-	for src, dst := range map[string]string{
+	copyFiles(t, dir, map[string]string{
 		filepath.Join("..", "encoder", "testdata", "tiny-xlmr-reranker", "config.json"):       "config.json",
 		filepath.Join("..", "encoder", "testdata", "tiny-xlmr-reranker", "model.safetensors"): "model.safetensors",
 		filepath.Join("..", "tokenizer", "unigram", "testdata", "xlmr-like.json"):             "tokenizer.json",
-	} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, dst), b, 0o644)
-	}
+	})
 	rr, err := LoadReranker(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 )
 
 // ParseTemplate reads a tokenizer.json post_processor for a single
@@ -146,4 +147,34 @@ func ParsePairTemplate(raw json.RawMessage) (func(a, b []int) []int, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf(`field "post_processor.type": %q has no pair template Dokja reads`, p.Type)
+}
+
+// ModelType reads a tokenizer.json's model.type ("BPE", "WordPiece",
+// "Unigram"), or "" if the file cannot be read as one.
+func ModelType(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var f struct {
+		Model struct {
+			Type string `json:"type"`
+		} `json:"model"`
+	}
+	if json.Unmarshal(b, &f) != nil {
+		return ""
+	}
+	return f.Model.Type
+}
+
+// DecodeFile decodes a tokenizer.json into v, naming the file in errors.
+func DecodeFile(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }

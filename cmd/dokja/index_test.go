@@ -98,36 +98,22 @@ func TestIndexDenseCommand(t *testing.T) {
 func tinyEncoder(t *testing.T) string {
 	t.Helper()
 	enc := filepath.Join(t.TempDir(), "bert")
-	os.MkdirAll(enc, 0o755)
-	for src, dst := range map[string]string{
+	copyFiles(t, enc, map[string]string{
 		filepath.Join("..", "..", "encoder", "testdata", "tiny-bert", "config.json"):       "config.json",
 		filepath.Join("..", "..", "encoder", "testdata", "tiny-bert", "model.safetensors"): "model.safetensors",
 		filepath.Join("..", "..", "tokenizer", "wordpiece", "testdata", "cased.json"):      "tokenizer.json",
-	} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(enc, dst), b, 0o644)
-	}
+	})
 	return enc
 }
 
 // --rerank-model reorders the candidates by the cross-encoder's scores.
 func TestIndexRerank(t *testing.T) {
 	rr := filepath.Join(t.TempDir(), "reranker")
-	os.MkdirAll(rr, 0o755)
-	for src, dst := range map[string]string{
+	copyFiles(t, rr, map[string]string{
 		filepath.Join("..", "..", "encoder", "testdata", "tiny-xlmr-reranker", "config.json"):       "config.json",
 		filepath.Join("..", "..", "encoder", "testdata", "tiny-xlmr-reranker", "model.safetensors"): "model.safetensors",
 		filepath.Join("..", "..", "tokenizer", "unigram", "testdata", "xlmr-like.json"):             "tokenizer.json",
-	} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(rr, dst), b, 0o644)
-	}
+	})
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "a.jsonl"), []byte(`{"text": "서울에서 회의를 엽니다."}`+"\n"+`{"text": "서울 문서를 저장"}`+"\n"+`{"text": "서울 파일"}`+"\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "idx")
@@ -143,5 +129,20 @@ func TestIndexRerank(t *testing.T) {
 	}
 	if len(scores) != 3 || scores[0] < scores[1] || scores[1] < scores[2] {
 		t.Errorf("reranked scores %v: want three, best first", scores)
+	}
+}
+
+// copyFiles copies test fixtures (source path -> name) into dir.
+func copyFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	for src, dst := range files {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

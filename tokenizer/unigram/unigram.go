@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -85,28 +84,13 @@ type file struct {
 }
 
 // IsUnigram reports whether a tokenizer.json holds a Unigram model.
-func IsUnigram(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var f struct {
-		Model struct {
-			Type string `json:"type"`
-		} `json:"model"`
-	}
-	return json.Unmarshal(b, &f) == nil && f.Model.Type == "Unigram"
-}
+func IsUnigram(path string) bool { return tokenizer.ModelType(path) == "Unigram" }
 
 // Load reads a Unigram tokenizer.json.
 func Load(path string) (*Tokenizer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var f file
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := tokenizer.DecodeFile(path, &f); err != nil {
+		return nil, err
 	}
 	t, err := build(&f)
 	if err != nil {

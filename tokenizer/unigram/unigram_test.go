@@ -1,17 +1,12 @@
 package unigram
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
-)
 
-var hfRef = filepath.Join("..", "testdata", "hfref")
+	"github.com/dokja/dokja/tokenizer/internal/hfref"
+)
 
 var texts = []string{
 	"서울에서 회의를 엽니다.",
@@ -27,52 +22,13 @@ var texts = []string{
 	"x",
 }
 
-// refIDs runs Tokenizers.js over the texts (without the template's
-// special tokens).
-func refIDs(t *testing.T, path string) [][]int {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join(hfRef, "node_modules", "@huggingface", "tokenizers")); err != nil {
-		msg := "Tokenizers.js is not installed; run `npm ci --prefix tokenizer/testdata/hfref`"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	var in bytes.Buffer
-	for _, s := range texts {
-		b, _ := json.Marshal(s)
-		in.Write(append(b, '\n'))
-	}
-	abs, _ := filepath.Abs(path)
-	cmd := exec.Command("node", filepath.Join(hfRef, "encode.mjs"), abs)
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("encode.mjs: %v\n%s", err, stderr.String())
-	}
-	var ids [][]int
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var v []int
-		if err := json.Unmarshal([]byte(line), &v); err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		ids = append(ids, v)
-	}
-	return ids
-}
-
 // TestMatchesTokenizersJS: an XLM-RoBERTa-shaped Unigram tokenizer
 // (Precompiled and Replace normalizers, Metaspace, added tokens) gives
 // Tokenizers.js's ids on Korean, English, CJK, full-width, control and
 // space characters, unknown characters and special tokens.
 func TestMatchesTokenizersJS(t *testing.T) {
 	path := filepath.Join("testdata", "xlmr-like.json")
-	want := refIDs(t, path)
+	want := hfref.IDs(t, path, texts)
 	tok, err := Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"unicode"
@@ -63,28 +62,13 @@ type file struct {
 }
 
 // IsWordPiece reports whether a tokenizer.json holds a WordPiece model.
-func IsWordPiece(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var f struct {
-		Model struct {
-			Type string `json:"type"`
-		} `json:"model"`
-	}
-	return json.Unmarshal(b, &f) == nil && f.Model.Type == "WordPiece"
-}
+func IsWordPiece(path string) bool { return tokenizer.ModelType(path) == "WordPiece" }
 
 // Load reads a WordPiece tokenizer.json.
 func Load(path string) (*Tokenizer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var f file
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := tokenizer.DecodeFile(path, &f); err != nil {
+		return nil, err
 	}
 	t, err := build(&f)
 	if err != nil {

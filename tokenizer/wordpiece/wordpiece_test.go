@@ -1,17 +1,14 @@
 package wordpiece
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-)
 
-var hfRef = filepath.Join("..", "testdata", "hfref")
+	"github.com/dokja/dokja/tokenizer/internal/hfref"
+)
 
 var texts = []string{
 	"서울에서 회의를 엽니다.",
@@ -28,44 +25,6 @@ var texts = []string{
 	"x" + strings.Repeat("x", 120),
 }
 
-// refIDs runs Tokenizers.js (tokenizer/testdata/hfref/encode.mjs) over
-// the texts: the reference ids, without the template's special tokens.
-func refIDs(t *testing.T, path string) [][]int {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil || !exists(filepath.Join(hfRef, "node_modules", "@huggingface", "tokenizers")) {
-		msg := "Tokenizers.js is not installed; run `npm ci --prefix tokenizer/testdata/hfref`"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	var in bytes.Buffer
-	for _, s := range texts {
-		b, _ := json.Marshal(s)
-		in.Write(append(b, '\n'))
-	}
-	abs, _ := filepath.Abs(path)
-	cmd := exec.Command("node", filepath.Join(hfRef, "encode.mjs"), abs)
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("encode.mjs: %v\n%s", err, stderr.String())
-	}
-	var ids [][]int
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var v []int
-		if err := json.Unmarshal([]byte(line), &v); err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		ids = append(ids, v)
-	}
-	return ids
-}
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
 // TestMatchesTokenizersJS: cased (multilingual BERT's settings) and
 // uncased (accents stripped, so Hangul is decomposed, as BERT's uncased
 // models do) tokenizers give Tokenizers.js's ids on Korean, English,
@@ -73,7 +32,7 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 func TestMatchesTokenizersJS(t *testing.T) {
 	for _, name := range []string{"cased", "uncased"} {
 		path := filepath.Join("testdata", name+".json")
-		want := refIDs(t, path)
+		want := hfref.IDs(t, path, texts)
 		tok, err := Load(path)
 		if err != nil {
 			t.Fatal(err)
