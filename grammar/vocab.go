@@ -13,12 +13,11 @@ import (
 // match a grammar; the end tokens are allowed where the grammar is
 // complete. A Vocab is immutable and safe to share.
 type Vocab struct {
-	size   int
-	maxLen int      // the longest token's bytes
-	text   []string // by id; "" for a token a grammar never produces
-	end    []int
-	nodes  []trieNode
-	edges  []trieEdge
+	size  int
+	text  []string // by id; "" for a token a grammar never produces
+	end   []int
+	nodes []trieNode
+	edges []trieEdge
 }
 
 type trieNode struct {
@@ -43,7 +42,6 @@ func NewVocab(size int, text func(id int) (string, bool), end []int) *Vocab {
 		}
 		if s, ok := text(id); ok && s != "" {
 			v.text[id] = s
-			v.maxLen = max(v.maxLen, len(s))
 			ids = append(ids, int32(id))
 		}
 	}

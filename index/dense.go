@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/dokja/dokja/atomicfile"
@@ -153,9 +152,29 @@ func embedChunks(ctx context.Context, e Embedder, ids, texts []string, v *vector
 	return nil
 }
 
-// fromFile reports whether chunk id belongs to a document of file path.
-func fromFile(id, path string) bool {
-	return strings.HasPrefix(id, path+":") || strings.HasPrefix(id, path+"#")
+// fileOf reports whether chunk id belongs to a document of one of files:
+// an id is the file, ":" or "#", then the rest, so each place a
+// separator stands is one lookup.
+func fileOf(id string, files map[string]bool) bool {
+	for i := 0; i < len(id); i++ {
+		if (id[i] == ':' || id[i] == '#') && files[id[:i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// merge appends w's vectors to v's.
+func (v *vectors) merge(w *vectors) (*vectors, error) {
+	switch {
+	case len(w.ids) == 0:
+		return v, nil
+	case len(v.ids) == 0:
+		return w, nil
+	case v.dim != w.dim:
+		return nil, fmt.Errorf("index: the embedder gives vectors of %d values; the index holds %d", w.dim, v.dim)
+	}
+	return &vectors{dim: v.dim, ids: append(v.ids, w.ids...), data: append(v.data, w.data...)}, nil
 }
 
 // Dense reports whether the index holds vectors.
@@ -265,6 +284,16 @@ func Fuse(k int, lists ...[]Hit) []Hit {
 	return out[:min(k, len(out))]
 }
 
+// SearchDense embeds the query with e and returns the k chunks closest
+// to it.
+func (ix *Index) SearchDense(ctx context.Context, query string, e Embedder, k int) ([]Hit, error) {
+	qv, err := e.Embed(ctx, []string{query})
+	if err != nil {
+		return nil, fmt.Errorf("index: embedding the query: %w", err)
+	}
+	return ix.SearchVector(ctx, qv[0], k)
+}
+
 // SearchHybrid fuses BM25's and the vectors' best 50 for the query
 // (embedded by e) into k hits.
 func (ix *Index) SearchHybrid(ctx context.Context, query string, e Embedder, k int) ([]Hit, error) {
@@ -272,11 +301,7 @@ func (ix *Index) SearchHybrid(ctx context.Context, query string, e Embedder, k i
 	if err != nil {
 		return nil, err
 	}
-	qv, err := e.Embed(ctx, []string{query})
-	if err != nil {
-		return nil, fmt.Errorf("index: embedding the query: %w", err)
-	}
-	dn, err := ix.SearchVector(ctx, qv[0], 50)
+	dn, err := ix.SearchDense(ctx, query, e, 50)
 	if err != nil {
 		return nil, err
 	}

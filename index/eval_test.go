@@ -60,16 +60,7 @@ func TestBEIR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := filepath.Join(t.TempDir(), "idx")
-	if _, err := Build(context.Background(), []string{task.Corpus()}, idx, Options{Format: corpus.JSONL, IDField: "_id"}); err != nil {
-		t.Fatal(err)
-	}
-	ix, err := Open(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	ranked, err := ix.Rank(context.Background(), task.Queries, 10, task.DocID)
+	ranked, err := rankBEIR(t, task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +136,15 @@ func TestBEIRTitles(t *testing.T) {
 	if err := task.WithTitles(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
+	ranked, err := rankBEIR(t, task)
+	if err != nil || len(ranked["q1"]) == 0 || ranked["q1"][0] != "d1" {
+		t.Errorf("ranked %v %v, want d1 first (by its title)", ranked, err)
+	}
+}
+
+// rankBEIR indexes a BEIR task's corpus by BM25 and ranks its queries.
+func rankBEIR(t *testing.T, task *BEIR) (map[string][]string, error) {
+	t.Helper()
 	idx := filepath.Join(t.TempDir(), "idx")
 	if _, err := Build(context.Background(), []string{task.Corpus()}, idx, Options{Format: corpus.JSONL, IDField: "_id"}); err != nil {
 		t.Fatal(err)
@@ -154,8 +154,5 @@ func TestBEIRTitles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	ranked, err := ix.Rank(context.Background(), task.Queries, 10, task.DocID)
-	if err != nil || len(ranked["q1"]) == 0 || ranked["q1"][0] != "d1" {
-		t.Errorf("ranked %v %v, want d1 first (by its title)", ranked, err)
-	}
+	return ix.Rank(context.Background(), task.Queries, 10, task.DocID)
 }

@@ -168,7 +168,7 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 	}
 	had := map[string]File{}
 	var bi bleve.Index
-	vecs := &vectors{}
+	oldVecs, vecs := &vectors{}, &vectors{} // the old build's, this build's
 	if old, err := atomicfile.ReadJSON[Manifest](filepath.Join(dir, manifestName)); err == nil && old.sameOptions(man) {
 		// Work on a copy of the old index.
 		if err := os.CopyFS(filepath.Join(tmp, bleveName), os.DirFS(filepath.Join(dir, bleveName))); err != nil {
@@ -181,7 +181,7 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 			had[f.Path] = f
 		}
 		if man.Embedder != "" {
-			if vecs, err = readVectors(vectorsPath(dir)); err != nil {
+			if oldVecs, err = readVectors(vectorsPath(dir)); err != nil {
 				bi.Close()
 				return nil, err
 			}
@@ -190,6 +190,7 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	given := map[string]bool{}
+	unchanged := map[string]bool{} // files whose old chunks and vectors stay
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			bi.Close()
@@ -201,13 +202,13 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 				man.Files = append(man.Files, old)
 				man.Docs += old.Docs
 				man.Chunks += old.Chunks
+				unchanged[f] = true
 				continue
 			}
 			if err := dropFile(bi, f); err != nil {
 				bi.Close()
 				return nil, err
 			}
-			vecs = vecs.keep(func(id string) bool { return !fromFile(id, f) })
 		}
 		fe, err := addFile(ctx, bi, f, opt, vecs)
 		if err != nil {
@@ -224,10 +225,15 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 				bi.Close()
 				return nil, err
 			}
-			vecs = vecs.keep(func(id string) bool { return !fromFile(id, f) })
 		}
 	}
 	if man.Embedder != "" {
+		// The old vectors of unchanged files, then this build's.
+		vecs, err = oldVecs.keep(func(id string) bool { return fileOf(id, unchanged) }).merge(vecs)
+		if err != nil {
+			bi.Close()
+			return nil, err
+		}
 		if err := vecs.write(vectorsPath(tmp)); err != nil {
 			bi.Close()
 			return nil, err

@@ -74,27 +74,32 @@ func LoadEmbedder(dir string) (*Embedder, error) {
 		return nil, err
 	}
 	e := &Embedder{Name: filepath.Base(filepath.Clean(dir)), Model: m, Pooling: encoder.PoolMean, Normalize: true}
+	// One read of the model type picks the tokenizer's reader.
 	tokPath := filepath.Join(dir, "tokenizer.json")
-	if wordpiece.IsWordPiece(tokPath) {
+	switch tokenizer.ModelType(tokPath) {
+	case "WordPiece":
 		wp, err := wordpiece.Load(tokPath)
 		if err != nil {
 			return nil, err
 		}
 		e.Tok = withSpecial{wp}
-	} else if unigram.IsUnigram(tokPath) {
+	case "Unigram":
 		ug, err := unigram.Load(tokPath)
 		if err != nil {
 			return nil, err
 		}
 		e.Tok = withSpecial{ug}
-	} else if t, err := tokenizer.LoadJSON(tokPath); err == nil {
+	default:
+		t, err := tokenizer.LoadJSON(tokPath)
+		if err != nil {
+			e.TokErr = err
+			break
+		}
 		before, after, err := t.Template()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", tokPath, err)
 		}
 		e.Tok = withTemplate{t, before, after}
-	} else {
-		e.TokErr = err
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "1_Pooling", "config.json")); err == nil {
 		var p struct {
@@ -211,7 +216,6 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := embeddingResponse{Object: "list", Model: e.Name}
-	H := e.Model.Dim()
 	for i, ids := range inputs {
 		if len(ids) == 0 || len(ids) > e.Model.MaxTokens() {
 			s.failErr(w, r, badRequest("input", "input %d has %d tokens: want 1 to %d", i, len(ids), e.Model.MaxTokens()))
@@ -220,14 +224,10 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		if err := r.Context().Err(); err != nil {
 			return
 		}
-		hidden, err := e.Model.Forward(ids)
+		v, err := e.embedIDs(ids)
 		if err != nil {
 			s.failErr(w, r, badRequest("input", "input %d: %v", i, err))
 			return
-		}
-		v := encoder.Pool(hidden, H, e.Pooling)
-		if e.Normalize {
-			encoder.Normalize(v)
 		}
 		d := embeddingData{Object: "embedding", Index: i, Embedding: v}
 		if format == "base64" {
@@ -265,15 +265,23 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 			out[i] = make([]float32, e.Model.Dim())
 			continue
 		}
-		h, err := e.Model.Forward(ids)
-		if err != nil {
+		if out[i], err = e.embedIDs(ids); err != nil {
 			return nil, err
 		}
-		v := encoder.Pool(h, e.Model.Dim(), e.Pooling)
-		if e.Normalize {
-			encoder.Normalize(v)
-		}
-		out[i] = v
 	}
 	return out, nil
+}
+
+// embedIDs runs the encoder on ids and pools (and normalises) the
+// hidden states as the model's sentence-transformers files say.
+func (e *Embedder) embedIDs(ids []int) ([]float32, error) {
+	h, err := e.Model.Forward(ids)
+	if err != nil {
+		return nil, err
+	}
+	v := encoder.Pool(h, e.Model.Dim(), e.Pooling)
+	if e.Normalize {
+		encoder.Normalize(v)
+	}
+	return v, nil
 }

@@ -385,7 +385,6 @@ type callStream struct {
 	argsEnd bool
 	calls   int
 	after   bool // a call has ended: whitespace is held, not sent
-	ids     []string
 }
 
 // callHeader matches a call's object up to its arguments, for each name
@@ -432,7 +431,6 @@ func (cs *callStream) push(text string) (string, []toolCallOut) {
 			var name string
 			json.Unmarshal([]byte(`"`+cs.buf[m[2]:m[3]]+`"`), &name)
 			d := toolCallOut{Index: ptr(cs.calls), ID: newCallID(), Type: "function"}
-			cs.ids = append(cs.ids, d.ID)
 			d.Function.Name = name
 			deltas = append(deltas, d)
 			cs.header, cs.argsAt, cs.sent = true, m[1], m[1]

@@ -133,13 +133,9 @@ Example:
 		}
 		if *mode == "hybrid" {
 			hits, err = ix.SearchHybrid(ctx, query, emb, want)
-			break
+		} else {
+			hits, err = ix.SearchDense(ctx, query, emb, want)
 		}
-		qv, eerr := emb.Embed(ctx, []string{query})
-		if eerr != nil {
-			return eerr
-		}
-		hits, err = ix.SearchVector(ctx, qv[0], want)
 	default:
 		return fs.usageError("--mode %q: want bm25, dense or hybrid", *mode)
 	}

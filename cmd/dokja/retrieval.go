@@ -109,11 +109,7 @@ Examples:
 	searches := map[string]func(context.Context, string, int) ([]index.Hit, error){"bm25": ix.Search}
 	if emb != nil {
 		searches["dense"] = func(ctx context.Context, q string, k int) ([]index.Hit, error) {
-			v, err := emb.Embed(ctx, []string{q})
-			if err != nil {
-				return nil, err
-			}
-			return ix.SearchVector(ctx, v[0], k)
+			return ix.SearchDense(ctx, q, emb, k)
 		}
 		searches["hybrid"] = func(ctx context.Context, q string, k int) ([]index.Hit, error) {
 			return ix.SearchHybrid(ctx, q, emb, k)

@@ -83,9 +83,6 @@ type file struct {
 	} `json:"model"`
 }
 
-// IsUnigram reports whether a tokenizer.json holds a Unigram model.
-func IsUnigram(path string) bool { return tokenizer.ModelType(path) == "Unigram" }
-
 // Load reads a Unigram tokenizer.json.
 func Load(path string) (*Tokenizer, error) {
 	var f file

@@ -61,9 +61,6 @@ type file struct {
 	} `json:"model"`
 }
 
-// IsWordPiece reports whether a tokenizer.json holds a WordPiece model.
-func IsWordPiece(path string) bool { return tokenizer.ModelType(path) == "WordPiece" }
-
 // Load reads a WordPiece tokenizer.json.
 func Load(path string) (*Tokenizer, error) {
 	var f file
