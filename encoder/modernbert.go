@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/dokja/dokja/safetensors"
 	"github.com/dokja/dokja/tensor"
@@ -42,7 +43,21 @@ type ModernConfig struct {
 	RopeParameters         map[string]struct {
 		RopeTheta float64 `json:"rope_theta"`
 	} `json:"rope_parameters"`
+	// The masked-language head: dense (with a bias when classifier_bias),
+	// activation, norm, then the decoder tied to the token embeddings
+	// (with a bias unless decoder_bias is false).
+	ClassifierBias       bool   `json:"classifier_bias"`
+	ClassifierActivation string `json:"classifier_activation"`
+	DecoderBias          *bool  `json:"decoder_bias"`
+	TieWordEmbeddings    *bool  `json:"tie_word_embeddings"`
+	// Initialisation of new weights (training from scratch, a new head).
+	InitializerRange        float64 `json:"initializer_range"`
+	InitializerCutoffFactor float64 `json:"initializer_cutoff_factor"`
+	// Special tokens, for the masked-language objective.
+	MaskTokenID *int `json:"mask_token_id"`
 }
+
+func (c *ModernConfig) decoderBias() bool { return c.DecoderBias == nil || *c.DecoderBias }
 
 // global reports whether layer i attends to the whole sequence.
 func (c *ModernConfig) global(i int) bool {
@@ -81,6 +96,15 @@ func (c *ModernConfig) validate() error {
 	if c.HiddenActivation != "gelu" {
 		return fmt.Errorf("hidden_activation %q: only gelu (exact, erf) is supported", c.HiddenActivation)
 	}
+	if a := c.ClassifierActivation; a != "" && a != "gelu" {
+		return fmt.Errorf("classifier_activation %q: only gelu (exact, erf) is supported", a)
+	}
+	if c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings {
+		return errors.New("tie_word_embeddings false: the masked-language decoder is read only as tied to the token embeddings")
+	}
+	if c.InitializerRange < 0 || c.InitializerCutoffFactor < 0 {
+		return fmt.Errorf("initializer_range %g, initializer_cutoff_factor %g: want non-negative numbers", c.InitializerRange, c.InitializerCutoffFactor)
+	}
 	if c.NormEps <= 0 {
 		return fmt.Errorf("norm_eps %g: want a positive number", c.NormEps)
 	}
@@ -103,7 +127,8 @@ func (c *ModernConfig) validate() error {
 	return nil
 }
 
-// ModernBERT is a loaded ModernBERT encoder.
+// ModernBERT is a loaded ModernBERT encoder, with its masked-language
+// head when the checkpoint has one (or training made one).
 type ModernBERT struct {
 	Config ModernConfig
 	K      tensor.Kernels
@@ -114,6 +139,15 @@ type ModernBERT struct {
 	finB   []float32
 	layers []modernLayer
 	rot    []*tensor.Rotary
+	// The masked-language head (ModernBertPredictionHead and the decoder,
+	// whose weight is the token embeddings).
+	hasHead        bool
+	headW, headB   []float32
+	headNW, headNB []float32
+	decB           []float32
+	// raw is config.json as read, written back (architectures updated) by
+	// Save so that keys the forward pass ignores survive.
+	raw map[string]any
 }
 
 type modernLayer struct {
@@ -125,51 +159,102 @@ type modernLayer struct {
 	w2, b2         []float32
 }
 
-// loadModern reads a ModernBERT folder, its tensors bare or under the
-// model. prefix ModernBertForMaskedLM saves them with.
-func loadModern(dir string, raw []byte) (*ModernBERT, error) {
-	cpath := filepath.Join(dir, "config.json")
+// mspec is one weight tensor under ModernBertForMaskedLM's name.
+type mspec struct {
+	name  string
+	shape []int
+	dst   *[]float32
+}
+
+// specs lists m's weights in a fixed order: the body under model., then
+// the head when m has one. Optional tensors (biases the config leaves out,
+// layer 0's attention norm) are not listed.
+func (m *ModernBERT) specs() []mspec {
+	c := &m.Config
+	H, I := c.HiddenSize, c.IntermediateSize
+	var s []mspec
+	add := func(present bool, name string, dst *[]float32, shape ...int) {
+		if present {
+			s = append(s, mspec{name, shape, dst})
+		}
+	}
+	add(true, "model.embeddings.tok_embeddings.weight", &m.embed, c.VocabSize, H)
+	add(true, "model.embeddings.norm.weight", &m.embNW, H)
+	add(c.NormBias, "model.embeddings.norm.bias", &m.embNB, H)
+	for i := range m.layers {
+		l, p := &m.layers[i], fmt.Sprintf("model.layers.%d.", i)
+		add(i > 0, p+"attn_norm.weight", &l.attnNW, H)
+		add(i > 0 && c.NormBias, p+"attn_norm.bias", &l.attnNB, H)
+		add(true, p+"attn.Wqkv.weight", &l.wqkv, 3*H, H)
+		add(c.AttentionBias, p+"attn.Wqkv.bias", &l.bqkv, 3*H)
+		add(true, p+"attn.Wo.weight", &l.wo, H, H)
+		add(c.AttentionBias, p+"attn.Wo.bias", &l.bo, H)
+		add(true, p+"mlp_norm.weight", &l.mlpNW, H)
+		add(c.NormBias, p+"mlp_norm.bias", &l.mlpNB, H)
+		add(true, p+"mlp.Wi.weight", &l.wi, 2*I, H)
+		add(c.MLPBias, p+"mlp.Wi.bias", &l.bi, 2*I)
+		add(true, p+"mlp.Wo.weight", &l.w2, H, I)
+		add(c.MLPBias, p+"mlp.Wo.bias", &l.b2, H)
+	}
+	add(true, "model.final_norm.weight", &m.finW, H)
+	add(c.NormBias, "model.final_norm.bias", &m.finB, H)
+	add(m.hasHead, "head.dense.weight", &m.headW, H, H)
+	add(m.hasHead && c.ClassifierBias, "head.dense.bias", &m.headB, H)
+	add(m.hasHead, "head.norm.weight", &m.headNW, H)
+	add(m.hasHead && c.NormBias, "head.norm.bias", &m.headNB, H)
+	add(m.hasHead && c.decoderBias(), "decoder.bias", &m.decB, c.VocabSize)
+	return s
+}
+
+// newModern returns a ModernBERT of cfg's shape with no weights yet.
+func newModern(c ModernConfig, raw map[string]any) *ModernBERT {
+	m := &ModernBERT{Config: c, K: tensor.Default(), raw: raw, layers: make([]modernLayer, c.NumHiddenLayers)}
+	for i := range m.layers {
+		m.rot = append(m.rot, tensor.NewRotary(c.HiddenSize/c.NumAttentionHeads, c.theta(i)))
+	}
+	return m
+}
+
+// parseModern reads and checks a ModernBERT config.json.
+func parseModern(path string, raw []byte) (ModernConfig, map[string]any, error) {
 	var c ModernConfig
+	var all map[string]any
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w", cpath, err)
+		return c, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return c, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", cpath, err)
+		return c, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, all, nil
+}
+
+// loadModern reads a ModernBERT folder, its body's tensors bare or under
+// the model. prefix ModernBertForMaskedLM saves them with, and the
+// masked-language head when present.
+func loadModern(dir string, raw []byte) (*ModernBERT, error) {
+	c, all, err := parseModern(filepath.Join(dir, "config.json"), raw)
+	if err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, "model.safetensors")
 	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	prefix := ""
-	if slices.Contains(f.Names(), "model.embeddings.tok_embeddings.weight") {
-		prefix = "model."
-	}
-	H, I := c.HiddenSize, c.IntermediateSize
-	r := &tensors{f: f, path: path, prefix: prefix}
-	load := r.read
-	m := &ModernBERT{Config: c, K: tensor.Default()}
-	load(&m.embed, "embeddings.tok_embeddings.weight", true, c.VocabSize, H)
-	load(&m.embNW, "embeddings.norm.weight", true, H)
-	load(&m.embNB, "embeddings.norm.bias", c.NormBias, H)
-	load(&m.finW, "final_norm.weight", true, H)
-	load(&m.finB, "final_norm.bias", c.NormBias, H)
-	m.layers = make([]modernLayer, c.NumHiddenLayers)
-	for i := range m.layers {
-		l, p := &m.layers[i], fmt.Sprintf("layers.%d.", i)
-		load(&l.attnNW, p+"attn_norm.weight", i > 0, H)
-		load(&l.attnNB, p+"attn_norm.bias", i > 0 && c.NormBias, H)
-		load(&l.wqkv, p+"attn.Wqkv.weight", true, 3*H, H)
-		load(&l.bqkv, p+"attn.Wqkv.bias", c.AttentionBias, 3*H)
-		load(&l.wo, p+"attn.Wo.weight", true, H, H)
-		load(&l.bo, p+"attn.Wo.bias", c.AttentionBias, H)
-		load(&l.mlpNW, p+"mlp_norm.weight", true, H)
-		load(&l.mlpNB, p+"mlp_norm.bias", c.NormBias, H)
-		load(&l.wi, p+"mlp.Wi.weight", true, 2*I, H)
-		load(&l.bi, p+"mlp.Wi.bias", c.MLPBias, 2*I)
-		load(&l.w2, p+"mlp.Wo.weight", true, H, I)
-		load(&l.b2, p+"mlp.Wo.bias", c.MLPBias, H)
-		m.rot = append(m.rot, tensor.NewRotary(H/c.NumAttentionHeads, c.theta(i)))
+	names := f.Names()
+	bare := !slices.Contains(names, "model.embeddings.tok_embeddings.weight")
+	m := newModern(c, all)
+	m.hasHead = slices.Contains(names, "head.dense.weight")
+	r := &tensors{f: f, path: path}
+	for _, s := range m.specs() {
+		name := s.name
+		if bare {
+			name = strings.TrimPrefix(name, "model.")
+		}
+		r.read(s.dst, name, true, s.shape...)
 	}
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, err
@@ -186,85 +271,179 @@ func (m *ModernBERT) MaxTokens() int { return m.Config.MaxPositionEmbeddings }
 // SetKernels selects the matrix kernels.
 func (m *ModernBERT) SetKernels(k tensor.Kernels) { m.K = k }
 
+// mpass is a forward pass's layout: Seqs sequences of T rows, each cut
+// into documents that attend only within themselves, with positions
+// counted from their document's start (packed training batches; one
+// sequence of one document for inference).
+type mpass struct {
+	ids    []int
+	T      int
+	pos    []int // the row's position in its document
+	lo, hi []int // its document's rows within the sequence: [lo, hi)
+}
+
+func (ps *mpass) seqs() int { return len(ps.ids) / ps.T }
+
+// keys returns the rows of its sequence that row r (t within the
+// sequence) attends to: its document, within half a window for sliding
+// layers.
+func (ps *mpass) keys(r, t int, global bool, half int) (from, to int) {
+	from, to = ps.lo[r], ps.hi[r]
+	if !global {
+		from, to = max(from, t-half), min(to, t+half+1)
+	}
+	return from, to
+}
+
+// onePass lays out one sequence of one document.
+func onePass(ids []int) *mpass {
+	T := len(ids)
+	ps := &mpass{ids: ids, T: T, pos: make([]int, T), lo: make([]int, T), hi: make([]int, T)}
+	for t := range T {
+		ps.pos[t], ps.hi[t] = t, T
+	}
+	return ps
+}
+
+func (m *ModernBERT) checkIDs(ids []int, what string) error {
+	for _, id := range ids {
+		if id < 0 || id >= m.Config.VocabSize {
+			return fmt.Errorf("encoder: %s id %d outside the vocabulary of %d", what, id, m.Config.VocabSize)
+		}
+	}
+	return nil
+}
+
 // Forward returns the last hidden states of a sequence of token ids.
 func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
-	c := &m.Config
-	T, H, I := len(ids), c.HiddenSize, c.IntermediateSize
-	if T == 0 || T > c.MaxPositionEmbeddings {
-		return nil, fmt.Errorf("encoder: %d tokens: want 1 to %d", T, c.MaxPositionEmbeddings)
+	T := len(ids)
+	if T == 0 || T > m.Config.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("encoder: %d tokens: want 1 to %d", T, m.Config.MaxPositionEmbeddings)
 	}
-	x := make([]float32, T*H)
-	for t, id := range ids {
-		if id < 0 || id >= c.VocabSize {
-			return nil, fmt.Errorf("encoder: token id %d outside the vocabulary of %d", id, c.VocabSize)
-		}
+	if err := m.checkIDs(ids, "token"); err != nil {
+		return nil, err
+	}
+	return m.forward(onePass(ids), nil), nil
+}
+
+// mtape is what the backward pass reads: the inputs of every norm and
+// product.
+type mtape struct {
+	ps     *mpass
+	x0     []float32 // embeddings before their norm
+	layers []mlayerTape
+	xf     []float32 // before the final norm
+}
+
+type mlayerTape struct {
+	xin, h1, q, k, v, p, att, xmid, h2, mid, act []float32
+}
+
+// forward runs the pass; with tp it records what backward needs.
+func (m *ModernBERT) forward(ps *mpass, tp *mtape) []float32 {
+	c := &m.Config
+	N, H, I := len(ps.ids), c.HiddenSize, c.IntermediateSize
+	nh := c.NumAttentionHeads
+	hd := H / nh
+	x := make([]float32, N*H)
+	for t, id := range ps.ids {
 		copy(x[t*H:(t+1)*H], m.embed[id*H:(id+1)*H])
 	}
 	eps := float32(c.NormEps)
-	layerNorm(x, H, m.embNW, m.embNB, eps)
-	nh := c.NumAttentionHeads
-	hd := H / nh
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	pos := make([]int, T)
-	for t := range pos {
-		pos[t] = t
+	if tp != nil {
+		tp.ps, tp.x0 = ps, slices.Clone(x)
+		tp.layers = make([]mlayerTape, len(m.layers))
 	}
-	h, qkv := make([]float32, T*H), make([]float32, T*3*H)
-	q, k, v := make([]float32, T*H), make([]float32, T*H), make([]float32, T*H)
-	att, tmp := make([]float32, T*H), make([]float32, T*H)
-	mid, act := make([]float32, T*2*I), make([]float32, T*I)
-	scores := make([]float32, T*T)
-	half := c.LocalAttention / 2
+	layerNorm(x, H, m.embNW, m.embNB, eps)
+	tmp := make([]float32, N*H)
+	var lt mlayerTape
+	fresh := func(n int) []float32 { return make([]float32, n) }
+	lt = mlayerTape{h1: fresh(N * H), q: fresh(N * H), k: fresh(N * H), v: fresh(N * H), att: fresh(N * H),
+		h2: fresh(N * H), mid: fresh(N * 2 * I), act: fresh(N * I)}
+	qkv := make([]float32, N*3*H)
 	for i := range m.layers {
 		l := &m.layers[i]
-		copy(h, x)
+		if tp != nil {
+			lt = mlayerTape{xin: slices.Clone(x), h1: fresh(N * H), q: fresh(N * H), k: fresh(N * H), v: fresh(N * H),
+				p: fresh(ps.seqs() * nh * ps.T * ps.T), att: fresh(N * H), h2: fresh(N * H), mid: fresh(N * 2 * I), act: fresh(N * I)}
+		}
+		copy(lt.h1, x)
 		if i > 0 {
-			layerNorm(h, H, l.attnNW, l.attnNB, eps)
+			layerNorm(lt.h1, H, l.attnNW, l.attnNB, eps)
 		}
-		linear(m.K, qkv, h, l.wqkv, l.bqkv, T, H, 3*H)
-		for t := range T {
+		linear(m.K, qkv, lt.h1, l.wqkv, l.bqkv, N, H, 3*H)
+		for t := range N {
 			row := qkv[t*3*H : (t+1)*3*H]
-			copy(q[t*H:(t+1)*H], row[:H])
-			copy(k[t*H:(t+1)*H], row[H:2*H])
-			copy(v[t*H:(t+1)*H], row[2*H:])
+			copy(lt.q[t*H:(t+1)*H], row[:H])
+			copy(lt.k[t*H:(t+1)*H], row[H:2*H])
+			copy(lt.v[t*H:(t+1)*H], row[2*H:])
 		}
-		m.rot[i].Apply(q, nh, hd, pos)
-		m.rot[i].Apply(k, nh, hd, pos)
-		global := c.global(i)
-		for hh := range nh {
-			m.K.Gemm(false, true, T, T, hd, scale, q[hh*hd:], H, k[hh*hd:], H, 0, scores, T)
-			for t := range T {
-				row := scores[t*T : (t+1)*T]
-				if !global {
-					// The sliding window: |t - j| <= local_attention/2.
-					for j := range row {
-						if j < t-half || j > t+half {
-							row[j] = float32(math.Inf(-1))
-						}
-					}
-				}
-				tensor.Softmax(row)
-			}
-			m.K.Gemm(false, false, T, hd, T, 1, scores, T, v[hh*hd:], H, 0, att[hh*hd:], H)
-		}
-		linear(m.K, tmp, att, l.wo, l.bo, T, H, H)
+		m.rot[i].Apply(lt.q, nh, hd, ps.pos)
+		m.rot[i].Apply(lt.k, nh, hd, ps.pos)
+		m.attend(ps, c.global(i), lt.q, lt.k, lt.v, lt.p, lt.att)
+		linear(m.K, tmp, lt.att, l.wo, l.bo, N, H, H)
 		tensor.Add(x, tmp)
-		copy(h, x)
-		layerNorm(h, H, l.mlpNW, l.mlpNB, eps)
-		linear(m.K, mid, h, l.wi, l.bi, T, H, 2*I)
-		for t := range T {
-			in, gate, out := mid[t*2*I:t*2*I+I], mid[t*2*I+I:(t+1)*2*I], act[t*I:(t+1)*I]
+		if tp != nil {
+			lt.xmid = slices.Clone(x)
+		}
+		copy(lt.h2, x)
+		layerNorm(lt.h2, H, l.mlpNW, l.mlpNB, eps)
+		linear(m.K, lt.mid, lt.h2, l.wi, l.bi, N, H, 2*I)
+		for t := range N {
+			in, gate, out := lt.mid[t*2*I:t*2*I+I], lt.mid[t*2*I+I:(t+1)*2*I], lt.act[t*I:(t+1)*I]
 			copy(out, in)
 			gelu(out)
 			for j := range out {
 				out[j] *= gate[j]
 			}
 		}
-		linear(m.K, tmp, act, l.w2, l.b2, T, I, H)
+		linear(m.K, tmp, lt.act, l.w2, l.b2, N, I, H)
 		tensor.Add(x, tmp)
+		if tp != nil {
+			tp.layers[i] = lt
+		}
+	}
+	if tp != nil {
+		tp.xf = slices.Clone(x)
 	}
 	layerNorm(x, H, m.finW, m.finB, eps)
-	return x, nil
+	return x
+}
+
+// attend is bidirectional attention per sequence and head over each row's
+// keys (its document, and the window in sliding layers). With probs it
+// keeps the probabilities, T×T per sequence and head.
+func (m *ModernBERT) attend(ps *mpass, global bool, q, k, v, probs, att []float32) {
+	c := &m.Config
+	H, nh, T := c.HiddenSize, c.NumAttentionHeads, ps.T
+	hd := H / nh
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	half := c.LocalAttention / 2
+	tensor.ParallelFor(ps.seqs()*nh, 1, func(lo, hi int) {
+		var scratch []float32
+		for job := lo; job < hi; job++ {
+			s, head := job/nh, job%nh
+			r0 := s * T
+			var p []float32
+			if probs != nil {
+				p = probs[job*T*T : (job+1)*T*T]
+			} else {
+				if cap(scratch) < T*T {
+					scratch = make([]float32, T*T)
+				}
+				p = scratch[:T*T]
+			}
+			m.K.Gemm(false, true, T, T, hd, scale, q[r0*H+head*hd:], H, k[r0*H+head*hd:], H, 0, p, T)
+			for t := range T {
+				row := p[t*T : (t+1)*T]
+				from, to := ps.keys(r0+t, t, global, half)
+				clear(row[:from])
+				tensor.Softmax(row[from:to])
+				clear(row[to:])
+			}
+			m.K.Gemm(false, false, T, hd, T, 1, p, T, v[r0*H+head*hd:], H, 0, att[r0*H+head*hd:], H)
+		}
+	})
 }
 
 // readModelType peeks at a config.json's model_type.

@@ -90,3 +90,45 @@ func AddColumnSums(dst, x []float32) {
 		}
 	})
 }
+
+// LayerNormBackward adds to dx, dw and db (nil for a LayerNorm without
+// bias) the gradients of LayerNorm(x; w, b) given dy. With x̂ = (x − μ)·r,
+// r = 1/√(var+eps) and g = dy·w: dx += r·(g − mean(g) − x̂·mean(g·x̂)),
+// dw += Σ_rows dy·x̂, db += Σ_rows dy.
+func LayerNormBackward(dx, dw, db, dy, x, w []float32, eps float32) {
+	d := len(w)
+	rows := len(x) / d
+	if db != nil {
+		AddColumnSums(db, dy)
+	}
+	chunkedSum(dw, rows, func(part []float32, lo, hi int) {
+		xh := make([]float64, d)
+		for r := lo; r < hi; r++ {
+			row, g, out := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
+			var sum float64
+			for _, v := range row {
+				sum += float64(v)
+			}
+			mean := sum / float64(d)
+			var ss float64
+			for _, v := range row {
+				e := float64(v) - mean
+				ss += e * e
+			}
+			inv := 1 / math.Sqrt(ss/float64(d)+float64(eps))
+			var gs, gx float64
+			for i, v := range row {
+				xh[i] = (float64(v) - mean) * inv
+				gw := float64(g[i]) * float64(w[i])
+				gs += gw
+				gx += gw * xh[i]
+				part[i] += g[i] * float32(xh[i])
+			}
+			gs /= float64(d)
+			gx /= float64(d)
+			for i := range row {
+				out[i] += float32(inv * (float64(g[i])*float64(w[i]) - gs - xh[i]*gx))
+			}
+		}
+	})
+}

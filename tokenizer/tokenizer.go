@@ -12,6 +12,7 @@ package tokenizer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -267,6 +268,70 @@ func (t *Tokenizer) setAdded(added []AddedToken) error {
 		l := t.byFirst[b]
 		sort.SliceStable(l, func(i, j int) bool { return len(t.added[l[i]].Content) > len(t.added[l[j]].Content) })
 	}
+	return nil
+}
+
+// AddSpecial returns the id of the special token content, adding it
+// with the next free id (VocabSize) when the tokenizer lacks it, as
+// encoders trained on a decoder's vocabulary add their mask token.
+func (t *Tokenizer) AddSpecial(content string) (int, error) {
+	if id, ok := t.TokenID(content); ok {
+		return id, nil
+	}
+	added := append(slices.Clone(t.added), AddedToken{ID: len(t.pieces), Content: content, Special: true})
+	if err := t.setAdded(added); err != nil {
+		return 0, err
+	}
+	t.clearCache()
+	return len(t.pieces) - 1, nil
+}
+
+// SetTemplate makes the tokenizer's post_processor a TemplateProcessing
+// that puts the special tokens before and after around a single sequence
+// (what Template then returns, and what Hugging Face applies).
+func (t *Tokenizer) SetTemplate(before, after []string) error {
+	type special struct {
+		ID     string `json:"id"`
+		TypeID int    `json:"type_id"`
+	}
+	type piece struct {
+		SpecialToken *special `json:"SpecialToken,omitempty"`
+		Sequence     *special `json:"Sequence,omitempty"`
+	}
+	var single []piece
+	specials := map[string]any{}
+	add := func(tokens []string) error {
+		for _, tok := range tokens {
+			id, ok := t.special[tok]
+			if !ok {
+				return fmt.Errorf("template: %q is not an added token", tok)
+			}
+			single = append(single, piece{SpecialToken: &special{ID: tok}})
+			specials[tok] = map[string]any{"id": tok, "ids": []int{id}, "tokens": []string{tok}}
+		}
+		return nil
+	}
+	if err := add(before); err != nil {
+		return err
+	}
+	single = append(single, piece{Sequence: &special{ID: "A"}})
+	if err := add(after); err != nil {
+		return err
+	}
+	// A pair: the second sequence after the first's closing tokens, then
+	// the closing tokens again.
+	pair := append(slices.Clone(single), piece{Sequence: &special{ID: "B", TypeID: 1}})
+	for _, tok := range after {
+		pair = append(pair, piece{SpecialToken: &special{ID: tok, TypeID: 1}})
+	}
+	raw, err := json.Marshal(map[string]any{"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": specials})
+	if err != nil {
+		return err
+	}
+	if t.extra == nil {
+		t.extra = map[string][]byte{}
+	}
+	t.extra["post_processor"] = raw
 	return nil
 }
 

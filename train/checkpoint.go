@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/dokja/dokja/atomicfile"
-	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/safetensors"
+	"github.com/dokja/dokja/tokenizer"
 )
 
 // State is what a checkpoint adds to the model to continue a run:
@@ -69,7 +69,7 @@ func parseCheckpointName(name string) (step, version int, ok bool) {
 // then points ckptDir/latest at it, and only then removes older
 // checkpoints. A crash at any moment leaves latest naming a whole
 // checkpoint: no folder latest names is ever removed or replaced.
-func saveCheckpoint(ckptDir string, m *model.Model, opt *AdamW, st *State, tokenizerJSON string, keep int) (string, error) {
+func saveCheckpoint(ckptDir string, m net, opt *AdamW, st *State, tok *tokenizer.Tokenizer, keep int) (string, error) {
 	name := checkpointName(st.Step)
 	for v := 1; exists(filepath.Join(ckptDir, name)); v++ {
 		name = fmt.Sprintf("%s.%d", checkpointName(st.Step), v)
@@ -80,7 +80,7 @@ func saveCheckpoint(ckptDir string, m *model.Model, opt *AdamW, st *State, token
 		return "", err
 	}
 	err := func() error {
-		if err := m.Save(tmp, "F32"); err != nil {
+		if err := m.save(tmp); err != nil {
 			return err
 		}
 		var ts []safetensors.Tensor
@@ -90,12 +90,8 @@ func saveCheckpoint(ckptDir string, m *model.Model, opt *AdamW, st *State, token
 		if err := safetensors.Write(filepath.Join(tmp, "optimizer.safetensors"), ts, map[string]string{"optimizer": "adamw"}); err != nil {
 			return err
 		}
-		if tokenizerJSON != "" {
-			data, err := os.ReadFile(tokenizerJSON)
-			if err != nil {
-				return err
-			}
-			if err := atomicfile.WriteFile(filepath.Join(tmp, "tokenizer.json"), data); err != nil {
+		if tok != nil {
+			if err := tok.SaveJSON(filepath.Join(tmp, "tokenizer.json")); err != nil {
 				return err
 			}
 		}
@@ -231,7 +227,7 @@ func newestWhole(ckptDir string) string {
 
 // loadState reads a checkpoint's trainer_state.json and optimizer moments
 // for m, checking that they belong to this model.
-func loadState(dir string, m *model.Model, opt *AdamW) (*State, error) {
+func loadState(dir string, m Weights, opt *AdamW) (*State, error) {
 	path := filepath.Join(dir, "trainer_state.json")
 	data, err := os.ReadFile(path)
 	if err != nil {

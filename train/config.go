@@ -56,6 +56,21 @@ type Config struct {
 	Keep            int `yaml:"keep" json:"keep"`
 	// Kernels picks the matrix path (portable, simd, openblas); default fastest.
 	Kernels string `yaml:"kernels" json:"kernels,omitempty"`
+
+	// For encoders (a ModernBERT model or init), which train on masked
+	// tokens: MaskRate is the share of positions predicted (default 0.3,
+	// as ModernBERT), MaskToken the mask token, added to the data's
+	// tokenizer when it lacks it (default: [MASK], <mask> or <|mask|>,
+	// whichever the tokenizer has, else <|mask|> added).
+	MaskRate  float64 `yaml:"mask_rate" json:"mask_rate,omitempty"`
+	MaskToken string  `yaml:"mask_token" json:"mask_token,omitempty"`
+}
+
+// encoderDefaults fills the masked-language settings of an encoder run.
+func (c *Config) encoderDefaults() {
+	if c.MaskRate == 0 {
+		c.MaskRate = 0.3
+	}
 }
 
 // Defaults fills the fields left at zero with the usual values of small
@@ -129,6 +144,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 {
 		bad("beta1", "beta1 %g and beta2 %g must lie in [0, 1)", c.Beta1, c.Beta2)
+	}
+	if c.MaskRate < 0 || c.MaskRate >= 1 {
+		bad("mask_rate", "%g must lie in [0, 1)", c.MaskRate)
 	}
 	if c.Eps <= 0 || c.WeightDecay < 0 || c.GradClip < 0 {
 		bad("eps", "eps must be positive, weight_decay and grad_clip not negative")

@@ -1,4 +1,5 @@
-// Package train pretrains and continues pretraining Llama/Qwen2 decoders:
+// Package train pretrains and continues pretraining decoders (next-token
+// prediction) and ModernBERT encoders (masked tokens):
 // the optimizer and schedule, the deterministic data loader over token
 // shards, checkpoints that resume bit-identically, and the training loop.
 package train
@@ -24,7 +25,7 @@ type AdamW struct {
 }
 
 // NewAdamW returns an optimizer with zero moments for m's parameters.
-func NewAdamW(m *model.Model, beta1, beta2, eps, weightDecay float64) *AdamW {
+func NewAdamW(m Weights, beta1, beta2, eps, weightDecay float64) *AdamW {
 	o := &AdamW{Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay}
 	for _, p := range m.Params() {
 		o.M = append(o.M, make([]float32, len(p.Data)))
@@ -38,8 +39,8 @@ func NewAdamW(m *model.Model, beta1, beta2, eps, weightDecay float64) *AdamW {
 func decays(p model.Param) bool { return len(p.Shape) >= 2 }
 
 // Update applies one step with learning rate lr, given the gradients g
-// (model-shaped, from Model.NewGrads).
-func (o *AdamW) Update(m, g *model.Model, lr float64) {
+// (shaped as m, from its NewGrads).
+func (o *AdamW) Update(m, g Weights, lr float64) {
 	o.Step++
 	bc1 := 1 - math.Pow(o.Beta1, float64(o.Step))
 	bc2 := math.Sqrt(1 - math.Pow(o.Beta2, float64(o.Step)))
@@ -67,7 +68,7 @@ func (o *AdamW) Update(m, g *model.Model, lr float64) {
 
 // GradNorm returns the global L2 norm of the gradients, summed in float64
 // in parameter order.
-func GradNorm(g *model.Model) float64 {
+func GradNorm(g Weights) float64 {
 	var ss float64
 	for _, p := range g.Params() {
 		for _, v := range p.Data {
@@ -80,7 +81,7 @@ func GradNorm(g *model.Model) float64 {
 // ClipGrads scales the gradients so their global norm is at most maxNorm,
 // as torch.nn.utils.clip_grad_norm_ does (coefficient maxNorm/(norm+1e-6),
 // applied only when below 1), and returns the norm before clipping.
-func ClipGrads(g *model.Model, maxNorm float64) float64 {
+func ClipGrads(g Weights, maxNorm float64) float64 {
 	norm := GradNorm(g)
 	if maxNorm <= 0 {
 		return norm
@@ -97,7 +98,7 @@ func ClipGrads(g *model.Model, maxNorm float64) float64 {
 }
 
 // ZeroGrads clears the gradients for the next step.
-func ZeroGrads(g *model.Model) {
+func ZeroGrads(g Weights) {
 	for _, p := range g.Params() {
 		clear(p.Data)
 	}

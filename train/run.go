@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dokja/dokja/checkpoint"
+	"github.com/dokja/dokja/encoder"
 	"github.com/dokja/dokja/internal/sysmem"
 	"github.com/dokja/dokja/model"
 	"github.com/dokja/dokja/progress"
@@ -72,18 +73,23 @@ type runner struct {
 	cfg        *Config
 	opt        Options
 	log        *slog.Logger
-	m          *model.Model
-	grads      *model.Model
+	m          net
+	grads      net
 	adam       *AdamW
 	train, val *Loader
 	tokJSON    string
-	st         State
-	ckptDir    string
-	metrics    *os.File
-	history    []Metric
-	flopsTok   float64
-	peak       float64
-	dataID     string // the data's content identity (shards.Manifest.Identity)
+	// tok is the tokenizer saved with the model: the data's (with the
+	// mask token added for an encoder); nil when the data has none.
+	tok *tokenizer.Tokenizer
+	// mask, for an encoder, turns the loader's batches into masked ones.
+	mask     *masker
+	st       State
+	ckptDir  string
+	metrics  *os.File
+	history  []Metric
+	flopsTok float64
+	peak     float64
+	dataID   string // the data's content identity (shards.Manifest.Identity)
 }
 
 // Run trains as cfg says, writing checkpoints, metrics.jsonl and loss.png
@@ -140,58 +146,54 @@ func (r *runner) setup(trainSet, valSet *shards.Set) error {
 		return fmt.Errorf("%s already holds checkpoints (latest %s): pass --resume to continue it, or choose another out", cfg.Out, latest)
 	}
 	resuming := latest != "" && r.opt.Resume
+	if r.tokJSON != "" {
+		if r.tok, err = tokenizer.LoadJSON(r.tokJSON); err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
+	}
+	var src string // what decides the kind of network
 	switch {
 	case resuming:
-		r.m, err = model.Load(latest)
+		src = latest
 	case cfg.Init != "":
-		// A Hugging Face folder or a GGUF file (dequantized: training
-		// updates float32 weights).
-		var ck *checkpoint.Checkpoint
-		if ck, err = checkpoint.Open(cfg.Init, checkpoint.Options{Dequantize: true, TokenizerOptional: true}); err == nil {
-			r.m = ck.Model
-		}
-		if err == nil && cfg.Tokenizer != "" {
-			err = r.swapTokenizer(ck.Tokenizer)
-		}
+		src = cfg.Init
 	default:
-		var mc *model.Config
-		if mc, err = model.LoadConfig(cfg.Model); err == nil {
-			// Documents start with the separator, which also ends them.
-			if mc.EOSTokenID == nil {
-				mc.EOSTokenID = trainSet.Separator()
-			}
-			if mc.BOSTokenID == nil {
-				mc.BOSTokenID = trainSet.Separator()
-			}
-			r.m, err = model.NewRandom(mc, cfg.Seed)
-		}
+		src = cfg.Model
+	}
+	if isEncoder(src) {
+		err = r.setupEncoder(src, resuming, trainSet.Separator())
+	} else {
+		err = r.setupDecoder(resuming, latest, trainSet)
 	}
 	if err != nil {
 		return err
 	}
 	if cfg.Kernels != "" {
-		if r.m.K, err = tensor.ByName(cfg.Kernels); err != nil {
+		k, err := tensor.ByName(cfg.Kernels)
+		if err != nil {
 			return fmt.Errorf("kernels: %w", err)
 		}
+		r.m.setKernels(k)
 	}
 	if err := r.checkVocabulary(resuming, latest); err != nil {
 		return err
 	}
-	V := r.m.Config.VocabSize
+	V := r.m.vocab()
 	for _, s := range []*shards.Set{trainSet, valSet} {
 		if s != nil && s.Vocab() > V {
 			return fmt.Errorf("data %s: the shards' vocabulary has %d ids, the model's only %d (a checkpoint of another vocabulary? use tokenizer: to swap)", cfg.Data, s.Vocab(), V)
 		}
 	}
-	if cfg.SeqLen > r.m.Config.MaxPositionEmbeddings && r.m.Config.MaxPositionEmbeddings > 0 {
-		return fmt.Errorf("seq_len %d exceeds the model's max_position_embeddings %d", cfg.SeqLen, r.m.Config.MaxPositionEmbeddings)
+	if mt := r.m.maxTokens(); cfg.SeqLen > mt && mt > 0 {
+		return fmt.Errorf("seq_len %d exceeds the model's max_position_embeddings %d", cfg.SeqLen, mt)
 	}
 	// Weights, gradients and AdamW's two moments, all float32; the model
 	// is already in memory.
-	if err := sysmem.Check(fmt.Sprintf("training %.3g weights (gradients and AdamW moments)", r.m.Config.NumParams()), 12*r.m.Config.NumParams()); err != nil {
+	n := float64(r.m.numParams())
+	if err := sysmem.Check(fmt.Sprintf("training %.3g weights (gradients and AdamW moments)", n), 12*n); err != nil {
 		return err
 	}
-	r.grads = r.m.NewGrads()
+	r.grads = r.m.newGrads()
 	r.adam = NewAdamW(r.m, cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay)
 	if r.train, err = NewLoader(trainSet, cfg.SeqLen, cfg.Seed, true); err != nil {
 		return fmt.Errorf("data %s (train): %w", cfg.Data, err)
@@ -223,6 +225,84 @@ func (r *runner) setup(trainSet, valSet *shards.Set) error {
 		return err
 	}
 	return r.openMetrics()
+}
+
+// setupEncoder builds or restores a ModernBERT and its masking from src:
+// a checkpoint to resume, a folder to continue, or a config.json.
+func (r *runner) setupEncoder(src string, resuming bool, sep int) error {
+	cfg := r.cfg
+	if cfg.Tokenizer != "" {
+		return fmt.Errorf("tokenizer: vocabulary swaps are for decoders; %s is an encoder", src)
+	}
+	cfg.encoderDefaults()
+	var m *encoder.ModernBERT
+	if resuming || cfg.Init != "" {
+		e, err := encoder.Open(src)
+		if err != nil {
+			return err
+		}
+		m = e.(*encoder.ModernBERT)
+		m.EnsureHead(cfg.Seed)
+	} else {
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if m, err = encoder.NewModernRandom(src, raw, cfg.Seed); err != nil {
+			return err
+		}
+	}
+	r.m = encoderNet{m}
+	mk, tok, err := newMasker(cfg, r.tok, sep, m.Config.VocabSize)
+	if err != nil {
+		return err
+	}
+	r.mask, r.tok = mk, tok
+	// Documents start with the separator: so does each embedded text.
+	if s, ok := tok.Token(sep); ok && sep >= 0 {
+		if err := tok.SetTemplate([]string{s}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupDecoder builds or restores a decoder.
+func (r *runner) setupDecoder(resuming bool, latest string, trainSet *shards.Set) error {
+	cfg := r.cfg
+	var m *model.Model
+	var err error
+	switch {
+	case resuming:
+		m, err = model.Load(latest)
+	case cfg.Init != "":
+		// A Hugging Face folder or a GGUF file (dequantized: training
+		// updates float32 weights).
+		var ck *checkpoint.Checkpoint
+		if ck, err = checkpoint.Open(cfg.Init, checkpoint.Options{Dequantize: true, TokenizerOptional: true}); err == nil {
+			m = ck.Model
+		}
+		if err == nil && cfg.Tokenizer != "" {
+			err = r.swapTokenizer(m, ck.Tokenizer)
+		}
+	default:
+		var mc *model.Config
+		if mc, err = model.LoadConfig(cfg.Model); err == nil {
+			// Documents start with the separator, which also ends them.
+			if mc.EOSTokenID == nil {
+				mc.EOSTokenID = trainSet.Separator()
+			}
+			if mc.BOSTokenID == nil {
+				mc.BOSTokenID = trainSet.Separator()
+			}
+			m, err = model.NewRandom(mc, cfg.Seed)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	r.m = decoderNet{m}
+	return nil
 }
 
 // openMetrics opens metrics.jsonl for appending, first dropping records
@@ -270,20 +350,26 @@ func (r *runner) record(m Metric) error {
 // clipping, and refuses to update on a non-finite value.
 func (r *runner) step(lr float64) (loss, norm float64, err error) {
 	cfg := r.cfg
-	tokens := cfg.BatchSize * cfg.SeqLen * cfg.GradAccum
-	scale := float32(1 / float64(tokens))
-	for range cfg.GradAccum {
-		b, err := r.train.Batch(cfg.BatchSize)
-		if err != nil {
+	// The mean is over the step's predicted positions (all of them for a
+	// decoder; the masked ones for an encoder), so all micro-batches are
+	// drawn first.
+	batches := make([]*model.Batch, cfg.GradAccum)
+	predicted := 0
+	for i := range batches {
+		if batches[i], err = r.batch(r.train); err != nil {
 			return 0, 0, err
 		}
-		l, err := r.m.LossAndGrad(b, r.grads, scale)
+		predicted += targets(batches[i])
+	}
+	scale := float32(1 / float64(max(predicted, 1)))
+	for _, b := range batches {
+		l, err := r.m.lossAndGrad(b, r.grads, scale)
 		if err != nil {
 			return 0, 0, err
 		}
 		loss += l
 	}
-	loss /= float64(tokens)
+	loss /= float64(max(predicted, 1))
 	norm = ClipGrads(r.grads, cfg.GradClip)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return loss, norm, fmt.Errorf("%w at step %d: loss %g, gradient norm %g", ErrDiverged, r.st.Step+1, loss, norm)
@@ -291,6 +377,17 @@ func (r *runner) step(lr float64) (loss, norm float64, err error) {
 	r.adam.Update(r.m, r.grads, lr)
 	ZeroGrads(r.grads)
 	return loss, norm, nil
+}
+
+// batch draws the next micro-batch from l, masked for an encoder (by the
+// seed and the loader's position, so a resumed run masks alike).
+func (r *runner) batch(l *Loader) (*model.Batch, error) {
+	key := mix(r.cfg.Seed ^ uint64(l.Next)*0x9E3779B97F4A7C15)
+	b, err := l.Batch(r.cfg.BatchSize)
+	if err == nil && r.mask != nil {
+		r.mask.apply(b, key)
+	}
+	return b, err
 }
 
 // evaluate returns the mean validation loss over the first EvalBatches
@@ -305,16 +402,20 @@ func (r *runner) evaluate() (float64, error) {
 	var sum float64
 	var n int
 	for range batches {
+		key := mix(uint64(r.val.Next) * 0x9E3779B97F4A7C15)
 		b, err := r.val.Batch(seqs)
 		if err != nil {
 			return 0, err
 		}
-		l, err := r.m.Loss(b)
+		if r.mask != nil {
+			r.mask.apply(b, key)
+		}
+		l, err := r.m.loss(b)
 		if err != nil {
 			return 0, err
 		}
 		sum += l
-		n += len(b.Targets)
+		n += targets(b)
 	}
 	return sum / float64(n), nil
 }
@@ -330,16 +431,16 @@ func (r *runner) plan() (int, error) {
 		return cfg.Steps, nil
 	}
 	save := r.train.Next
-	b, err := r.train.Batch(cfg.BatchSize)
+	b, err := r.batch(r.train)
 	r.train.Next = save
 	if err != nil {
 		return 0, err
 	}
-	scratch := r.m.NewGrads()
+	scratch := r.m.newGrads()
 	var per time.Duration
 	for i := range 2 { // the first pass pays for allocation and page faults
 		start := time.Now()
-		if _, err := r.m.LossAndGrad(b, scratch, 1); err != nil {
+		if _, err := r.m.lossAndGrad(b, scratch, 1); err != nil {
 			return 0, err
 		}
 		if i == 1 {
@@ -365,11 +466,12 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 	}
 	r.st.Total = total
 	sched := Schedule{MaxLR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup, Total: total}
-	r.peak = MeasurePeak(r.m.K, cfg.BatchSize*cfg.SeqLen, r.m.Config.HiddenSize, r.m.Config.IntermediateSize)
-	r.flopsTok = FLOPsPerToken(r.m.Config, cfg.SeqLen)
-	res := &Result{Total: total, Params: r.m.NumParams(), PeakFLOPS: r.peak}
-	r.log.Info("training", "params", r.m.NumParams(), "steps", total, "tokens_per_step", cfg.BatchSize*cfg.SeqLen*cfg.GradAccum,
-		"kernels", r.m.K.Name(), "peak_gflops", fmt.Sprintf("%.1f", r.peak/1e9), "data_windows", r.train.Windows())
+	hidden, inter := r.m.widths()
+	r.peak = MeasurePeak(r.m.kernels(), cfg.BatchSize*cfg.SeqLen, hidden, inter)
+	r.flopsTok = r.m.flopsPerToken(cfg.SeqLen)
+	res := &Result{Total: total, Params: r.m.numParams(), PeakFLOPS: r.peak}
+	r.log.Info("training", "params", r.m.numParams(), "steps", total, "tokens_per_step", cfg.BatchSize*cfg.SeqLen*cfg.GradAccum,
+		"kernels", r.m.kernels().Name(), "peak_gflops", fmt.Sprintf("%.1f", r.peak/1e9), "data_windows", r.train.Windows())
 	status := progress.New(r.opt.Status)
 	defer status.Done()
 	start := time.Now()
@@ -380,7 +482,7 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 	saveHere := func() error {
 		r.st.Elapsed = elapsed0 + time.Since(start).Seconds()
 		r.st.LoaderNext = r.train.Next
-		dir, err := saveCheckpoint(r.ckptDir, r.m, r.adam, &r.st, r.tokJSON, cfg.Keep)
+		dir, err := saveCheckpoint(r.ckptDir, r.m, r.adam, &r.st, r.tok, cfg.Keep)
 		if err != nil {
 			return err
 		}
@@ -469,17 +571,13 @@ func (r *runner) loop(ctx context.Context) (*Result, error) {
 // saveFinal writes the trained model as a plain Hugging Face folder
 // (weights and tokenizer, no optimizer state) for generate and serve.
 func (r *runner) saveFinal(dir string) error {
-	if err := r.m.Save(dir, "F32"); err != nil {
+	if err := r.m.save(dir); err != nil {
 		return err
 	}
-	if r.tokJSON == "" {
+	if r.tok == nil {
 		return nil
 	}
-	tok, err := tokenizer.LoadJSON(r.tokJSON)
-	if err != nil {
-		return err
-	}
-	return tok.SaveJSON(filepath.Join(dir, "tokenizer.json"))
+	return r.tok.SaveJSON(filepath.Join(dir, "tokenizer.json"))
 }
 
 // checkVocabulary refuses data tokenized with another vocabulary than the
@@ -504,13 +602,10 @@ func (r *runner) checkVocabulary(resuming bool, latest string) error {
 	if err != nil {
 		return err
 	}
-	b, err := tokenizer.LoadJSON(r.tokJSON)
-	if err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	if id, same := sameVocabulary(a, b); !same {
+	// The data's tokenizer, with an encoder's mask token if it was added.
+	if id, same := sameVocabulary(a, r.tok); !same {
 		return fmt.Errorf("data %s was tokenized with another vocabulary than %s (first difference at id %d; sizes %d and %d)",
-			r.cfg.Data, modelTok, id, b.VocabSize(), a.VocabSize())
+			r.cfg.Data, modelTok, id, r.tok.VocabSize(), a.VocabSize())
 	}
 	return nil
 }

@@ -178,7 +178,7 @@ func mapTokenID(v any, oldTok, newTok *tokenizer.Tokenizer) any {
 }
 
 // swapTokenizer applies the run's tokenizer swap to the initial model.
-func (r *runner) swapTokenizer(oldTok *tokenizer.Tokenizer) error {
+func (r *runner) swapTokenizer(m *model.Model, oldTok *tokenizer.Tokenizer) error {
 	oldPath := r.cfg.Init
 	if oldTok == nil {
 		return fmt.Errorf("init: %s: a tokenizer swap needs the checkpoint's own tokenizer, and it has none", oldPath)
@@ -187,7 +187,7 @@ func (r *runner) swapTokenizer(oldTok *tokenizer.Tokenizer) error {
 	if err != nil {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
-	st, err := SwapVocabulary(r.m, oldTok, newTok)
+	st, err := SwapVocabulary(m, oldTok, newTok)
 	if err != nil {
 		return fmt.Errorf("tokenizer swap %s → %s: %w", oldPath, r.cfg.Tokenizer, err)
 	}

@@ -9,6 +9,7 @@ hand-written writer.
   reference.py all      make every preset below and its golden.json here
   reference.py make PRESET OUTDIR [--seed N]
   reference.py golden CKPTDIR
+  reference.py mlmgrad CKPTDIR   masked-language loss and gradients (mlm_golden.json)
 
 Conventions (as Hugging Face):
   * embeddings = word[ids] + position[pos] + token_type[0], then LayerNorm (with bias);
@@ -223,6 +224,84 @@ def forward_modernbert(cfg, W, ids, dtype=torch.float64):
     return ln(x, "model.final_norm.weight")
 
 
+def modernbert_packed_mlm(cfg, w, ids, targets, T, sep):
+    """Summed masked-language cross-entropy of a packed batch: sequences of T tokens,
+    a sep token starting a new document; documents attend only within themselves and
+    count positions from their start (ModernBERT's unpadded packing). The head is
+    ModernBertPredictionHead (dense, gelu, norm) and the decoder tied to tok_embeddings."""
+    H, nh, eps, L = cfg["hidden_size"], cfg["num_attention_heads"], cfg["norm_eps"], cfg["num_hidden_layers"]
+    hd, I, N = H // nh, cfg["intermediate_size"], len(ids)
+    S = N // T
+    doc = torch.zeros(N, dtype=torch.long)
+    pos = torch.zeros(N, dtype=torch.long)
+    d = 0
+    for s in range(S):
+        start = 0
+        for t in range(T):
+            if t == 0 or ids[s * T + t] == sep:
+                d += 1
+                start = t
+            doc[s * T + t], pos[s * T + t] = d, t - start
+
+    def ln(x, name):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + eps) * w[name]
+
+    def rope_at(x, theta):  # x: nh, N, hd
+        inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+        ang = pos.to(torch.float64)[:, None] * inv[None, :]
+        cos, sin = torch.cat([ang.cos(), ang.cos()], -1), torch.cat([ang.sin(), ang.sin()], -1)
+        rot = torch.cat([-x[..., hd // 2:], x[..., :hd // 2]], -1)
+        return x * cos + rot * sin
+
+    same = doc[:, None] == doc[None, :]
+    dist = (torch.arange(N)[:, None] - torch.arange(N)[None, :]).abs()
+    x = ln(w["model.embeddings.tok_embeddings.weight"][torch.tensor(ids)], "model.embeddings.norm.weight")
+    for i in range(L):
+        q = f"model.layers.{i}."
+        glob = i % cfg["global_attn_every_n_layers"] == 0
+        theta = cfg["global_rope_theta"] if glob else cfg["local_rope_theta"]
+        allowed = same if glob else same & (dist <= cfg["local_attention"] // 2)
+        h = x if i == 0 else ln(x, q + "attn_norm.weight")
+        qkv = h @ w[q + "attn.Wqkv.weight"].T
+        Q, K, V = [qkv[:, j * H:(j + 1) * H].view(N, nh, hd).transpose(0, 1) for j in range(3)]
+        Q, K = rope_at(Q, theta), rope_at(K, theta)
+        scores = (Q @ K.transpose(1, 2) / math.sqrt(hd)).masked_fill(~allowed, float("-inf"))
+        att = (torch.softmax(scores, -1) @ V).transpose(0, 1).reshape(N, H)
+        x = x + att @ w[q + "attn.Wo.weight"].T
+        h = ln(x, q + "mlp_norm.weight") @ w[q + "mlp.Wi.weight"].T
+        inp, gate = h[:, :I], h[:, I:]
+        x = x + (0.5 * inp * (1 + torch.erf(inp / math.sqrt(2))) * gate) @ w[q + "mlp.Wo.weight"].T
+    x = ln(x, "model.final_norm.weight")
+    rows = torch.tensor([r for r, t in enumerate(targets) if t >= 0])
+    z = x[rows] @ w["head.dense.weight"].T
+    y = ln(0.5 * z * (1 + torch.erf(z / math.sqrt(2))), "head.norm.weight")
+    logits = y @ w["model.embeddings.tok_embeddings.weight"].T + w["decoder.bias"]
+    tgt = torch.tensor([t for t in targets if t >= 0])
+    return torch.nn.functional.cross_entropy(logits, tgt, reduction="sum")
+
+
+def mlmgrad(ckdir):
+    with open(os.path.join(ckdir, "config.json")) as f:
+        cfg = json.load(f)
+    _, W, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
+    w = {k: v.to(torch.float64).requires_grad_(True) for k, v in W.items()}
+    rng = np.random.default_rng(13)
+    T, S, sep = 12, 2, 5
+    ids = [int(v) for v in rng.integers(6, cfg["vocab_size"], size=T * S)]
+    # The first sequence holds three documents, the second one.
+    ids[0], ids[4], ids[9] = sep, sep, sep
+    targets = [int(ids[r]) if rng.random() < 0.4 else -1 for r in range(T * S)]
+    targets[3], targets[17] = 7, 250  # a prediction that is not the input
+    loss = modernbert_packed_mlm(cfg, w, ids, targets, T, sep)
+    loss.backward()
+    grads = {k: v.grad.reshape(-1).tolist() for k, v in w.items()}
+    with open(os.path.join(ckdir, "mlm_golden.json"), "w") as f:
+        json.dump({"note": "float64 torch autograd (encoder/testdata/reference.py mlmgrad)", "inputs": ids,
+                   "targets": targets, "seqs": S, "sep": sep, "loss": loss.item(), "grads": grads}, f)
+
+
 def forward(cfg, W, ids, dtype=torch.float64):
     if cfg["model_type"] == "modernbert":
         return forward_modernbert(cfg, W, ids, dtype)
@@ -308,6 +387,8 @@ def main(argv):
         make(argv[1], argv[2], int(argv[4]) if len(argv) > 4 and argv[3] == "--seed" else 1)
     elif argv[:1] == ["golden"] and len(argv) == 2:
         golden(argv[1])
+    elif argv[:1] == ["mlmgrad"] and len(argv) == 2:
+        mlmgrad(argv[1])
     else:
         print(__doc__)
         return 2
