@@ -72,6 +72,7 @@ var stageKinds = []stageKind{
 	{name: "quality", help: "Gopher, Gopher repetition, C4 and FineWeb rules with Korean variants, thresholds per language", defaults: func() builder { return defaultQuality() }},
 	{name: "pii", help: "replaces personal information with typed placeholders (RRN, phone, e-mail, card, account, IP, address)", defaults: func() builder { return defaultPII() }},
 	{name: "decontaminate", help: "drops documents sharing a long n-gram with evaluation sets (KoBEST and other harness tasks, or files)", defaults: func() builder { return defaultDecontam() }},
+	{name: "classify", help: "labels documents with a trained classifier (dokja train with labelled:) and keeps the listed labels", defaults: func() builder { return defaultClassify() }},
 	{name: "exact_dedup", help: "keeps the first of documents with the same text (optionally after normalising case, punctuation and digits)", corpus: true, defaults: func() builder { return defaultExact() }},
 	{name: "line_dedup", help: "removes lines seen in an earlier document; drops documents left empty", corpus: true, defaults: func() builder { return defaultLineDedup() }},
 	{name: "minhash_dedup", help: "MinHash + LSH near-duplicate clusters; keeps the first member of each", corpus: true, defaults: func() builder { return defaultMinHash() }},

@@ -55,6 +55,11 @@ type ModernConfig struct {
 	InitializerCutoffFactor float64 `json:"initializer_cutoff_factor"`
 	// Special tokens, for the masked-language objective.
 	MaskTokenID *int `json:"mask_token_id"`
+	// Sequence classification (ModernBertForSequenceClassification):
+	// the pooling ("cls", the default, or "mean") before the head, and
+	// the labels' names.
+	ClassifierPooling string            `json:"classifier_pooling"`
+	ID2Label          map[string]string `json:"id2label"`
 }
 
 func (c *ModernConfig) decoderBias() bool { return c.DecoderBias == nil || *c.DecoderBias }
@@ -98,6 +103,9 @@ func (c *ModernConfig) validate() error {
 	}
 	if a := c.ClassifierActivation; a != "" && a != "gelu" {
 		return fmt.Errorf("classifier_activation %q: only gelu (exact, erf) is supported", a)
+	}
+	if p := c.ClassifierPooling; p != "" && p != "cls" && p != "mean" {
+		return fmt.Errorf("classifier_pooling %q: want cls or mean", p)
 	}
 	if c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings {
 		return errors.New("tie_word_embeddings false: the masked-language decoder is read only as tied to the token embeddings")
@@ -145,6 +153,10 @@ type ModernBERT struct {
 	headW, headB   []float32
 	headNW, headNB []float32
 	decB           []float32
+	// The sequence-classification layer over the head (with labels
+	// named; none for a masked-language model).
+	labels     []string
+	clsW, clsB []float32
 	// raw is config.json as read, written back (architectures updated) by
 	// Save so that keys the forward pass ignores survive.
 	raw map[string]any
@@ -202,7 +214,9 @@ func (m *ModernBERT) specs() []mspec {
 	add(m.hasHead && c.ClassifierBias, "head.dense.bias", &m.headB, H)
 	add(m.hasHead, "head.norm.weight", &m.headNW, H)
 	add(m.hasHead && c.NormBias, "head.norm.bias", &m.headNB, H)
-	add(m.hasHead && c.decoderBias(), "decoder.bias", &m.decB, c.VocabSize)
+	add(m.hasHead && c.decoderBias() && m.labels == nil, "decoder.bias", &m.decB, c.VocabSize)
+	add(m.labels != nil, "classifier.weight", &m.clsW, len(m.labels), H)
+	add(m.labels != nil, "classifier.bias", &m.clsB, len(m.labels))
 	return s
 }
 
@@ -248,6 +262,11 @@ func loadModern(dir string, raw []byte) (*ModernBERT, error) {
 	bare := !slices.Contains(names, "model.embeddings.tok_embeddings.weight")
 	m := newModern(c, all)
 	m.hasHead = slices.Contains(names, "head.dense.weight")
+	if info, ok := f.Info("classifier.weight"); ok && len(info.Shape) == 2 {
+		if m.labels, err = labelNames(c.ID2Label, info.Shape[0]); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err)
+		}
+	}
 	r := &tensors{f: f, path: path}
 	for _, s := range m.specs() {
 		name := s.name
@@ -271,18 +290,32 @@ func (m *ModernBERT) MaxTokens() int { return m.Config.MaxPositionEmbeddings }
 // SetKernels selects the matrix kernels.
 func (m *ModernBERT) SetKernels(k tensor.Kernels) { m.K = k }
 
-// mpass is a forward pass's layout: Seqs sequences of T rows, each cut
-// into documents that attend only within themselves, with positions
-// counted from their document's start (packed training batches; one
-// sequence of one document for inference).
+// mpass is a forward pass's layout: sequences of rows one after another
+// (sequence s is rows start[s] to start[s+1]), each cut into documents
+// that attend only within themselves, with positions counted from their
+// document's start (packed training batches, texts of several lengths;
+// one sequence of one document for inference).
 type mpass struct {
 	ids    []int
-	T      int
+	start  []int
 	pos    []int // the row's position in its document
 	lo, hi []int // its document's rows within the sequence: [lo, hi)
+	// poff[s] is where sequence s's attention probabilities start (T²
+	// per head).
+	poff []int
 }
 
-func (ps *mpass) seqs() int { return len(ps.ids) / ps.T }
+func (ps *mpass) seqs() int { return len(ps.start) - 1 }
+
+// layout fills poff for nh heads and returns the probabilities' size.
+func (ps *mpass) layout(nh int) int {
+	ps.poff = make([]int, len(ps.start))
+	for s := range ps.seqs() {
+		T := ps.start[s+1] - ps.start[s]
+		ps.poff[s+1] = ps.poff[s] + nh*T*T
+	}
+	return ps.poff[len(ps.poff)-1]
+}
 
 // keys returns the rows of its sequence that row r (t within the
 // sequence) attends to: its document, within half a window for sliding
@@ -295,12 +328,16 @@ func (ps *mpass) keys(r, t int, global bool, half int) (from, to int) {
 	return from, to
 }
 
-// onePass lays out one sequence of one document.
-func onePass(ids []int) *mpass {
-	T := len(ids)
-	ps := &mpass{ids: ids, T: T, pos: make([]int, T), lo: make([]int, T), hi: make([]int, T)}
-	for t := range T {
-		ps.pos[t], ps.hi[t] = t, T
+// textsPass lays out texts as sequences of one document each.
+func textsPass(texts [][]int) *mpass {
+	ps := &mpass{start: []int{0}}
+	for _, ids := range texts {
+		T := len(ids)
+		ps.ids = append(ps.ids, ids...)
+		for t := range T {
+			ps.pos, ps.lo, ps.hi = append(ps.pos, t), append(ps.lo, 0), append(ps.hi, T)
+		}
+		ps.start = append(ps.start, len(ps.ids))
 	}
 	return ps
 }
@@ -323,7 +360,7 @@ func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 	if err := m.checkIDs(ids, "token"); err != nil {
 		return nil, err
 	}
-	return m.forward(onePass(ids), nil), nil
+	return m.forward(textsPass([][]int{ids}), nil), nil
 }
 
 // mtape is what the backward pass reads: the inputs of every norm and
@@ -365,7 +402,7 @@ func (m *ModernBERT) forward(ps *mpass, tp *mtape) []float32 {
 		l := &m.layers[i]
 		if tp != nil {
 			lt = mlayerTape{xin: slices.Clone(x), h1: fresh(N * H), q: fresh(N * H), k: fresh(N * H), v: fresh(N * H),
-				p: fresh(ps.seqs() * nh * ps.T * ps.T), att: fresh(N * H), h2: fresh(N * H), mid: fresh(N * 2 * I), act: fresh(N * I)}
+				p: fresh(ps.layout(nh)), att: fresh(N * H), h2: fresh(N * H), mid: fresh(N * 2 * I), act: fresh(N * I)}
 		}
 		copy(lt.h1, x)
 		if i > 0 {
@@ -389,14 +426,14 @@ func (m *ModernBERT) forward(ps *mpass, tp *mtape) []float32 {
 		copy(lt.h2, x)
 		layerNorm(lt.h2, H, l.mlpNW, l.mlpNB, eps)
 		linear(m.K, lt.mid, lt.h2, l.wi, l.bi, N, H, 2*I)
-		for t := range N {
-			in, gate, out := lt.mid[t*2*I:t*2*I+I], lt.mid[t*2*I+I:(t+1)*2*I], lt.act[t*I:(t+1)*I]
-			copy(out, in)
-			gelu(out)
-			for j := range out {
-				out[j] *= gate[j]
+		tensor.ParallelFor(N, 8, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				in, gate, out := lt.mid[t*2*I:t*2*I+I], lt.mid[t*2*I+I:(t+1)*2*I], lt.act[t*I:(t+1)*I]
+				for j, v := range in {
+					out[j] = geluOf(v) * gate[j]
+				}
 			}
-		}
+		})
 		linear(m.K, tmp, lt.act, l.w2, l.b2, N, I, H)
 		tensor.Add(x, tmp)
 		if tp != nil {
@@ -415,7 +452,7 @@ func (m *ModernBERT) forward(ps *mpass, tp *mtape) []float32 {
 // keeps the probabilities, T×T per sequence and head.
 func (m *ModernBERT) attend(ps *mpass, global bool, q, k, v, probs, att []float32) {
 	c := &m.Config
-	H, nh, T := c.HiddenSize, c.NumAttentionHeads, ps.T
+	H, nh := c.HiddenSize, c.NumAttentionHeads
 	hd := H / nh
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	half := c.LocalAttention / 2
@@ -423,10 +460,10 @@ func (m *ModernBERT) attend(ps *mpass, global bool, q, k, v, probs, att []float3
 		var scratch []float32
 		for job := lo; job < hi; job++ {
 			s, head := job/nh, job%nh
-			r0 := s * T
+			r0, T := ps.start[s], ps.start[s+1]-ps.start[s]
 			var p []float32
 			if probs != nil {
-				p = probs[job*T*T : (job+1)*T*T]
+				p = probs[ps.poff[s]+head*T*T : ps.poff[s]+(head+1)*T*T]
 			} else {
 				if cap(scratch) < T*T {
 					scratch = make([]float32, T*T)

@@ -129,15 +129,16 @@ func (m *ModernBERT) NumParams() int {
 // NewGrads returns zero gradients shaped like m.
 func (m *ModernBERT) NewGrads() *ModernBERT {
 	g := newModern(m.Config, m.raw)
-	g.hasHead, g.K = m.hasHead, m.K
+	g.hasHead, g.K, g.labels = m.hasHead, m.K, m.labels
 	for _, s := range g.specs() {
 		*s.dst = make([]float32, numel(s.shape))
 	}
 	return g
 }
 
-// Save writes m as a ModernBertForMaskedLM folder: config.json (as read,
-// architectures set) and model.safetensors in float32.
+// Save writes m as a ModernBertForMaskedLM folder (ModernBertModel
+// without the head, ModernBertForSequenceClassification with labels): config.json (as read, architectures set) and
+// model.safetensors in float32.
 func (m *ModernBERT) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -147,6 +148,20 @@ func (m *ModernBERT) Save(dir string) error {
 		cfg[k] = v
 	}
 	cfg["architectures"] = []string{"ModernBertForMaskedLM"}
+	switch {
+	case m.labels != nil:
+		cfg["architectures"] = []string{"ModernBertForSequenceClassification"}
+		l2i := map[string]int{}
+		for i, l := range m.labels {
+			l2i[l] = i
+		}
+		cfg["id2label"], cfg["label2id"] = m.Config.ID2Label, l2i
+		if m.Config.ClassifierPooling != "" {
+			cfg["classifier_pooling"] = m.Config.ClassifierPooling
+		}
+	case !m.hasHead:
+		cfg["architectures"] = []string{"ModernBertModel"}
+	}
 	cfg["model_type"] = "modernbert"
 	cfg["torch_dtype"] = "float32"
 	data, err := json.MarshalIndent(cfg, "", "  ")
@@ -184,8 +199,9 @@ func (m *ModernBERT) batchPass(b *model.Batch) (*mpass, error) {
 			return nil, fmt.Errorf("encoder: target id %d outside the vocabulary of %d", t, m.Config.VocabSize)
 		}
 	}
-	ps := &mpass{ids: b.Inputs, T: T, pos: make([]int, n), lo: make([]int, n), hi: make([]int, n)}
+	ps := &mpass{ids: b.Inputs, start: make([]int, b.Seqs+1), pos: make([]int, n), lo: make([]int, n), hi: make([]int, n)}
 	for s := range b.Seqs {
+		ps.start[s+1] = (s + 1) * T
 		start := 0
 		for t := range T {
 			i := s*T + t
@@ -319,8 +335,8 @@ func (m *ModernBERT) mlm(hidden []float32, targets []int, g *ModernBERT, scale f
 
 // geluGrad is the derivative of the exact GELU: Φ(x) + x·φ(x).
 func geluGrad(x float32) float32 {
-	v := float64(x)
-	return float32(0.5*(1+math.Erf(v/math.Sqrt2)) + v*math.Exp(-v*v/2)/math.Sqrt(2*math.Pi))
+	cdf, pdf := normal(x)
+	return cdf + x*pdf
 }
 
 // linearBackward, for y = x·wᵀ + b with dy given, adds dyᵀ·x into dw and
@@ -355,16 +371,16 @@ func (m *ModernBERT) backward(tp *mtape, dout []float32, g *ModernBERT) {
 		l, gl, lt := &m.layers[i], &g.layers[i], &tp.layers[i]
 		// The MLP: x += Wo(gelu(in)·gate), in|gate = Wi·norm(x).
 		linearBackward(m.K, dx, lt.act, l.w2, gl.w2, gl.b2, N, I, H, dact)
-		for t := range N {
-			in, gate := lt.mid[t*2*I:t*2*I+I], lt.mid[t*2*I+I:(t+1)*2*I]
-			din, dgate, da := dmid[t*2*I:t*2*I+I], dmid[t*2*I+I:(t+1)*2*I], dact[t*I:(t+1)*I]
-			for j, v := range in {
-				e := float64(v)
-				gv := float32(0.5 * e * (1 + math.Erf(e/math.Sqrt2)))
-				dgate[j] = da[j] * gv
-				din[j] = da[j] * gate[j] * geluGrad(v)
+		tensor.ParallelFor(N, 8, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				in, gate := lt.mid[t*2*I:t*2*I+I], lt.mid[t*2*I+I:(t+1)*2*I]
+				din, dgate, da := dmid[t*2*I:t*2*I+I], dmid[t*2*I+I:(t+1)*2*I], dact[t*I:(t+1)*I]
+				for j, v := range in {
+					dgate[j] = da[j] * geluOf(v)
+					din[j] = da[j] * gate[j] * geluGrad(v)
+				}
 			}
-		}
+		})
 		linearBackward(m.K, dmid, lt.h2, l.wi, gl.wi, gl.bi, N, H, 2*I, dh)
 		tensor.LayerNormBackward(dx, gl.mlpNW, gl.mlpNB, dh, lt.xmid, l.mlpNW, eps)
 		// Attention: x += Wo·attention(rope(q), rope(k), v), q|k|v = Wqkv·norm(x).
@@ -398,22 +414,27 @@ func (m *ModernBERT) backward(tp *mtape, dout []float32, g *ModernBERT) {
 // dk = dSᵀ·q·scale. Masked entries of P are zero, so they drop out.
 func (m *ModernBERT) attendBackward(ps *mpass, global bool, lt *mlayerTape, datt, dq, dk, dv []float32) {
 	c := &m.Config
-	H, nh, T := c.HiddenSize, c.NumAttentionHeads, ps.T
+	H, nh := c.HiddenSize, c.NumAttentionHeads
 	hd := H / nh
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	half := c.LocalAttention / 2
 	k := m.K
 	tensor.ParallelFor(ps.seqs()*nh, 1, func(lo, hi int) {
-		ds := make([]float32, T*T)
+		var ds []float32
 		for job := lo; job < hi; job++ {
 			s, head := job/nh, job%nh
-			off := s*T*H + head*hd
-			p := lt.p[job*T*T : (job+1)*T*T]
+			r0, T := ps.start[s], ps.start[s+1]-ps.start[s]
+			off := r0*H + head*hd
+			p := lt.p[ps.poff[s]+head*T*T : ps.poff[s]+(head+1)*T*T]
+			if cap(ds) < T*T {
+				ds = make([]float32, T*T)
+			}
+			ds = ds[:T*T]
 			k.Gemm(false, true, T, T, hd, 1, datt[off:], H, lt.v[off:], H, 0, ds, T)
 			k.Gemm(true, false, T, hd, T, 1, p, T, datt[off:], H, 0, dv[off:], H)
 			for t := range T {
 				pr, dr := p[t*T:(t+1)*T], ds[t*T:(t+1)*T]
-				from, to := ps.keys(s*T+t, t, global, half)
+				from, to := ps.keys(r0+t, t, global, half)
 				var dot float32
 				for u := from; u < to; u++ {
 					dot += pr[u] * dr[u]
@@ -426,4 +447,123 @@ func (m *ModernBERT) attendBackward(ps *mpass, global bool, lt *mlayerTape, datt
 			k.Gemm(true, false, T, hd, T, scale, ds, T, lt.q[off:], H, 0, dk[off:], H)
 		}
 	})
+}
+
+// DropHead removes the masked-language head: contrastive fine-tuning
+// trains the body only, and the result is an embedding model.
+func (m *ModernBERT) DropHead() {
+	m.hasHead = false
+	m.headW, m.headB, m.headNW, m.headNB, m.decB = nil, nil, nil, nil, nil
+}
+
+// ContrastiveLoss is the in-batch-negatives loss of sentence-transformers'
+// MultipleNegativesRankingLoss, summed over the queries: query i's
+// positive is docs[i], every other document a negative; embeddings are
+// mean-pooled and normalised, similarities cosines divided by the
+// temperature. With g (from NewGrads) it adds scale times the gradient.
+func (m *ModernBERT) ContrastiveLoss(queries, docs [][]int, temperature float64, g *ModernBERT, scale float32) (float64, error) {
+	n := len(queries)
+	if n == 0 || len(docs) != n {
+		return 0, fmt.Errorf("encoder: %d queries and %d documents: want as many of each, at least one", n, len(docs))
+	}
+	if !(temperature > 0) {
+		return 0, fmt.Errorf("encoder: temperature %g: want a positive number", temperature)
+	}
+	texts := append(slices.Clone(queries), docs...)
+	for i, ids := range texts {
+		if len(ids) == 0 || len(ids) > m.Config.MaxPositionEmbeddings {
+			return 0, fmt.Errorf("encoder: text %d has %d tokens: want 1 to %d", i, len(ids), m.Config.MaxPositionEmbeddings)
+		}
+		if err := m.checkIDs(ids, "token"); err != nil {
+			return 0, err
+		}
+	}
+	ps := textsPass(texts)
+	var tp *mtape
+	if g != nil {
+		tp = &mtape{}
+	}
+	h := m.forward(ps, tp)
+	H := m.Config.HiddenSize
+	// e[i] = u/|u|, u the mean of text i's rows.
+	e := make([][]float64, len(texts))
+	norms := make([]float64, len(texts))
+	for i := range texts {
+		r0, r1 := ps.start[i], ps.start[i+1]
+		u := make([]float64, H)
+		for r := r0; r < r1; r++ {
+			for j, v := range h[r*H : (r+1)*H] {
+				u[j] += float64(v)
+			}
+		}
+		var ss float64
+		for j := range u {
+			u[j] /= float64(r1 - r0)
+			ss += u[j] * u[j]
+		}
+		norms[i] = math.Sqrt(ss)
+		for j := range u {
+			u[j] /= norms[i]
+		}
+		e[i] = u
+	}
+	dot := func(a, b []float64) float64 {
+		var s float64
+		for j := range a {
+			s += a[j] * b[j]
+		}
+		return s
+	}
+	var loss float64
+	de := make([][]float64, len(texts))
+	for i := range de {
+		de[i] = make([]float64, H)
+	}
+	row := make([]float64, n)
+	for i := range n {
+		mx := math.Inf(-1)
+		for j := range n {
+			row[j] = dot(e[i], e[n+j]) / temperature
+			mx = max(mx, row[j])
+		}
+		var sum float64
+		for j := range n {
+			sum += math.Exp(row[j] - mx)
+		}
+		lse := mx + math.Log(sum)
+		loss += lse - row[i]
+		if g == nil {
+			continue
+		}
+		for j := range n {
+			d := math.Exp(row[j] - lse)
+			if j == i {
+				d--
+			}
+			d *= float64(scale) / temperature
+			for k := range H {
+				de[i][k] += d * e[n+j][k]
+				de[n+j][k] += d * e[i][k]
+			}
+		}
+	}
+	if g == nil {
+		return loss, nil
+	}
+	// Through the normalisation and the mean: du = (de − e·(e·de))/|u|,
+	// spread evenly over the text's rows.
+	dh := make([]float32, len(h))
+	for i := range texts {
+		r0, r1 := ps.start[i], ps.start[i+1]
+		proj := dot(e[i], de[i])
+		du := make([]float32, H)
+		for k := range H {
+			du[k] = float32((de[i][k] - e[i][k]*proj) / norms[i] / float64(r1-r0))
+		}
+		for r := r0; r < r1; r++ {
+			copy(dh[r*H:(r+1)*H], du)
+		}
+	}
+	m.backward(tp, dh, g)
+	return loss, nil
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dokja/dokja/model"
@@ -68,29 +70,161 @@ func TestMLMGradientsMatchPyTorch(t *testing.T) {
 		if err != nil || plain != loss {
 			t.Errorf("%s: Loss %v (%v), LossAndGrad %v", kname, plain, err, loss)
 		}
-		params := g.Params()
-		if len(params) != len(gold.Grads) {
-			t.Errorf("%d gradients, the reference has %d", len(params), len(gold.Grads))
+		compareGrads(t, kname, g.Params(), gold.Grads)
+	}
+}
+
+// compareGrads checks every gradient against the reference's, relative
+// to the largest entry of its tensor.
+func compareGrads(t *testing.T, kname string, params []model.Param, gold map[string][]float64) {
+	t.Helper()
+	if len(params) != len(gold) {
+		t.Errorf("%d gradients, the reference has %d", len(params), len(gold))
+	}
+	worst, where := 0.0, ""
+	for _, p := range params {
+		want, ok := gold[p.Name]
+		if !ok || len(want) != len(p.Data) {
+			t.Fatalf("%s: reference gradient missing or of another size", p.Name)
 		}
-		worst, where := 0.0, ""
-		for _, p := range params {
-			want, ok := gold.Grads[p.Name]
-			if !ok || len(want) != len(p.Data) {
-				t.Fatalf("%s: reference gradient missing or of another size", p.Name)
-			}
-			scale := 0.0
-			for _, v := range want {
-				scale = max(scale, math.Abs(v))
-			}
-			for i, v := range want {
-				if d := math.Abs(float64(p.Data[i])-v) / max(scale, 1e-3); d > worst {
-					worst, where = d, p.Name
-				}
+		scale := 0.0
+		for _, v := range want {
+			scale = max(scale, math.Abs(v))
+		}
+		for i, v := range want {
+			if d := math.Abs(float64(p.Data[i])-v) / max(scale, 1e-3); d > worst {
+				worst, where = d, p.Name
 			}
 		}
-		t.Logf("%s: loss %.6f (reference %.6f), largest gradient difference %.2g of the tensor's largest (%s)", kname, loss, gold.Loss, worst, where)
-		if worst > 1e-4 {
-			t.Errorf("%s: gradient of %s differs by %.3g of its largest entry", kname, where, worst)
+	}
+	t.Logf("%s: largest gradient difference %.2g of the tensor's largest (%s)", kname, worst, where)
+	if worst > 1e-4 {
+		t.Errorf("%s: gradient of %s differs by %.3g of its largest entry", kname, where, worst)
+	}
+}
+
+// TestContrastiveGradientsMatchPyTorch: the in-batch-negatives loss
+// (texts of several lengths, some longer than the sliding window) and
+// the body's gradients equal PyTorch autograd's on every kernel path.
+func TestContrastiveGradientsMatchPyTorch(t *testing.T) {
+	dir := filepath.Join("testdata", "tiny-modernbert")
+	b, err := os.ReadFile(filepath.Join(dir, "contrastive_golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gold struct {
+		Queries, Docs [][]int
+		Temperature   float64
+		Loss          float64
+		Grads         map[string][]float64
+	}
+	if err := json.Unmarshal(b, &gold); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.(*ModernBERT)
+	m.DropHead()
+	for _, kname := range tensor.Available() {
+		k, err := tensor.ByName(kname)
+		if err != nil {
+			t.Fatal(err)
 		}
+		m.SetKernels(k)
+		g := m.NewGrads()
+		loss, err := m.ContrastiveLoss(gold.Queries, gold.Docs, gold.Temperature, g, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := m.ContrastiveLoss(gold.Queries, gold.Docs, gold.Temperature, nil, 0)
+		if err != nil || math.Abs(plain-loss) > 1e-9 {
+			t.Errorf("%s: loss without gradients %v (%v), with %v", kname, plain, err, loss)
+		}
+		if math.Abs(loss-gold.Loss) > 1e-4*max(1, gold.Loss) {
+			t.Errorf("%s: loss %.6f, reference %.6f", kname, loss, gold.Loss)
+		}
+		compareGrads(t, kname, g.Params(), gold.Grads)
+	}
+	for _, bad := range []struct {
+		q, d [][]int
+		tau  float64
+		want string
+	}{
+		{nil, nil, 0.05, "at least one"},
+		{[][]int{{1}}, [][]int{{1}, {2}}, 0.05, "as many"},
+		{[][]int{{1}}, [][]int{{1}}, 0, "temperature"},
+		{[][]int{{}}, [][]int{{1}}, 0.05, "text 0 has 0 tokens"},
+		{[][]int{{1}}, [][]int{{1, 100000}}, 0.05, "outside the vocabulary"},
+	} {
+		if _, err := m.ContrastiveLoss(bad.q, bad.d, bad.tau, nil, 0); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ContrastiveLoss(%v, %v, %g): %v, want an error with %q", bad.q, bad.d, bad.tau, err, bad.want)
+		}
+	}
+}
+
+// TestClassifierGradientsMatchPyTorch: ModernBertForSequenceClassification
+// (mean pooling, head, classification layer) read from its folder gives
+// the reference's logits, labels by id2label, and the summed
+// cross-entropy's gradients equal PyTorch autograd's, on every kernel
+// path.
+func TestClassifierGradientsMatchPyTorch(t *testing.T) {
+	dir := filepath.Join("testdata", "tiny-modernbert-classifier")
+	b, err := os.ReadFile(filepath.Join(dir, "classifier_golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gold struct {
+		Texts  [][]int
+		Labels []int
+		Logits [][]float64
+		Loss   float64
+		Grads  map[string][]float64
+	}
+	if err := json.Unmarshal(b, &gold); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.(*ModernBERT)
+	if got := m.Labels(); !slices.Equal(got, []string{"negative", "positive", "neutral"}) {
+		t.Errorf("labels %v", got)
+	}
+	for _, kname := range tensor.Available() {
+		k, err := tensor.ByName(kname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetKernels(k)
+		for i, ids := range gold.Texts {
+			lg, err := m.ClassifyLogits(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(lg, gold.Logits[i]); d > 2e-5 {
+				t.Errorf("%s: text %d: logits differ by %.3g", kname, i, d)
+			}
+		}
+		g := m.NewGrads()
+		loss, correct, err := m.ClassifierLoss(gold.Texts, gold.Labels, g, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for i, row := range gold.Logits {
+			if slices.Index(row, slices.Max(row)) == gold.Labels[i] {
+				want++
+			}
+		}
+		if math.Abs(loss-gold.Loss) > 1e-4 || correct != want {
+			t.Errorf("%s: loss %.6f (reference %.6f), %d correct (reference %d)", kname, loss, gold.Loss, correct, want)
+		}
+		compareGrads(t, kname, g.Params(), gold.Grads)
+	}
+	if _, _, err := m.ClassifierLoss(gold.Texts[:1], []int{3}, nil, 0); err == nil || !strings.Contains(err.Error(), "label 3") {
+		t.Errorf("a label out of range: %v", err)
 	}
 }

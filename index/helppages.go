@@ -1,6 +1,8 @@
 package index
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,7 +59,7 @@ func NewHelpPages(root string, n int) (*HelpPages, error) {
 		}
 	}
 	for page, title := range titles {
-		if title == "" || count[title] > 1 || !strings.ContainsFunc(title, func(r rune) bool { return r >= '가' && r <= '힣' }) {
+		if title == "" || count[title] > 1 || !strings.ContainsFunc(title, isHangul) {
 			continue
 		}
 		t.Queries[page] = title
@@ -82,3 +84,85 @@ func fileExists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && !st.IsDir()
 }
+
+// Pair is a training pair for contrastive fine-tuning: a query and the
+// text that answers it.
+type Pair struct {
+	Query    string `json:"query"`
+	Positive string `json:"positive"`
+}
+
+// HelpPagePairs makes training pairs from the Korean help pages that
+// the task's sample leaves out (so that evaluation on the task stays
+// unseen): each page's unique Korean title with the page's text, and
+// with its English counterpart's text, each cut to maxChars.
+func HelpPagePairs(root string, task *HelpPages, maxChars int) ([]Pair, error) {
+	ko := filepath.Join(root, "ko", "text")
+	all, err := corpus.Expand([]string{ko})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(all)
+	held := map[string]bool{}
+	for _, f := range task.Files {
+		held[f] = true
+	}
+	// Titles of the held-out pages make no training query either.
+	heldTitles := map[string]bool{}
+	for _, q := range task.Queries {
+		heldTitles[q] = true
+	}
+	text := func(path string) (string, string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", "", err
+		}
+		title := ""
+		if m := titleRe.FindSubmatch(b); m != nil {
+			title = strings.TrimSpace(string(m[1]))
+		}
+		body, _, err := corpus.HTMLText(bytes.NewReader(b), 1<<20)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", path, err)
+		}
+		body = strings.Join(strings.Fields(body), " ")
+		if r := []rune(body); len(r) > maxChars {
+			body = string(r[:maxChars])
+		}
+		return title, body, nil
+	}
+	count := map[string]int{}
+	type page struct{ path, title, body string }
+	var pages []page
+	for _, path := range all {
+		if held[path] {
+			continue
+		}
+		title, body, err := text(path)
+		if err != nil {
+			return nil, err
+		}
+		count[title]++
+		pages = append(pages, page{path, title, body})
+	}
+	var pairs []Pair
+	for _, p := range pages {
+		if p.title == "" || p.body == "" || count[p.title] > 1 || heldTitles[p.title] || !strings.ContainsFunc(p.title, isHangul) {
+			continue
+		}
+		pairs = append(pairs, Pair{Query: p.title, Positive: p.body})
+		rel, _ := filepath.Rel(ko, p.path)
+		if en := filepath.Join(root, "en-US", "text", rel); fileExists(en) {
+			_, body, err := text(en)
+			if err != nil {
+				return nil, err
+			}
+			if body != "" {
+				pairs = append(pairs, Pair{Query: p.title, Positive: body})
+			}
+		}
+	}
+	return pairs, nil
+}
+
+func isHangul(r rune) bool { return r >= '가' && r <= '힣' }

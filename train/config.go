@@ -64,6 +64,18 @@ type Config struct {
 	// whichever the tokenizer has, else <|mask|> added).
 	MaskRate  float64 `yaml:"mask_rate" json:"mask_rate,omitempty"`
 	MaskToken string  `yaml:"mask_token" json:"mask_token,omitempty"`
+
+	// Pairs, instead of data, fine-tunes the encoder in init for
+	// embeddings: a JSON-lines file of {"query", "positive"} pairs (or
+	// sentence-transformers' "anchor"), trained with in-batch negatives
+	// (batch_size pairs a step, texts cut to seq_len tokens) at
+	// Temperature (default 0.05).
+	Pairs       string  `yaml:"pairs" json:"pairs,omitempty"`
+	Temperature float64 `yaml:"temperature" json:"temperature,omitempty"`
+	// Labelled, instead of data, fine-tunes the encoder in init as a
+	// classifier (ModernBertForSequenceClassification): a JSON-lines file
+	// of {"text", "label"}; every 20th line is held out for accuracy.
+	Labelled string `yaml:"labelled" json:"labelled,omitempty"`
 }
 
 // encoderDefaults fills the masked-language settings of an encoder run.
@@ -119,8 +131,22 @@ func (c *Config) Validate() error {
 	if c.Tokenizer != "" && c.Init == "" {
 		bad("tokenizer", "a tokenizer swap needs init (the checkpoint whose vocabulary is replaced)")
 	}
-	if c.Data == "" {
-		bad("data", "a folder of token shards (dokja tokenize) is required")
+	sources := 0
+	for _, s := range []string{c.Data, c.Pairs, c.Labelled} {
+		if s != "" {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		bad("data", "a folder of token shards (dokja tokenize) is required, or pairs or labelled to fine-tune an encoder")
+	case sources > 1:
+		bad("data", "set one of data (token shards), pairs (contrastive fine-tuning) and labelled (a classifier)")
+	case c.Data == "" && c.Init == "":
+		bad("init", "fine-tuning on pairs or labelled needs init (the encoder folder to fine-tune)")
+	}
+	if c.Temperature < 0 {
+		bad("temperature", "%g must be positive", c.Temperature)
 	}
 	if c.Out == "" {
 		bad("out", "a run folder is required")

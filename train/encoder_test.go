@@ -205,3 +205,101 @@ func TestMaskerShares(t *testing.T) {
 		t.Errorf("no room for the mask token: %v", err)
 	}
 }
+
+// Contrastive fine-tuning from a random ModernBERT: the in-batch loss and
+// the held-out loss fall, and the folder written is an embedding model
+// (ModernBertModel, mean pooling and normalisation declared as
+// sentence-transformers declares them) whose queries find their pairs
+// better than before.
+func TestContrastiveFineTuning(t *testing.T) {
+	_, cfgPath, tok := writeEncoderData(t)
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := encoder.NewModernRandom(cfgPath, raw, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := filepath.Join(t.TempDir(), "init")
+	if err := m.Save(init); err != nil {
+		t.Fatal(err)
+	}
+	sep, _ := tok.TokenID("<|endoftext|>")
+	if err := tok.SetTemplate([]string{"<|endoftext|>"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveJSON(filepath.Join(init, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	words := []string{"cat", "mat", "model", "data", "reads", "sat", "the", "on"}
+	kwords := []string{"고양이", "매트", "모델", "데이터", "읽는다", "앉았다", "위에", "가"}
+	var lines []string
+	var queries, docs [][]int
+	for i := range 80 {
+		a, b := i%8, (i/8)%8
+		q := kwords[a] + " " + kwords[b]
+		d := words[a] + " " + words[b]
+		line, _ := json.Marshal(map[string]string{"query": q, "positive": d})
+		lines = append(lines, string(line))
+		if i < 16 {
+			qi, _ := tok.Encode(q)
+			di, _ := tok.Encode(d)
+			queries, docs = append(queries, append([]int{sep}, qi...)), append(docs, append([]int{sep}, di...))
+		}
+	}
+	pairs := filepath.Join(t.TempDir(), "pairs.jsonl")
+	if err := os.WriteFile(pairs, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := m.ContrastiveLoss(queries, docs, 0.05, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "ft")
+	cfg := &Config{Init: init, Pairs: pairs, Out: out, SeqLen: 32, BatchSize: 16, Steps: 40, LR: 2e-3, Warmup: 4, EvalEvery: 20}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := readMetrics(t, out)
+	if len(ms) == 0 || ms[0].Step != 0 || ms[0].ValLoss == 0 {
+		t.Fatalf("metrics start %+v, want the validation loss before training", ms[:min(1, len(ms))])
+	}
+	if !(res.ValLoss < ms[0].ValLoss*0.7) {
+		t.Errorf("validation loss %.4f → %.4f: want it to fall", ms[0].ValLoss, res.ValLoss)
+	}
+	e, err := encoder.Open(res.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := e.(*encoder.ModernBERT).ContrastiveLoss(queries, docs, 0.05, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("validation loss %.4f → %.4f; in-batch loss of 16 pairs %.4f → %.4f", ms[0].ValLoss, res.ValLoss, before, after)
+	if !(after < before*0.7) {
+		t.Errorf("in-batch loss of 16 pairs %.4f → %.4f: want it to fall", before, after)
+	}
+	cfgJSON, _ := os.ReadFile(filepath.Join(res.Model, "config.json"))
+	modules, _ := os.ReadFile(filepath.Join(res.Model, "modules.json"))
+	pooling, _ := os.ReadFile(filepath.Join(res.Model, "1_Pooling", "config.json"))
+	if !strings.Contains(string(cfgJSON), "ModernBertModel") || !strings.Contains(string(modules), "sentence_transformers.models.Normalize") ||
+		!strings.Contains(string(pooling), `"pooling_mode_mean_tokens": true`) {
+		t.Errorf("the model folder does not declare an embedding model:\n%s\n%s\n%s", cfgJSON, modules, pooling)
+	}
+	if _, err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "already holds") {
+		t.Errorf("a second run into the same out: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"query": "a", "positive": "b"}`+"\n"+`{"query": "a"}`+"\n"), 0o644)
+	cfg2 := *cfg
+	cfg2.Pairs, cfg2.Out = bad, filepath.Join(t.TempDir(), "x")
+	if _, err := Run(context.Background(), &cfg2, Options{}); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+		t.Errorf("a pair without a positive: %v", err)
+	}
+}

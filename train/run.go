@@ -40,15 +40,17 @@ type Options struct {
 
 // Metric is one line of metrics.jsonl: a training step or an evaluation.
 type Metric struct {
-	Step       int     `json:"step"`
-	Loss       float64 `json:"loss,omitempty"`
-	ValLoss    float64 `json:"val_loss,omitempty"`
-	LR         float64 `json:"lr,omitempty"`
-	GradNorm   float64 `json:"grad_norm,omitempty"`
-	Tokens     int64   `json:"tokens"`
-	TokensPerS float64 `json:"tokens_per_s,omitempty"`
-	MFU        float64 `json:"mfu,omitempty"`
-	Elapsed    float64 `json:"elapsed_s"`
+	Step    int     `json:"step"`
+	Loss    float64 `json:"loss,omitempty"`
+	ValLoss float64 `json:"val_loss,omitempty"`
+	// ValAccuracy is a classifier's accuracy on the held-out examples.
+	ValAccuracy float64 `json:"val_accuracy,omitempty"`
+	LR          float64 `json:"lr,omitempty"`
+	GradNorm    float64 `json:"grad_norm,omitempty"`
+	Tokens      int64   `json:"tokens"`
+	TokensPerS  float64 `json:"tokens_per_s,omitempty"`
+	MFU         float64 `json:"mfu,omitempty"`
+	Elapsed     float64 `json:"elapsed_s"`
 }
 
 // Result summarises a finished (or stopped) run.
@@ -56,6 +58,7 @@ type Result struct {
 	Steps, Total   int
 	Tokens         int64
 	Loss, ValLoss  float64
+	ValAccuracy    float64
 	TokensPerS     float64
 	MFU, PeakFLOPS float64
 	Params         int
@@ -97,6 +100,9 @@ type runner struct {
 func Run(ctx context.Context, cfg *Config, opt Options) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Pairs != "" || cfg.Labelled != "" {
+		return runFineTune(ctx, cfg, opt)
 	}
 	r := &runner{cfg: cfg, opt: opt, log: opt.Log, ckptDir: filepath.Join(cfg.Out, "checkpoints")}
 	if r.log == nil {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/index"
 	"github.com/dokja/dokja/serve"
@@ -23,14 +24,62 @@ func embedderName(dir string) string {
 }
 
 func init() {
-	lateCommands = append(lateCommands, command{"index", "a local search index over corpus files: build, search", runIndex, "build|search"})
+	lateCommands = append(lateCommands, command{"index", "a local search index over corpus files: build, search, pairs", runIndex, "build|search|pairs"})
 }
 
 func runIndex(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return dispatch(ctx, "index", "", []subcommand{
 		{"build", "index corpus files for search (BM25 over overlapping chunks); rebuilds only what changed", runIndexBuild},
 		{"search", "search an index", runIndexSearch},
+		{"pairs", "training pairs for embeddings from the help pages that retrieval evaluation leaves out", runIndexPairs},
 	}, args, stdin, stdout, stderr)
+}
+
+func runIndexPairs(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("index pairs", "", `
+Write contrastive training pairs (JSON lines of "query" and "positive",
+what dokja train's pairs: key reads) from the LibreOffice help pages
+that dokja eval retrieval's --pages sample leaves out: each unique
+Korean title with its page's text and with its English counterpart's
+text (cut to --max-chars), so an encoder fine-tuned on them is then
+scored on unseen pages, in Korean and across languages.
+
+Example:
+  dokja index pairs --help-pages .cache/libreoffice-help/usr/share/libreoffice/help --pages 500 --out runs/help-pairs.jsonl`, stdout, stderr)
+	help := fs.String("help-pages", "", "LibreOffice help `folder` (with ko/ and en-US/)")
+	pages := fs.Int("pages", 500, "the evaluation's sample of Korean pages, left out")
+	maxChars := fs.Int("max-chars", 1500, "characters of page text kept")
+	out := fs.String("out", "", "pairs `file` (JSON lines)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *help == "" || *out == "" {
+		return fs.usageError("--help-pages and --out are required")
+	}
+	if *pages < 1 || *maxChars < 1 {
+		return fs.usageError("--pages %d, --max-chars %d: want positive numbers", *pages, *maxChars)
+	}
+	task, err := index.NewHelpPages(*help, *pages)
+	if err != nil {
+		return err
+	}
+	pairs, err := index.HelpPagePairs(*help, task, *maxChars)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for _, p := range pairs {
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+	}
+	if err := atomicfile.WriteFile(*out, []byte(b.String())); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d pairs from the pages outside the evaluation's %d\n", *out, len(pairs), *pages)
+	return nil
 }
 
 func runIndexBuild(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

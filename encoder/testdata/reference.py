@@ -10,6 +10,9 @@ hand-written writer.
   reference.py make PRESET OUTDIR [--seed N]
   reference.py golden CKPTDIR
   reference.py mlmgrad CKPTDIR   masked-language loss and gradients (mlm_golden.json)
+  reference.py contrastive CKPTDIR   in-batch-negatives loss and gradients (contrastive_golden.json)
+  reference.py classifier MLMDIR OUTDIR   a ModernBertForSequenceClassification made from the
+                                          masked-language checkpoint, its logits, loss and gradients
 
 Conventions (as Hugging Face):
   * embeddings = word[ids] + position[pos] + token_type[0], then LayerNorm (with bias);
@@ -302,6 +305,73 @@ def mlmgrad(ckdir):
                    "targets": targets, "seqs": S, "sep": sep, "loss": loss.item(), "grads": grads}, f)
 
 
+def contrastive(ckdir):
+    """sentence-transformers' MultipleNegativesRankingLoss, summed: mean-pooled, L2-normalised
+    embeddings; cosine similarities over a temperature; query i's positive is document i."""
+    with open(os.path.join(ckdir, "config.json")) as f:
+        cfg = json.load(f)
+    _, W, _ = safetensors_load(os.path.join(ckdir, "model.safetensors"))
+    w = {k: v.to(torch.float64).requires_grad_(True) for k, v in W.items() if k.startswith("model.")}
+    rng = np.random.default_rng(17)
+    queries = [[int(v) for v in rng.integers(4, cfg["vocab_size"], size=n)] for n in (3, 5, 2)]
+    docs = [[int(v) for v in rng.integers(4, cfg["vocab_size"], size=n)] for n in (7, 4, 9)]
+    tau = 0.05
+
+    def embed(ids):
+        u = forward_modernbert(cfg, w, ids).mean(0)
+        return u / u.norm()
+
+    q = torch.stack([embed(x) for x in queries])
+    d = torch.stack([embed(x) for x in docs])
+    loss = torch.nn.functional.cross_entropy(q @ d.T / tau, torch.arange(len(queries)), reduction="sum")
+    loss.backward()
+    grads = {k: v.grad.reshape(-1).tolist() for k, v in w.items()}
+    with open(os.path.join(ckdir, "contrastive_golden.json"), "w") as f:
+        json.dump({"note": "float64 torch autograd (encoder/testdata/reference.py contrastive)", "queries": queries,
+                   "docs": docs, "temperature": tau, "loss": loss.item(), "grads": grads}, f)
+
+
+def classifier(mlmdir, outdir):
+    """ModernBertForSequenceClassification: the final hidden states pooled (mean here), then
+    the head (dense, gelu, norm) and a linear layer with bias; cross-entropy summed."""
+    with open(os.path.join(mlmdir, "config.json")) as f:
+        cfg = json.load(f)
+    _, W, _ = safetensors_load(os.path.join(mlmdir, "model.safetensors"))
+    cfg = dict(cfg, architectures=["ModernBertForSequenceClassification"], classifier_pooling="mean",
+               id2label={"0": "negative", "1": "positive", "2": "neutral"},
+               label2id={"negative": 0, "positive": 1, "neutral": 2})
+    g = torch.Generator().manual_seed(5)
+    W = {k: v for k, v in W.items() if k != "decoder.bias"}
+    W["classifier.weight"] = (torch.randn(3, cfg["hidden_size"], generator=g) * 0.3).float()
+    W["classifier.bias"] = (torch.randn(3, generator=g) * 0.1).float()
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    safetensors_save(os.path.join(outdir, "model.safetensors"), W)
+    w = {k: v.to(torch.float64).requires_grad_(True) for k, v in W.items()}
+    rng = np.random.default_rng(19)
+    texts = [[int(v) for v in rng.integers(4, cfg["vocab_size"], size=n)] for n in (4, 9, 2, 13)]
+    labels = [2, 0, 1, 1]
+    eps = cfg["norm_eps"]
+
+    def logits_of(ids):
+        x = forward_modernbert(cfg, w, ids).mean(0)
+        z = x @ w["head.dense.weight"].T
+        a = 0.5 * z * (1 + torch.erf(z / math.sqrt(2)))
+        mu = a.mean(-1, keepdim=True)
+        var = ((a - mu) ** 2).mean(-1, keepdim=True)
+        y = (a - mu) / torch.sqrt(var + eps) * w["head.norm.weight"]
+        return y @ w["classifier.weight"].T + w["classifier.bias"]
+
+    logits = torch.stack([logits_of(t) for t in texts])
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels), reduction="sum")
+    loss.backward()
+    grads = {k: v.grad.reshape(-1).tolist() for k, v in w.items()}
+    with open(os.path.join(outdir, "classifier_golden.json"), "w") as f:
+        json.dump({"note": "float64 torch autograd (encoder/testdata/reference.py classifier)", "texts": texts,
+                   "labels": labels, "logits": logits.tolist(), "loss": loss.item(), "grads": grads}, f)
+
+
 def forward(cfg, W, ids, dtype=torch.float64):
     if cfg["model_type"] == "modernbert":
         return forward_modernbert(cfg, W, ids, dtype)
@@ -389,6 +459,10 @@ def main(argv):
         golden(argv[1])
     elif argv[:1] == ["mlmgrad"] and len(argv) == 2:
         mlmgrad(argv[1])
+    elif argv[:1] == ["contrastive"] and len(argv) == 2:
+        contrastive(argv[1])
+    elif argv[:1] == ["classifier"] and len(argv) == 3:
+        classifier(argv[1], argv[2])
     else:
         print(__doc__)
         return 2
