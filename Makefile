@@ -45,7 +45,7 @@ test: deps-test deps-demo deps-openblas build vet
 
 # KoBEST's dev split is scored when ../shared/data/kobest is there.
 demo: deps-demo build
-	$(BIN) demo --out runs/demo $$( [ -d ../shared/data/kobest ] && echo --kobest ../shared/data/kobest ) $(if $(YOUR_MODEL),--your-model $(YOUR_MODEL))
+	$(BIN) demo --out runs/demo $$( [ -d ../shared/data/kobest ] && echo --kobest ../shared/data/kobest ) $(if $(YOUR_MODEL),--your-model $(YOUR_MODEL)) $(if $(YOUR_ENCODER),--your-encoder $(YOUR_ENCODER))
 
 # Short runs of every fuzz target; the seed corpora also run in `make test`.
 FUZZTIME ?= 30s

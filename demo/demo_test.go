@@ -109,6 +109,37 @@ func writePages(t *testing.T, n int, withBoilerplate bool) string {
 	return dir
 }
 
+// writeHelpRoot writes n help pages in ko/text and their counterparts in
+// en-US/text, each with a title, as the LibreOffice help is laid out.
+func writeHelpRoot(t *testing.T, n int) string {
+	t.Helper()
+	root := t.TempDir()
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := range n {
+		for _, lang := range []string{"ko", "en-US"} {
+			korean := lang == "ko"
+			title := fmt.Sprintf("Help page %d", i)
+			if korean {
+				title = fmt.Sprintf("도움말 %d번 페이지", i)
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "<!DOCTYPE html>\n<html><head><title>%s</title></head><body><main><h1>%s</h1>", title, title)
+			for range 3 {
+				fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(sentence(r, korean)))
+			}
+			b.WriteString("</main></body></html>\n")
+			dir := filepath.Join(root, lang, "text", "shared")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("page-%02d.html", i)), []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return root
+}
+
 const (
 	partKo = "held-out Korean pages"
 	partEn = "held-out English pages"

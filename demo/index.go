@@ -108,8 +108,18 @@ calculator as tools; it must call one first (its arguments held to the tool's JS
 <b>←</b> {{.Result}}
 {{end}}<b>assistant:</b> {{.Answer}}</pre>
 {{end}}
+{{with .S.Encoder}}
+<h2>8. An encoder: pretraining, embeddings, retrieval</h2>
+<p>A {{.Params}}-weight ModernBERT trained {{.MLMSteps}} steps on masked tokens of the same shards (loss {{printf "%.3f" .MLMFirstLoss}} →
+{{printf "%.3f" .MLMLastLoss}}, validation {{printf "%.3f" .MLMValLoss}}; <a href="encoder/mlm/loss.png">curve</a>), then fine-tuned for
+embeddings with in-batch negatives on {{.Pairs}} title–page pairs from help pages outside the task ({{.FineTuneSteps}} steps, held-out loss
+{{printf "%.3f" .ValLossBefore}} → {{printf "%.3f" .ValLossAfter}}; <a href="encoder/embed/loss.png">curve</a>).
+Retrieval over {{.Pages}} help pages it never saw and their English counterparts, {{.Queries}} Korean titles as queries:</p>
+<table><tr><th>search</th><th>judged by</th><th>nDCG@10</th><th>recall@100</th></tr>
+{{range .Rows}}<tr><td>{{.Search}}</td><td>{{.Judged}}</td><td>{{printf "%.3f" .NDCG10}}</td><td>{{printf "%.3f" .Recall100}}</td></tr>{{end}}</table>
+{{end}}
 {{with .S.Yours}}
-<h2>8. Your model</h2>
+<h2>9. Your model</h2>
 <p><code>{{.Path}}</code>: {{.Architecture}}, {{printf "%.3g" .Params}} parameters ({{printf "%.3g" .ActiveParams}} per token), context {{.Context}}.
 Evaluated on the same held-out pages (bits per byte compare across tokenizers) and served the same prompts.</p>
 <table><tr><th>task and metric</th><th>your model</th><th>demo model</th></tr>

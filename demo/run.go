@@ -63,6 +63,18 @@ type Options struct {
 	// describes it, evaluates it on the same held-out pages (bits per byte
 	// compare across tokenizers) and KoBEST, and serves it the same prompts.
 	YourModel string
+	// EncoderMinutes is the encoder step's training budget (default 5):
+	// six tenths pretraining on masked tokens, the rest fine-tuning for
+	// embeddings.
+	EncoderMinutes float64
+	// HelpPages is the LibreOffice help root (ko/ and en-US/) of the
+	// encoder step's retrieval task and training pairs (default: where
+	// DefaultCorpus looks).
+	HelpPages string
+	// YourEncoder is an embedding model the user already has (a Hugging
+	// Face folder: BERT, XLM-RoBERTa or ModernBERT), scored on the same
+	// retrieval task.
+	YourEncoder string
 	// Prompts are sent to the served model (default: a few in Korean and
 	// English); MaxTokens is the length of each answer (default 48).
 	Prompts   []string
@@ -123,6 +135,8 @@ type Summary struct {
 	Search *SearchRun `json:"search,omitempty"`
 	// Agent is the tool-calling run.
 	Agent *AgentRun `json:"agent,omitempty"`
+	// Encoder is the encoder step.
+	Encoder *EncoderRun `json:"encoder,omitempty"`
 }
 
 // SearchRun is the demo's search step.
@@ -199,6 +213,9 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if opt.BatchSize == 0 {
 		opt.BatchSize = 8
 	}
+	if opt.EncoderMinutes == 0 {
+		opt.EncoderMinutes = 5
+	}
 	if opt.MaxTokens == 0 {
 		opt.MaxTokens = 48
 	}
@@ -232,6 +249,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		{"serve and ask", serveAndAsk},
 		{"index and search", searchStep},
 		{"agent: tools over MCP", agentStep},
+		{"encoder: pretrain, fine-tune for embeddings, retrieve", encoderStep},
 	}
 	if opt.YourModel != "" {
 		steps = append(steps, struct {

@@ -31,7 +31,7 @@ func TestRunEndToEnd(t *testing.T) {
 		RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: true, TorchDtype: "float32",
 	}
 	opt := Options{Corpus: []string{corpusDir}, Out: out, Steps: 16, VocabSize: 400, Model: tiny, SeqLen: 32, BatchSize: 4,
-		Prompts: []string{"문서를 저장하려면", "To open a file,"}, MaxTokens: 6, Workers: 2}
+		Prompts: []string{"문서를 저장하려면", "To open a file,"}, MaxTokens: 6, Workers: 2, HelpPages: writeHelpRoot(t, 40)}
 	if _, err := os.Stat("../../shared/data/kobest/COPA/dev.tsv"); err == nil {
 		// COPA's items fit the tiny model's 64-token context.
 		opt.KoBEST, opt.KoBESTLimit, opt.KoBESTTasks = "../../shared/data/kobest", 4, []string{"kobest_copa"}
@@ -96,6 +96,24 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The encoder pretrained, fine-tuned, and was scored beside BM25.
+	e := sum.Encoder
+	if e == nil || e.MLMSteps != 16 || !(e.MLMLastLoss < e.MLMFirstLoss) || e.FineTuneSteps != 16 || e.Pairs == 0 || e.Pages != 20 || e.Queries == 0 {
+		t.Fatalf("encoder step: %+v", e)
+	}
+	searches := map[string]bool{}
+	for _, r := range e.Rows {
+		searches[r.Search] = true
+		if r.NDCG10 < 0 || r.NDCG10 > 1 || r.Recall100 < 0 || r.Recall100 > 1 {
+			t.Errorf("retrieval row %+v", r)
+		}
+	}
+	for _, want := range []string{"bm25", "dense (pretrained only)", "hybrid (pretrained only)", "dense (fine-tuned)", "hybrid (fine-tuned)"} {
+		if !searches[want] {
+			t.Errorf("no %q among the retrieval rows %+v", want, e.Rows)
+		}
+	}
+
 	// Every link of index.html resolves to a file of the run.
 	index, err := os.ReadFile(filepath.Join(out, "index.html"))
 	if err != nil {
@@ -135,6 +153,8 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt.YourModel = yourPath
+	// An encoder the user brings: the demo's fine-tuned one scores as it did.
+	opt.YourEncoder = filepath.Join(out, "encoder", "embed", "model")
 	stdout.Reset()
 	withYours, err := Run(t.Context(), opt)
 	if err != nil {
@@ -158,6 +178,18 @@ func TestRunEndToEnd(t *testing.T) {
 	for i, s := range y.Samples {
 		if s.Answer != sum.Samples[i].Answer {
 			t.Errorf("answer to %q: the GGUF file says %q, its folder %q", s.Prompt, s.Answer, sum.Samples[i].Answer)
+		}
+	}
+	rows := map[string]RetrievalRow{}
+	for _, r := range withYours.Encoder.Rows {
+		rows[r.Search+"/"+r.Judged] = r
+	}
+	for _, mode := range []string{"dense", "hybrid"} {
+		for _, judged := range []string{"Korean page", "English page"} {
+			a, b := rows[mode+" (your encoder)/"+judged], rows[mode+" (fine-tuned)/"+judged]
+			if a.Search == "" || a.NDCG10 != b.NDCG10 || a.Recall100 != b.Recall100 {
+				t.Errorf("%s, %s: your encoder (the demo's own) %+v, the fine-tuned one %+v", mode, judged, a, b)
+			}
 		}
 	}
 	index, err = os.ReadFile(filepath.Join(out, "index.html"))

@@ -250,3 +250,53 @@ func (t *BEIR) WithTitles(dir string) error {
 	t.corpus = dst
 	return nil
 }
+
+// Task is a retrieval task ready to run: the documents to index, the
+// queries, and judgements under names (a task may judge the same ranking
+// more than one way, as the help pages do per language).
+type Task struct {
+	Files   []string
+	Queries map[string]string
+	// DocID turns an indexed document's name into the judgements' id.
+	DocID  func(string) string
+	Judged map[string]Qrels
+}
+
+// HelpPagesTask is the help-pages task as a Task: the Korean page and
+// its English counterpart judged apart.
+func (t *HelpPages) Task() *Task {
+	return &Task{Files: t.Files, Queries: t.Queries, DocID: t.DocID,
+		Judged: map[string]Qrels{"help pages: Korean page": t.Korean, "help pages: English page": t.English}}
+}
+
+// Evaluate builds (or updates) an index of the task's files in dir with
+// opt, then ranks the queries' best 100 and scores them against every
+// judgement: by BM25, and with opt.Embedder also by dense vectors and by
+// the hybrid of both. Keys are "mode, judgement".
+func Evaluate(ctx context.Context, t *Task, dir string, opt Options) (map[string]Metrics, *Manifest, error) {
+	man, err := Build(ctx, t.Files, dir, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	ix, err := Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ix.Close()
+	searches := map[string]func(context.Context, string, int) ([]Hit, error){"bm25": ix.Search}
+	if e := opt.Embedder; e != nil {
+		searches["dense"] = func(ctx context.Context, q string, k int) ([]Hit, error) { return ix.SearchDense(ctx, q, e, k) }
+		searches["hybrid"] = func(ctx context.Context, q string, k int) ([]Hit, error) { return ix.SearchHybrid(ctx, q, e, k) }
+	}
+	results := map[string]Metrics{}
+	for mode, search := range searches {
+		ranked, err := RankWith(ctx, t.Queries, 100, t.DocID, search)
+		if err != nil {
+			return nil, nil, err
+		}
+		for name, q := range t.Judged {
+			results[mode+", "+name] = Score(ranked, q)
+		}
+	}
+	return results, man, nil
+}

@@ -303,3 +303,79 @@ func TestContrastiveFineTuning(t *testing.T) {
 		t.Errorf("a pair without a positive: %v", err)
 	}
 }
+
+// A classifier fine-tuned from a ModernBERT on labelled lines (labels as
+// strings or numbers) learns them: held-out accuracy rises well above
+// chance, and the folder written reads back as a
+// ModernBertForSequenceClassification with the labels' names.
+func TestClassifierFineTuning(t *testing.T) {
+	_, cfgPath, tok := writeEncoderData(t)
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := encoder.NewModernRandom(cfgPath, raw, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := filepath.Join(t.TempDir(), "init")
+	if err := m.Save(init); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SetTemplate([]string{"<|endoftext|>"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveJSON(filepath.Join(init, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	// The label is whether the text speaks of the cat (고양이, cat) or of
+	// the model (모델, model), among filler words.
+	fill := []string{"the", "data", "위에", "sat", "reads", "매트", "on", "앉았다"}
+	var lines []string
+	for i := range 200 {
+		// Both labels among the held-out lines (every 20th).
+		topic, label := []string{"고양이", "cat"}[(i/2)%2], "animal"
+		if (i/20+i)%2 == 1 {
+			topic, label = []string{"모델", "model"}[(i/2)%2], "machine"
+		}
+		text := fill[i%8] + " " + topic + " " + fill[(i/8)%8]
+		line, _ := json.Marshal(map[string]string{"text": text, "label": label})
+		lines = append(lines, string(line))
+	}
+	labelled := filepath.Join(t.TempDir(), "labelled.jsonl")
+	if err := os.WriteFile(labelled, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "cls")
+	cfg := &Config{Init: init, Labelled: labelled, Out: out, SeqLen: 32, BatchSize: 16, Steps: 40, LR: 3e-3, Warmup: 4, EvalEvery: 20}
+	cfg.Defaults()
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := readMetrics(t, out)
+	t.Logf("held-out accuracy %.2f → %.2f, loss %.4f → %.4f", ms[0].ValAccuracy, res.ValAccuracy, ms[0].ValLoss, res.ValLoss)
+	if ms[0].ValAccuracy > 0.8 || res.ValAccuracy < 0.9 {
+		t.Errorf("held-out accuracy %.2f → %.2f, want from near chance to at least 0.9", ms[0].ValAccuracy, res.ValAccuracy)
+	}
+	e, err := encoder.Open(res.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.(*encoder.ModernBERT).Labels(); !slices.Equal(got, []string{"animal", "machine"}) {
+		t.Errorf("labels %v", got)
+	}
+	for _, tt := range []struct{ body, want string }{
+		{`{"text": "a", "label": "x"}` + "\n" + `{"text": "b", "label": "x"}`, "1 distinct labels"},
+		{`{"text": "a", "label": ["x"]}`, "string or a number"},
+		{`{"text": "", "label": 1}`, "non-empty"},
+	} {
+		p := filepath.Join(t.TempDir(), "bad.jsonl")
+		os.WriteFile(p, []byte(tt.body+"\n"), 0o644)
+		bad := *cfg
+		bad.Labelled, bad.Out = p, filepath.Join(t.TempDir(), "x")
+		if _, err := Run(context.Background(), &bad, Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error with %q", tt.body, err, tt.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/index"
@@ -57,12 +58,9 @@ Examples:
 		dir = filepath.Join(tmp, "index")
 	}
 	opt := index.Options{ChunkChars: *chunk, Overlap: *overlap}
-	var files []string
-	var queries map[string]string
-	var docID func(string) string
-	judged := map[string]index.Qrels{}
+	var task *index.Task
 	if *beir != "" {
-		task, err := index.LoadBEIR(*beir, *split)
+		b, err := index.LoadBEIR(*beir, *split)
 		if err != nil {
 			return err
 		}
@@ -73,60 +71,35 @@ Examples:
 			return err
 		}
 		defer os.RemoveAll(ctmp)
-		if err := task.WithTitles(ctmp); err != nil {
+		if err := b.WithTitles(ctmp); err != nil {
 			return err
 		}
-		files, queries, docID = []string{task.Corpus()}, task.Queries, task.DocID
+		task = &index.Task{Files: []string{b.Corpus()}, Queries: b.Queries, DocID: b.DocID, Judged: map[string]index.Qrels{filepath.Base(*beir): b.Qrels}}
 		opt.Format, opt.IDField = corpus.JSONL, "_id"
-		judged[filepath.Base(*beir)] = task.Qrels
 	} else {
-		task, err := index.NewHelpPages(*help, *pages)
+		h, err := index.NewHelpPages(*help, *pages)
 		if err != nil {
 			return err
 		}
-		files, queries, docID = task.Files, task.Queries, task.DocID
+		task = h.Task()
 		opt.Format = corpus.HTML
-		judged["help pages: Korean page"] = task.Korean
-		judged["help pages: English page"] = task.English
 	}
-	var emb *serve.Embedder
 	if *embModel != "" {
-		var err error
-		if emb, err = serve.LoadEmbedder(*embModel); err != nil {
+		emb, err := serve.LoadEmbedder(*embModel)
+		if err != nil {
 			return err
 		}
 		opt.Embedder, opt.EmbedderName = emb, embedderName(*embModel)
 	}
-	man, err := index.Build(ctx, files, dir, opt)
+	results, man, err := index.Evaluate(ctx, task, dir, opt)
 	if err != nil {
 		return err
 	}
-	ix, err := index.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer ix.Close()
-	searches := map[string]func(context.Context, string, int) ([]index.Hit, error){"bm25": ix.Search}
-	if emb != nil {
-		searches["dense"] = func(ctx context.Context, q string, k int) ([]index.Hit, error) {
-			return ix.SearchDense(ctx, q, emb, k)
-		}
-		searches["hybrid"] = func(ctx context.Context, q string, k int) ([]index.Hit, error) {
-			return ix.SearchHybrid(ctx, q, emb, k)
-		}
-	}
-	results := map[string]index.Metrics{}
-	for mode, search := range searches {
-		ranked, err := index.RankWith(ctx, queries, 100, docID, search)
-		if err != nil {
-			return err
-		}
-		for name, q := range judged {
-			label := name
-			if emb != nil {
-				label = mode + ", " + name
-			}
-			results[label] = index.Score(ranked, q)
+	if opt.Embedder == nil {
+		// One mode: the judgements alone name the rows.
+		for name, m := range results {
+			delete(results, name)
+			results[strings.TrimPrefix(name, "bm25, ")] = m
 		}
 	}
 	if *asJSON {
@@ -134,7 +107,7 @@ Examples:
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(stdout, "%d documents (%d chunks), %d queries\n", man.Docs, man.Chunks, len(queries))
+	fmt.Fprintf(stdout, "%d documents (%d chunks), %d queries\n", man.Docs, man.Chunks, len(task.Queries))
 	fmt.Fprintf(stdout, "%-34s %8s %8s %8s %9s %10s\n", "judged", "queries", "nDCG@10", "MRR@10", "recall@10", "recall@100")
 	for _, name := range slices.Sorted(maps.Keys(results)) {
 		m := results[name]

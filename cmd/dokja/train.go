@@ -16,9 +16,9 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runTrainPlot(args[1:], stdout, stderr)
 	}
 	fs := newFlags("train", "", `
-Pretrain a Llama/Qwen2 decoder from scratch, or continue pretraining a
-checkpoint, on token shards written by "dokja tokenize". The run is
-described by a YAML file:
+Pretrain a decoder (Llama, Qwen2, Qwen3, Mistral, EXAONE, Gemma 3, ...) from
+scratch, or continue pretraining a checkpoint, on token shards written by
+"dokja tokenize". The run is described by a YAML file:
 
   model: config.json        # from scratch (Hugging Face config.json), or
   # init: runs/base/model   # continue from a checkpoint folder or a .gguf file
@@ -43,6 +43,24 @@ model/ (a Hugging Face folder for "dokja generate"). Ctrl-C saves a
 checkpoint; --resume continues bit-identically. Documents start with the
 shards' separator token, so prompts for a model trained from scratch should
 begin with it too (e.g. "<|endoftext|>안녕하세요").
+
+Encoders. A ModernBERT config.json (model_type modernbert) as model, or a
+ModernBERT folder as init, trains on masked tokens instead, with the same
+shards, checkpoints and resume: mask_rate (default 0.3) of the positions
+are predicted; mask_token (default [MASK], <mask> or <|mask|>, added to
+the data's tokenizer when it has none). The model/ folder is then a
+ModernBertForMaskedLM. From a ModernBERT folder (init), instead of data:
+
+  pairs: pairs.jsonl        # {"query", "positive"} lines: embeddings with
+  temperature: 0.05         #   in-batch negatives (dokja index pairs writes some)
+  labelled: lines.jsonl     # or {"text", "label"} lines: a classifier
+                            #   (the classify stage of dokja data runs it)
+
+fine-tunes it (seq_len caps each text; batch_size counts pairs or texts;
+every 20th line is held out for the validation loss and accuracy) into
+model/: a sentence-transformers folder (mean pooling, normalised) for
+dokja serve --embedding-model and dokja index, or a
+ModernBertForSequenceClassification.
 
 "dokja train plot --out compare.png RUN..." draws several runs' losses
 against training tokens in one chart.
@@ -69,6 +87,9 @@ Example:
 	if res != nil {
 		fmt.Fprintf(stdout, "steps %d/%d  tokens %d  loss %.4f  val_loss %.4f  %.0f tokens/s  MFU %.1f%% (peak %.1f GFLOP/s)\n",
 			res.Steps, res.Total, res.Tokens, res.Loss, res.ValLoss, res.TokensPerS, 100*res.MFU, res.PeakFLOPS/1e9)
+		if cfg.Labelled != "" {
+			fmt.Fprintf(stdout, "val_accuracy %.4f\n", res.ValAccuracy)
+		}
 		if res.Checkpoint != "" {
 			fmt.Fprintf(stdout, "checkpoint %s\n", res.Checkpoint)
 		}
