@@ -101,8 +101,13 @@ type Encoder interface {
 	// Forward returns the last hidden states of a sequence of token ids,
 	// a row of Dim floats per position.
 	Forward(ids []int) ([]float32, error)
+	// ForwardBatch runs several sequences in one pass (each attends only
+	// to itself) and returns each one's hidden states.
+	ForwardBatch(texts [][]int) ([][]float32, error)
 	// Dim is the width of the hidden states and embeddings.
 	Dim() int
+	// VocabSize bounds the token ids.
+	VocabSize() int
 	// MaxTokens is the longest sequence the model takes.
 	MaxTokens() int
 	// SetKernels selects the matrix kernels.
@@ -127,6 +132,9 @@ func (m *Model) Dim() int { return m.Config.HiddenSize }
 
 // MaxTokens is the longest sequence the position table covers.
 func (m *Model) MaxTokens() int { return m.Config.MaxTokens() }
+
+// VocabSize bounds the token ids.
+func (m *Model) VocabSize() int { return m.Config.VocabSize }
 
 // SetKernels selects the matrix kernels.
 func (m *Model) SetKernels(k tensor.Kernels) { m.K = k }
@@ -234,54 +242,85 @@ func (r *tensors) read(dst *[]float32, name string, present bool, shape ...int) 
 // Forward returns the last hidden states of a sequence of token ids, a
 // row of hidden_size floats per position (token type 0 throughout).
 func (m *Model) Forward(ids []int) ([]float32, error) {
-	c := &m.Config
-	T, H, I := len(ids), c.HiddenSize, c.IntermediateSize
-	if T == 0 || T > c.MaxTokens() {
-		return nil, fmt.Errorf("encoder: %d tokens: want 1 to %d", T, c.MaxTokens())
+	hs, err := m.ForwardBatch([][]int{ids})
+	if err != nil {
+		return nil, err
 	}
+	return hs[0], nil
+}
+
+// ForwardBatch runs several sequences in one pass: the products over all
+// their rows at once, attention within each.
+func (m *Model) ForwardBatch(texts [][]int) ([][]float32, error) {
+	c := &m.Config
+	H, I := c.HiddenSize, c.IntermediateSize
 	off := c.positionOffset()
-	x := make([]float32, T*H)
-	for t, id := range ids {
-		if id < 0 || id >= c.VocabSize {
-			return nil, fmt.Errorf("encoder: token id %d outside the vocabulary of %d", id, c.VocabSize)
+	var rows []int
+	start := []int{0}
+	for i, ids := range texts {
+		if len(ids) == 0 || len(ids) > c.MaxTokens() {
+			return nil, fmt.Errorf("encoder: text %d has %d tokens: want 1 to %d", i, len(ids), c.MaxTokens())
 		}
-		row := x[t*H : (t+1)*H]
-		copy(row, m.word[id*H:(id+1)*H])
-		tensor.Add(row, m.pos[(t+off)*H:(t+off+1)*H])
-		tensor.Add(row, m.typ[:H])
+		rows = append(rows, ids...)
+		start = append(start, len(rows))
+	}
+	N := len(rows)
+	x := make([]float32, N*H)
+	for s := range texts {
+		for t, id := range texts[s] {
+			if id < 0 || id >= c.VocabSize {
+				return nil, fmt.Errorf("encoder: token id %d outside the vocabulary of %d", id, c.VocabSize)
+			}
+			row := x[(start[s]+t)*H : (start[s]+t+1)*H]
+			copy(row, m.word[id*H:(id+1)*H])
+			tensor.Add(row, m.pos[(t+off)*H:(t+off+1)*H])
+			tensor.Add(row, m.typ[:H])
+		}
 	}
 	eps := float32(c.LayerNormEps)
 	layerNorm(x, H, m.embW, m.embB, eps)
-	q, k, v := make([]float32, T*H), make([]float32, T*H), make([]float32, T*H)
-	att, tmp := make([]float32, T*H), make([]float32, T*H)
-	mid := make([]float32, T*I)
-	scores := make([]float32, T*T)
+	q, k, v := make([]float32, N*H), make([]float32, N*H), make([]float32, N*H)
+	att, tmp := make([]float32, N*H), make([]float32, N*H)
+	mid := make([]float32, N*I)
 	nh := c.NumAttentionHeads
 	hd := H / nh
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i := range m.layers {
 		l := &m.layers[i]
-		linear(m.K, q, x, l.wq, l.bq, T, H, H)
-		linear(m.K, k, x, l.wk, l.bk, T, H, H)
-		linear(m.K, v, x, l.wv, l.bv, T, H, H)
-		for h := range nh {
-			// Every position attends to every position: no mask.
-			m.K.Gemm(false, true, T, T, hd, scale, q[h*hd:], H, k[h*hd:], H, 0, scores, T)
-			for t := range T {
-				tensor.Softmax(scores[t*T : (t+1)*T])
+		linear(m.K, q, x, l.wq, l.bq, N, H, H)
+		linear(m.K, k, x, l.wk, l.bk, N, H, H)
+		linear(m.K, v, x, l.wv, l.bv, N, H, H)
+		tensor.ParallelFor(len(texts)*nh, 1, func(lo, hi int) {
+			var scores []float32
+			for job := lo; job < hi; job++ {
+				s, h := job/nh, job%nh
+				r0, T := start[s], start[s+1]-start[s]
+				if cap(scores) < T*T {
+					scores = make([]float32, T*T)
+				}
+				scores = scores[:T*T]
+				// Every position of a text attends to every position of it.
+				m.K.Gemm(false, true, T, T, hd, scale, q[r0*H+h*hd:], H, k[r0*H+h*hd:], H, 0, scores, T)
+				for t := range T {
+					tensor.Softmax(scores[t*T : (t+1)*T])
+				}
+				m.K.Gemm(false, false, T, hd, T, 1, scores, T, v[r0*H+h*hd:], H, 0, att[r0*H+h*hd:], H)
 			}
-			m.K.Gemm(false, false, T, hd, T, 1, scores, T, v[h*hd:], H, 0, att[h*hd:], H)
-		}
-		linear(m.K, tmp, att, l.wo, l.bo, T, H, H)
+		})
+		linear(m.K, tmp, att, l.wo, l.bo, N, H, H)
 		tensor.Add(x, tmp)
 		layerNorm(x, H, l.ln1W, l.ln1B, eps)
-		linear(m.K, mid, x, l.w1, l.b1, T, H, I)
+		linear(m.K, mid, x, l.w1, l.b1, N, H, I)
 		gelu(mid)
-		linear(m.K, tmp, mid, l.w2, l.b2, T, I, H)
+		linear(m.K, tmp, mid, l.w2, l.b2, N, I, H)
 		tensor.Add(x, tmp)
 		layerNorm(x, H, l.ln2W, l.ln2B, eps)
 	}
-	return x, nil
+	out := make([][]float32, len(texts))
+	for s := range texts {
+		out[s] = x[start[s]*H : start[s+1]*H : start[s+1]*H]
+	}
+	return out, nil
 }
 
 // linear sets dst (rows×out) to x (rows×in) times wᵀ (w is out×in), plus

@@ -211,3 +211,38 @@ func TestClassifierMatchesReference(t *testing.T) {
 		t.Errorf("a model without a head: %v", err)
 	}
 }
+
+// ForwardBatch gives each text the hidden states Forward gives it alone
+// (texts of several lengths, longer than ModernBERT's window among them).
+func TestForwardBatchMatchesForward(t *testing.T) {
+	texts := [][]int{{5, 9, 11}, {7}, {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, {20, 21}}
+	for _, preset := range []string{"tiny-bert", "tiny-xlmr", "tiny-modernbert"} {
+		m, err := Open(filepath.Join("testdata", preset))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs, err := m.ForwardBatch(texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hs) != len(texts) {
+			t.Fatalf("%s: %d outputs for %d texts", preset, len(hs), len(texts))
+		}
+		for i, ids := range texts {
+			h, err := m.Forward(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float64, len(h))
+			for j, v := range h {
+				want[j] = float64(v)
+			}
+			if len(hs[i]) != len(h) || maxDiff(hs[i], want) > 1e-5 {
+				t.Errorf("%s: text %d batched differs from alone", preset, i)
+			}
+		}
+		if _, err := m.ForwardBatch([][]int{{1}, {}}); err == nil || !strings.Contains(err.Error(), "text 1 has 0 tokens") {
+			t.Errorf("%s: an empty text: %v", preset, err)
+		}
+	}
+}

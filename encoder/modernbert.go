@@ -287,6 +287,9 @@ func (m *ModernBERT) Dim() int { return m.Config.HiddenSize }
 // MaxTokens is the longest sequence the model takes.
 func (m *ModernBERT) MaxTokens() int { return m.Config.MaxPositionEmbeddings }
 
+// VocabSize bounds the token ids.
+func (m *ModernBERT) VocabSize() int { return m.Config.VocabSize }
+
 // SetKernels selects the matrix kernels.
 func (m *ModernBERT) SetKernels(k tensor.Kernels) { m.K = k }
 
@@ -361,6 +364,27 @@ func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 		return nil, err
 	}
 	return m.forward(textsPass([][]int{ids}), nil), nil
+}
+
+// ForwardBatch runs several sequences in one pass: the products over all
+// their rows at once, attention within each.
+func (m *ModernBERT) ForwardBatch(texts [][]int) ([][]float32, error) {
+	for i, ids := range texts {
+		if len(ids) == 0 || len(ids) > m.Config.MaxPositionEmbeddings {
+			return nil, fmt.Errorf("encoder: text %d has %d tokens: want 1 to %d", i, len(ids), m.Config.MaxPositionEmbeddings)
+		}
+		if err := m.checkIDs(ids, "token"); err != nil {
+			return nil, err
+		}
+	}
+	ps := textsPass(texts)
+	h := m.forward(ps, nil)
+	H := m.Config.HiddenSize
+	out := make([][]float32, len(texts))
+	for s := range texts {
+		out[s] = h[ps.start[s]*H : ps.start[s+1]*H : ps.start[s+1]*H]
+	}
+	return out, nil
 }
 
 // mtape is what the backward pass reads: the inputs of every norm and

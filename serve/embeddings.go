@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/dokja/dokja/encoder"
 	"github.com/dokja/dokja/tokenizer"
@@ -31,6 +32,13 @@ type Embedder struct {
 	Pooling encoder.Pooling
 	// Normalize scales embeddings to unit length.
 	Normalize bool
+
+	// Concurrent requests batch through one forward pass (batch.go).
+	mu    sync.Mutex
+	queue []*embedJob
+	busy  bool
+	// onQueue, for tests, is called after a request joins the queue.
+	onQueue func()
 }
 
 // TextEncoder turns text into a model's input ids.
@@ -221,14 +229,22 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 			s.failErr(w, r, badRequest("input", "input %d has %d tokens: want 1 to %d", i, len(ids), e.Model.MaxTokens()))
 			return
 		}
-		if err := r.Context().Err(); err != nil {
-			return
+		for _, id := range ids {
+			if id < 0 || id >= e.Model.VocabSize() {
+				s.failErr(w, r, badRequest("input", "input %d: token id %d outside the vocabulary of %d", i, id, e.Model.VocabSize()))
+				return
+			}
 		}
-		v, err := e.embedIDs(ids)
-		if err != nil {
-			s.failErr(w, r, badRequest("input", "input %d: %v", i, err))
-			return
+	}
+	vecs, err := e.embedMany(r.Context(), inputs)
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.failErr(w, r, badRequest("input", "input: %v", err))
 		}
+		return
+	}
+	for i, v := range vecs {
+		ids := inputs[i]
 		d := embeddingData{Object: "embedding", Index: i, Embedding: v}
 		if format == "base64" {
 			b := make([]byte, 4*len(v))
@@ -244,16 +260,15 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, http.StatusOK, resp)
 }
 
-// Embed encodes and embeds texts one by one (index.Embedder).
+// Embed encodes and embeds texts in one batch (index.Embedder).
 func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	if e.Tok == nil {
 		return nil, fmt.Errorf("embedding model %s takes token ids only: %v", e.Name, e.TokErr)
 	}
 	out := make([][]float32, len(texts))
+	var inputs [][]int
+	var at []int
 	for i, t := range texts {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		ids, err := e.Tok.Encode(t)
 		if err != nil {
 			return nil, err
@@ -265,23 +280,18 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 			out[i] = make([]float32, e.Model.Dim())
 			continue
 		}
-		if out[i], err = e.embedIDs(ids); err != nil {
-			return nil, err
-		}
+		inputs, at = append(inputs, ids), append(at, i)
+	}
+	if len(inputs) == 0 {
+		return out, nil
+	}
+	vecs, err := e.embedMany(ctx, inputs)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range at {
+		out[i] = vecs[k]
 	}
 	return out, nil
 }
 
-// embedIDs runs the encoder on ids and pools (and normalises) the
-// hidden states as the model's sentence-transformers files say.
-func (e *Embedder) embedIDs(ids []int) ([]float32, error) {
-	h, err := e.Model.Forward(ids)
-	if err != nil {
-		return nil, err
-	}
-	v := encoder.Pool(h, e.Model.Dim(), e.Pooling)
-	if e.Normalize {
-		encoder.Normalize(v)
-	}
-	return v, nil
-}
