@@ -294,4 +294,3 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	}
 	return out, nil
 }
-
