@@ -113,15 +113,7 @@ func encoderStep(ctx context.Context, o *Options, s *Summary) error {
 		return err
 	}
 	run.Pairs = len(pairs)
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for _, p := range pairs {
-		if err := enc.Encode(p); err != nil {
-			return err
-		}
-	}
-	if err := atomicfile.WriteFile(pairsPath, []byte(b.String())); err != nil {
+	if err := index.WritePairs(pairsPath, pairs); err != nil {
 		return err
 	}
 	ft, err := fineTuneEncoder(ctx, o, mlm, pairsPath, dir, run)

@@ -107,25 +107,13 @@ func compareGrads(t *testing.T, kname string, params []model.Param, gold map[str
 // (texts of several lengths, some longer than the sliding window) and
 // the body's gradients equal PyTorch autograd's on every kernel path.
 func TestContrastiveGradientsMatchPyTorch(t *testing.T) {
-	dir := filepath.Join("testdata", "tiny-modernbert")
-	b, err := os.ReadFile(filepath.Join(dir, "contrastive_golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var gold struct {
 		Queries, Docs [][]int
 		Temperature   float64
 		Loss          float64
 		Grads         map[string][]float64
 	}
-	if err := json.Unmarshal(b, &gold); err != nil {
-		t.Fatal(err)
-	}
-	e, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := e.(*ModernBERT)
+	m := openGolden(t, "tiny-modernbert", "contrastive_golden.json", &gold)
 	m.DropHead()
 	for _, kname := range tensor.Available() {
 		k, err := tensor.ByName(kname)
@@ -170,11 +158,6 @@ func TestContrastiveGradientsMatchPyTorch(t *testing.T) {
 // cross-entropy's gradients equal PyTorch autograd's, on every kernel
 // path.
 func TestClassifierGradientsMatchPyTorch(t *testing.T) {
-	dir := filepath.Join("testdata", "tiny-modernbert-classifier")
-	b, err := os.ReadFile(filepath.Join(dir, "classifier_golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var gold struct {
 		Texts  [][]int
 		Labels []int
@@ -182,14 +165,7 @@ func TestClassifierGradientsMatchPyTorch(t *testing.T) {
 		Loss   float64
 		Grads  map[string][]float64
 	}
-	if err := json.Unmarshal(b, &gold); err != nil {
-		t.Fatal(err)
-	}
-	e, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := e.(*ModernBERT)
+	m := openGolden(t, "tiny-modernbert-classifier", "classifier_golden.json", &gold)
 	if got := m.Labels(); !slices.Equal(got, []string{"negative", "positive", "neutral"}) {
 		t.Errorf("labels %v", got)
 	}
@@ -227,4 +203,23 @@ func TestClassifierGradientsMatchPyTorch(t *testing.T) {
 	if _, _, err := m.ClassifierLoss(gold.Texts[:1], []int{3}, nil, 0); err == nil || !strings.Contains(err.Error(), "label 3") {
 		t.Errorf("a label out of range: %v", err)
 	}
+}
+
+// openGolden reads testdata/preset/name into gold and opens the preset's
+// ModernBERT.
+func openGolden(t *testing.T, preset, name string, gold any) *ModernBERT {
+	t.Helper()
+	dir := filepath.Join("testdata", preset)
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, gold); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.(*ModernBERT)
 }

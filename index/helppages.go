@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/corpus"
 )
 
@@ -166,3 +168,17 @@ func HelpPagePairs(root string, task *HelpPages, maxChars int) ([]Pair, error) {
 }
 
 func isHangul(r rune) bool { return r >= '가' && r <= '힣' }
+
+// WritePairs writes pairs as JSON lines (what dokja train's pairs: key
+// reads), atomically.
+func WritePairs(path string, pairs []Pair) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for _, p := range pairs {
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+	}
+	return atomicfile.WriteFile(path, b.Bytes())
+}

@@ -212,26 +212,8 @@ func TestMaskerShares(t *testing.T) {
 // sentence-transformers declares them) whose queries find their pairs
 // better than before.
 func TestContrastiveFineTuning(t *testing.T) {
-	_, cfgPath, tok := writeEncoderData(t)
-	raw, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := encoder.NewModernRandom(cfgPath, raw, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	init := filepath.Join(t.TempDir(), "init")
-	if err := m.Save(init); err != nil {
-		t.Fatal(err)
-	}
+	m, init, tok := randomEncoder(t)
 	sep, _ := tok.TokenID("<|endoftext|>")
-	if err := tok.SetTemplate([]string{"<|endoftext|>"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := tok.SaveJSON(filepath.Join(init, "tokenizer.json")); err != nil {
-		t.Fatal(err)
-	}
 	words := []string{"cat", "mat", "model", "data", "reads", "sat", "the", "on"}
 	kwords := []string{"고양이", "매트", "모델", "데이터", "읽는다", "앉았다", "위에", "가"}
 	var lines []string
@@ -309,25 +291,7 @@ func TestContrastiveFineTuning(t *testing.T) {
 // chance, and the folder written reads back as a
 // ModernBertForSequenceClassification with the labels' names.
 func TestClassifierFineTuning(t *testing.T) {
-	_, cfgPath, tok := writeEncoderData(t)
-	raw, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := encoder.NewModernRandom(cfgPath, raw, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	init := filepath.Join(t.TempDir(), "init")
-	if err := m.Save(init); err != nil {
-		t.Fatal(err)
-	}
-	if err := tok.SetTemplate([]string{"<|endoftext|>"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := tok.SaveJSON(filepath.Join(init, "tokenizer.json")); err != nil {
-		t.Fatal(err)
-	}
+	_, init, _ := randomEncoder(t)
 	// The label is whether the text speaks of the cat (고양이, cat) or of
 	// the model (모델, model), among filler words.
 	fill := []string{"the", "data", "위에", "sat", "reads", "매트", "on", "앉았다"}
@@ -378,4 +342,30 @@ func TestClassifierFineTuning(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", tt.body, err, tt.want)
 		}
 	}
+}
+
+// randomEncoder saves a random ModernBERT of writeEncoderData's config
+// with its tokenizer (the separator before each text) in a folder.
+func randomEncoder(t *testing.T) (*encoder.ModernBERT, string, *tokenizer.Tokenizer) {
+	t.Helper()
+	_, cfgPath, tok := writeEncoderData(t)
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := encoder.NewModernRandom(cfgPath, raw, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "init")
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SetTemplate([]string{"<|endoftext|>"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveJSON(filepath.Join(dir, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	return m, dir, tok
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/corpus"
 	"github.com/dokja/dokja/index"
 	"github.com/dokja/dokja/serve"
@@ -67,15 +66,7 @@ Example:
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for _, p := range pairs {
-		if err := enc.Encode(p); err != nil {
-			return err
-		}
-	}
-	if err := atomicfile.WriteFile(*out, []byte(b.String())); err != nil {
+	if err := index.WritePairs(*out, pairs); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d pairs from the pages outside the evaluation's %d\n", *out, len(pairs), *pages)
