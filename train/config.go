@@ -74,7 +74,7 @@ type Config struct {
 	Temperature float64 `yaml:"temperature" json:"temperature,omitempty"`
 	// Labelled, instead of data, fine-tunes the encoder in init as a
 	// classifier (ModernBertForSequenceClassification): a JSON-lines file
-	// of {"text", "label"}; every 20th line is held out for accuracy.
+	// of {"text", "label"}; a twentieth (by a hash of the text) is held out for accuracy.
 	Labelled string `yaml:"labelled" json:"labelled,omitempty"`
 }
 

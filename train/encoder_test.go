@@ -297,7 +297,7 @@ func TestClassifierFineTuning(t *testing.T) {
 	fill := []string{"the", "data", "위에", "sat", "reads", "매트", "on", "앉았다"}
 	var lines []string
 	for i := range 200 {
-		// Both labels among the held-out lines (every 20th).
+		// Topics alternate in pairs of lines.
 		topic, label := []string{"고양이", "cat"}[(i/2)%2], "animal"
 		if (i/20+i)%2 == 1 {
 			topic, label = []string{"모델", "model"}[(i/2)%2], "machine"

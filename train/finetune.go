@@ -17,6 +17,7 @@ import (
 	"github.com/dokja/dokja/atomicfile"
 	"github.com/dokja/dokja/encoder"
 	"github.com/dokja/dokja/progress"
+	"github.com/dokja/dokja/shards"
 	"github.com/dokja/dokja/tensor"
 	"github.com/dokja/dokja/tokenizer"
 )
@@ -26,6 +27,8 @@ import (
 type example struct {
 	query, positive []int
 	label           int
+	// held is whether the example is held out for validation.
+	held bool
 }
 
 // readPairs reads a JSON-lines file of pairs: "query" (or
@@ -185,7 +188,8 @@ func runFineTune(ctx context.Context, cfg *Config, opt Options) (*Result, error)
 			if err != nil {
 				return nil, fmt.Errorf("%s: pair %d: %w", cfg.Pairs, i+1, err)
 			}
-			all = append(all, example{query: q, positive: d})
+			// A query's pairs stay together on one side of the split.
+			all = append(all, example{query: q, positive: d, held: shards.IsVal(p[0], heldOut)})
 		}
 	} else {
 		src = cfg.Labelled
@@ -201,14 +205,13 @@ func runFineTune(ctx context.Context, cfg *Config, opt Options) (*Result, error)
 			if err != nil {
 				return nil, fmt.Errorf("%s: line %d: %w", cfg.Labelled, i+1, err)
 			}
-			all = append(all, example{query: ids, label: labels[i]})
+			all = append(all, example{query: ids, label: labels[i], held: shards.IsVal(text, heldOut)})
 		}
 		log.Info("classifier", "labels", names, "examples", len(all))
 	}
 	var trainSet, valSet []example
-	for i, ex := range all {
-		// Every 20th example is held out for validation.
-		if len(all) >= 40 && i%20 == 19 {
+	for _, ex := range all {
+		if len(all) >= 40 && ex.held {
 			valSet = append(valSet, ex)
 		} else {
 			trainSet = append(trainSet, ex)
@@ -220,6 +223,10 @@ func runFineTune(ctx context.Context, cfg *Config, opt Options) (*Result, error)
 	c := &fineTune{cfg: cfg, m: m, train: trainSet, val: valSet, src: src, classify: cfg.Pairs == ""}
 	return c.run(ctx, log, opt, tok)
 }
+
+// heldOut is the share of examples held out for validation, chosen by a
+// hash of the query or text (whatever order the file has).
+const heldOut = 0.05
 
 type fineTune struct {
 	cfg        *Config

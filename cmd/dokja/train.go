@@ -57,7 +57,8 @@ ModernBertForMaskedLM. From a ModernBERT folder (init), instead of data:
                             #   (the classify stage of dokja data runs it)
 
 fine-tunes it (seq_len caps each text; batch_size counts pairs or texts;
-every 20th line is held out for the validation loss and accuracy) into
+a twentieth, by a hash of the text, is held out for the validation loss
+and accuracy) into
 model/: a sentence-transformers folder (mean pooling, normalised) for
 dokja serve --embedding-model and dokja index, or a
 ModernBertForSequenceClassification.
@@ -85,10 +86,14 @@ Example:
 	}
 	res, err := train.Run(ctx, cfg, train.Options{Resume: *resume, Status: stderr, Log: slog.Default()})
 	if res != nil {
-		fmt.Fprintf(stdout, "steps %d/%d  tokens %d  loss %.4f  val_loss %.4f  %.0f tokens/s  MFU %.1f%% (peak %.1f GFLOP/s)\n",
-			res.Steps, res.Total, res.Tokens, res.Loss, res.ValLoss, res.TokensPerS, 100*res.MFU, res.PeakFLOPS/1e9)
-		if cfg.Labelled != "" {
-			fmt.Fprintf(stdout, "val_accuracy %.4f\n", res.ValAccuracy)
+		fmt.Fprintf(stdout, "steps %d/%d  tokens %d  loss %.4f  val_loss %.4f  %.0f tokens/s", res.Steps, res.Total, res.Tokens, res.Loss, res.ValLoss, res.TokensPerS)
+		switch {
+		case cfg.Labelled != "":
+			fmt.Fprintf(stdout, "  val_accuracy %.4f\n", res.ValAccuracy)
+		case res.PeakFLOPS > 0:
+			fmt.Fprintf(stdout, "  MFU %.1f%% (peak %.1f GFLOP/s)\n", 100*res.MFU, res.PeakFLOPS/1e9)
+		default:
+			fmt.Fprintln(stdout)
 		}
 		if res.Checkpoint != "" {
 			fmt.Fprintf(stdout, "checkpoint %s\n", res.Checkpoint)
