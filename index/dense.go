@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/blevesearch/bleve/v2"
@@ -197,23 +198,19 @@ func (ix *Index) SearchVector(ctx context.Context, q []float32, k int) ([]Hit, e
 	for _, x := range q {
 		ss += float64(x) * float64(x)
 	}
-	type scored struct {
-		i     int
-		score float32
-	}
-	all := make([]scored, len(v.ids))
-	for i := range v.ids {
-		var dot float32
-		for j, x := range v.data[i*v.dim : (i+1)*v.dim] {
-			dot += x * q[j]
+	var rows []int
+	var scores []float32
+	if probes := ix.Probes; ix.ivf != nil && probes >= 0 {
+		if probes == 0 {
+			probes = DefaultProbes
 		}
-		all[i] = scored{i, dot}
+		rows, scores = ix.ivf.search(v, q, k, probes)
+	} else {
+		rows, scores = v.flat(q, k)
 	}
-	sort.Slice(all, func(a, b int) bool { return all[a].score > all[b].score })
-	all = all[:min(k, len(all))]
-	ids := make([]string, len(all))
-	for i, s := range all {
-		ids[i] = v.ids[s.i]
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = v.ids[r]
 	}
 	chunks, err := ix.chunks(ctx, ids)
 	if err != nil {
@@ -223,13 +220,33 @@ func (ix *Index) SearchVector(ctx context.Context, q []float32, k int) ([]Hit, e
 	if ss > 0 {
 		norm = float32(1 / math.Sqrt(ss))
 	}
-	hits := make([]Hit, 0, len(all))
-	for i, s := range all {
+	hits := make([]Hit, 0, len(rows))
+	for i := range rows {
 		if c, ok := chunks[ids[i]]; ok {
-			hits = append(hits, Hit{Chunk: c, Score: float64(s.score * norm)})
+			hits = append(hits, Hit{Chunk: c, Score: float64(scores[i] * norm)})
 		}
 	}
 	return hits, nil
+}
+
+// flat scores every vector against q and returns the best k rows, best
+// first, with their dot products.
+func (v *vectors) flat(q []float32, k int) ([]int, []float32) {
+	type scored struct {
+		i int
+		s float32
+	}
+	all := make([]scored, len(v.ids))
+	for i := range v.ids {
+		all[i] = scored{i, dot(q, v.data[i*v.dim:(i+1)*v.dim])}
+	}
+	slices.SortFunc(all, func(a, b scored) int { return cmpScore(a.s, b.s, a.i, b.i) })
+	all = all[:min(k, len(all))]
+	rows, scores := make([]int, len(all)), make([]float32, len(all))
+	for j, c := range all {
+		rows[j], scores[j] = c.i, c.s
+	}
+	return rows, scores
 }
 
 // chunks fetches stored chunks by id.

@@ -283,6 +283,7 @@ func Evaluate(ctx context.Context, t *Task, dir string, opt Options) (map[string
 		return nil, nil, err
 	}
 	defer ix.Close()
+	ix.Probes = opt.Probes
 	searches := map[string]func(context.Context, string, int) ([]Hit, error){"bm25": ix.Search}
 	if e := opt.Embedder; e != nil {
 		searches["dense"] = func(ctx context.Context, q string, k int) ([]Hit, error) { return ix.SearchDense(ctx, q, e, k) }

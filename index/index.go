@@ -39,6 +39,12 @@ type Options struct {
 	// build with another name embeds everything again.
 	Embedder     Embedder
 	EmbedderName string
+	// ApproxFrom is the number of vectors from which the build adds an
+	// approximate index (an inverted file; see Index.Probes): 0 means
+	// DefaultApproxFrom, a negative number never.
+	ApproxFrom int
+	// Probes is, for Evaluate, Index.Probes of its dense searches.
+	Probes int
 	// analyzer replaces AnalyzerName, for tests that compare analyzers.
 	analyzer string
 }
@@ -94,6 +100,8 @@ type Manifest struct {
 	// only); Dim is their width.
 	Embedder string `json:"embedder,omitempty"`
 	Dim      int    `json:"dim,omitempty"`
+	// Lists is the number of clusters of the approximate index (none: 0).
+	Lists int `json:"lists,omitempty"`
 }
 
 // File is one input file of an index, as it was when indexed.
@@ -239,6 +247,18 @@ func Build(ctx context.Context, paths []string, dir string, opt Options) (*Manif
 			return nil, err
 		}
 		man.Dim = vecs.dim
+		from := opt.ApproxFrom
+		if from == 0 {
+			from = DefaultApproxFrom
+		}
+		if from > 0 && len(vecs.ids) >= from {
+			f := buildIVF(vecs)
+			if err := f.write(ivfPath(tmp), len(vecs.ids)); err != nil {
+				bi.Close()
+				return nil, err
+			}
+			man.Lists = f.nlist()
+		}
 	}
 	if err := bi.Close(); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
@@ -439,7 +459,16 @@ type Index struct {
 	Manifest *Manifest
 	bi       bleve.Index
 	vecs     *vectors // nil without an embedder
+	ivf      *ivf     // nil without an approximate index
+	// Probes is how many of the approximate index's lists a vector search
+	// scans (0: DefaultProbes); a negative number, or an index without
+	// one, scans every vector.
+	Probes int
 }
+
+// DefaultProbes is the number of lists a vector search scans by default,
+// at most all of them (docs/benchmarks.md measures its recall).
+const DefaultProbes = 16
 
 // Open opens the index in dir for searching.
 func Open(dir string) (*Index, error) {
@@ -454,6 +483,11 @@ func Open(dir string) (*Index, error) {
 	if man.Embedder != "" {
 		if ix.vecs, err = readVectors(vectorsPath(dir)); err != nil {
 			return nil, fmt.Errorf("index %s: %w", dir, err)
+		}
+		if man.Lists > 0 {
+			if ix.ivf, err = readIVF(ivfPath(dir), ix.vecs); err != nil {
+				return nil, fmt.Errorf("index %s: %w", dir, err)
+			}
 		}
 	}
 	if ix.bi, err = bleve.OpenUsing(filepath.Join(dir, bleveName), map[string]any{"read_only": true}); err != nil {

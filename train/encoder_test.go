@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -368,4 +369,29 @@ func randomEncoder(t *testing.T) (*encoder.ModernBERT, string, *tokenizer.Tokeni
 		t.Fatal(err)
 	}
 	return m, dir, tok
+}
+
+// Held-out pairs of one query go to different validation batches, in
+// order, so none is another's false negative.
+func TestValBatchesKeepQueriesApart(t *testing.T) {
+	ex := func(q, d int) example { return example{query: []int{q}, positive: []int{d}} }
+	c := &fineTune{cfg: &Config{BatchSize: 3}, val: []example{ex(1, 10), ex(1, 11), ex(2, 12), ex(3, 10), ex(4, 13), ex(5, 14)}}
+	got := c.valBatches()
+	var shape [][]int
+	for _, b := range got {
+		var qs []int
+		for _, e := range b {
+			qs = append(qs, e.query[0])
+		}
+		shape = append(shape, qs)
+	}
+	// 1→11 repeats query 1, 3→10 repeats positive 10: both wait; 5 finds
+	// the first batch full.
+	if fmt.Sprint(shape) != "[[1 2 4] [1 3 5]]" {
+		t.Errorf("batches by query %v, want [[1 2 4] [1 3 5]]", shape)
+	}
+	c.classify = true
+	if got := c.valBatches(); len(got) != 2 || len(got[0]) != 3 {
+		t.Errorf("a classifier's batches: %d", len(got))
+	}
 }

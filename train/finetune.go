@@ -252,18 +252,21 @@ func (c *fineTune) loss(batch []example, g *encoder.ModernBERT, scale float32) (
 	return loss, 0, err
 }
 
+// idsKey is a text's ids as a map key.
+func idsKey(ids []int) string {
+	b := make([]byte, 0, 4*len(ids))
+	for _, id := range ids {
+		b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
+	}
+	return string(b)
+}
+
 // batch draws the next batch in a seeded order per epoch; for pairs,
 // distinct ones (a repeated query or positive would be a false negative).
 func (c *fineTune) batch() (batch []example, tokens int) {
 	n := int64(len(c.train))
 	seen := map[string]bool{}
-	key := func(ids []int) string {
-		b := make([]byte, 0, 4*len(ids))
-		for _, id := range ids {
-			b = append(b, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
-		}
-		return string(b)
-	}
+	key := idsKey
 	for tries := int64(0); len(batch) < c.cfg.BatchSize && tries < n; tries++ {
 		epoch, i := c.next/n, c.next%n
 		c.next++
@@ -281,21 +284,44 @@ func (c *fineTune) batch() (batch []example, tokens int) {
 	return batch, tokens
 }
 
+// valBatches cuts the held-out examples into batches of batch_size, in
+// order; for pairs, an example whose query or positive a batch already
+// holds goes to the next batch that does not (a title's Korean and
+// English pages would otherwise be each other's false negatives).
+func (c *fineTune) valBatches() [][]example {
+	var batches [][]example
+	var seen []map[string]bool
+	for _, ex := range c.val {
+		kq, kd := idsKey(ex.query), idsKey(ex.positive)
+		b := 0
+		for ; b < len(batches); b++ {
+			if len(batches[b]) < c.cfg.BatchSize && (c.classify || !seen[b][kq] && !seen[b][kd]) {
+				break
+			}
+		}
+		if b == len(batches) {
+			batches, seen = append(batches, nil), append(seen, map[string]bool{})
+		}
+		batches[b] = append(batches[b], ex)
+		seen[b][kq], seen[b][kd] = true, true
+	}
+	return batches
+}
+
 // validate returns the mean loss per example of the held-out set and,
 // for a classifier, its accuracy.
 func (c *fineTune) validate() (loss, acc float64, err error) {
 	n, right := 0, 0
-	for lo := 0; lo < len(c.val); lo += c.cfg.BatchSize {
-		hi := min(len(c.val), lo+c.cfg.BatchSize)
-		if hi-lo < 2 && !c.classify {
-			break
+	for _, b := range c.valBatches() {
+		if len(b) < 2 && !c.classify {
+			continue
 		}
-		l, correct, err := c.loss(c.val[lo:hi], nil, 0)
+		l, correct, err := c.loss(b, nil, 0)
 		if err != nil {
 			return 0, 0, err
 		}
 		loss += l
-		n += hi - lo
+		n += len(b)
 		right += correct
 	}
 	if n == 0 {

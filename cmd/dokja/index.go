@@ -93,6 +93,7 @@ Example:
 	chunk := fs.Int("chunk", 1000, "chunk length in characters")
 	overlap := fs.Int("overlap", 200, "characters consecutive chunks share")
 	embModel := fs.String("embedding-model", "", "encoder `folder` that also gives every chunk a vector (dense and hybrid search)")
+	approxFrom := fs.Int("approx-from", index.DefaultApproxFrom, "with --embedding-model: from this many chunks, also an approximate index (an inverted file; -1: never)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -110,7 +111,10 @@ Example:
 	if err != nil {
 		return fs.usageError("--format: %v", err)
 	}
-	opt := index.Options{Format: f, Field: *field, IDField: *idField, ChunkChars: *chunk, Overlap: *overlap,
+	if *approxFrom == 0 {
+		return fs.usageError("--approx-from 0: want a number of chunks, or -1 for never")
+	}
+	opt := index.Options{Format: f, Field: *field, IDField: *idField, ChunkChars: *chunk, Overlap: *overlap, ApproxFrom: *approxFrom,
 		Progress: func(file string, chunks int) { fmt.Fprintf(stderr, "indexed %s: %d chunks\n", file, chunks) }}
 	if emb != nil {
 		opt.Embedder, opt.EmbedderName = emb, embedderName(*embModel)
@@ -136,6 +140,7 @@ Example:
 	mode := fs.String("mode", "bm25", "bm25, dense or hybrid (dense and hybrid need the index's --embedding-model)")
 	embModel := fs.String("embedding-model", "", "the encoder `folder` the index was built with")
 	rerankModel := fs.String("rerank-model", "", "cross-encoder `folder`: rerank the best 3k candidates by it (see dokja serve --rerank-model)")
+	probes := fs.Int("probes", 0, "lists of the approximate index a dense search scans (0: 16; -1: every vector, exactly)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -151,6 +156,7 @@ Example:
 		return err
 	}
 	defer ix.Close()
+	ix.Probes = *probes
 	var rr *serve.Reranker
 	want := *k
 	if *rerankModel != "" {

@@ -39,6 +39,8 @@ Examples:
 	overlap := fs.Int("overlap", 200, "characters consecutive chunks share")
 	asJSON := fs.Bool("json", false, "print the metrics as JSON")
 	embModel := fs.String("embedding-model", "", "encoder `folder`: also score dense and hybrid (BM25 + dense, reciprocal rank fusion) search")
+	approxFrom := fs.Int("approx-from", index.DefaultApproxFrom, "with --embedding-model: from this many chunks, an approximate index too (-1: never)")
+	probes := fs.Int("probes", 0, "lists of the approximate index a dense search scans (0: 16; -1: every vector)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -57,7 +59,10 @@ Examples:
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "index")
 	}
-	opt := index.Options{ChunkChars: *chunk, Overlap: *overlap}
+	if *approxFrom == 0 {
+		return fs.usageError("--approx-from 0: want a number of chunks, or -1 for never")
+	}
+	opt := index.Options{ChunkChars: *chunk, Overlap: *overlap, ApproxFrom: *approxFrom, Probes: *probes}
 	var task *index.Task
 	if *beir != "" {
 		b, err := index.LoadBEIR(*beir, *split)
