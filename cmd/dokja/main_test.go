@@ -893,7 +893,7 @@ func TestDemoCommand(t *testing.T) {
 	writeCorpus(t, corpusDir, "docs.jsonl", docs)
 	out := filepath.Join(dir, "run")
 	r := mustRun(t, "", "demo", "--corpus", corpusDir, "--out", out, "--vocab-size", "300", "--steps", "3", "--model-config", tinyConfig(t, dir))
-	for _, want := range []string{"[1/8] curate", "Dokja demo: tokenizer", "held-out Korean pages", "o200k", "[4/8] pretrain", "3 steps", "[6/8] serve", "[7/8] index and search", "[8/8] agent: tools over MCP", "→ ", "index.html"} {
+	for _, want := range []string{"[1/9] curate", "Dokja demo: tokenizer", "held-out Korean pages", "o200k", "[4/9] pretrain", "3 steps", "[6/9] serve", "[7/9] index and search", "[8/9] agent: tools over MCP", "→ ", "[9/9] encoder", "index.html"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
