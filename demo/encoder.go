@@ -150,6 +150,9 @@ func encoderStep(ctx context.Context, o *Options, s *Summary) error {
 			fmt.Fprintf(o.Stdout, "    %-32s %-14s %.3f\n", row.Search, row.Judged, row.NDCG10)
 		}
 	}
+	if o.YourEncoder == "" {
+		fmt.Fprintf(o.Stdout, "  (%.0f minutes of training on 2 cores make a small encoder; --encoder-minutes trains longer, --your-encoder scores one you have)\n", o.EncoderMinutes)
+	}
 	s.Encoder = run
 	return atomicfile.WriteJSON(filepath.Join(dir, "summary.json"), run)
 }
