@@ -9,10 +9,13 @@ import (
 	"github.com/dokja/dokja/safetensors"
 )
 
-// Classifier is an XLM-RoBERTa encoder with its sequence-classification
-// head (XLMRobertaForSequenceClassification: dense, tanh and out_proj
-// over the first position), as cross-encoder rerankers such as
-// bge-reranker-v2-m3 are published.
+// Classifier is a BERT-family encoder with its sequence-classification
+// head over the first position: XLMRobertaForSequenceClassification's
+// (dense, tanh and out_proj), as cross-encoder rerankers such as
+// bge-reranker-v2-m3 are published, or BertForSequenceClassification's
+// (the pooler's dense and tanh, then the classifier), as KLUE-style
+// Korean classifiers are. The two compute the same thing under other
+// names.
 type Classifier struct {
 	*Model
 	dense, denseB []float32
@@ -27,25 +30,27 @@ func LoadClassifier(dir string) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Config.ModelType != "xlm-roberta" && m.Config.ModelType != "roberta" {
-		return nil, fmt.Errorf("%s: model_type %q: classification heads are read for xlm-roberta and roberta", filepath.Join(dir, "config.json"), m.Config.ModelType)
-	}
 	path := filepath.Join(dir, "model.safetensors")
 	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	// Tensor names: RoBERTa's head, or BERT's pooler and classifier.
+	dense, out := "classifier.dense", "classifier.out_proj"
+	if m.Config.ModelType == "bert" {
+		dense, out = "bert.pooler.dense", "classifier"
+	}
 	H := m.Config.HiddenSize
-	info, ok := f.Info("classifier.out_proj.weight")
+	info, ok := f.Info(out + ".weight")
 	if !ok || len(info.Shape) != 2 || info.Shape[0] < 1 {
-		return nil, fmt.Errorf("%s: no classification head (classifier.out_proj.weight)", path)
+		return nil, fmt.Errorf("%s: no classification head (%s.weight)", path, out)
 	}
 	c := &Classifier{Model: m, Labels: info.Shape[0]}
 	r := &tensors{f: f, path: path}
-	r.read(&c.dense, "classifier.dense.weight", true, H, H)
-	r.read(&c.denseB, "classifier.dense.bias", true, H)
-	r.read(&c.out, "classifier.out_proj.weight", true, c.Labels, H)
-	r.read(&c.outB, "classifier.out_proj.bias", true, c.Labels)
+	r.read(&c.dense, dense+".weight", true, H, H)
+	r.read(&c.denseB, dense+".bias", true, H)
+	r.read(&c.out, out+".weight", true, c.Labels, H)
+	r.read(&c.outB, out+".bias", true, c.Labels)
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, err
 	}
@@ -53,7 +58,8 @@ func LoadClassifier(dir string) (*Classifier, error) {
 }
 
 // Logits runs a sequence (for a reranker: <s> query </s></s> document
-// </s>) and returns the head's logits.
+// </s>, or [CLS] query [SEP] document [SEP]) and returns the head's
+// logits.
 func (c *Classifier) Logits(ids []int) ([]float32, error) {
 	h, err := c.Forward(ids)
 	if err != nil {

@@ -173,42 +173,49 @@ func TestModernBERTConfigSpellings(t *testing.T) {
 // A reranker's relevance logit equals the PyTorch reference's for
 // query-document pairs, on every kernel path.
 func TestClassifierMatchesReference(t *testing.T) {
-	dir := filepath.Join("testdata", "tiny-xlmr-reranker")
-	b, err := os.ReadFile(filepath.Join(dir, "golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct {
-		Cases []struct {
-			IDs    []int     `json:"ids"`
-			Logits []float64 `json:"logits"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	c, err := LoadClassifier(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Labels != 1 {
-		t.Fatalf("%d labels, want 1", c.Labels)
-	}
-	for _, kname := range tensor.Available() {
-		k, _ := tensor.ByName(kname)
-		c.SetKernels(k)
-		for _, tc := range g.Cases {
-			got, err := c.Logits(tc.IDs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := math.Abs(float64(got[0]) - tc.Logits[0]); d > 1e-5 {
-				t.Errorf("%s, %d ids: logit %v, reference %v", kname, len(tc.IDs), got[0], tc.Logits[0])
+	for _, tt := range []struct {
+		preset string
+		labels int
+	}{{"tiny-xlmr-reranker", 1}, {"tiny-bert-classifier", 3}} {
+		dir := filepath.Join("testdata", tt.preset)
+		b, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g struct {
+			Cases []struct {
+				IDs    []int     `json:"ids"`
+				Logits []float64 `json:"logits"`
+			} `json:"cases"`
+		}
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadClassifier(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Labels != tt.labels {
+			t.Fatalf("%s: %d labels, want %d", tt.preset, c.Labels, tt.labels)
+		}
+		for _, kname := range tensor.Available() {
+			k, _ := tensor.ByName(kname)
+			c.SetKernels(k)
+			for _, tc := range g.Cases {
+				got, err := c.Logits(tc.IDs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxDiff(got, tc.Logits); d > 1e-5 {
+					t.Errorf("%s on %s, %d ids: logits %v, reference %v", tt.preset, kname, len(tc.IDs), got, tc.Logits)
+				}
 			}
 		}
 	}
-	if _, err := LoadClassifier(filepath.Join("testdata", "tiny-xlmr")); err == nil || !strings.Contains(err.Error(), "no classification head") {
-		t.Errorf("a model without a head: %v", err)
+	for _, preset := range []string{"tiny-xlmr", "tiny-bert"} {
+		if _, err := LoadClassifier(filepath.Join("testdata", preset)); err == nil || !strings.Contains(err.Error(), "no classification head") {
+			t.Errorf("%s, a model without a head: %v", preset, err)
+		}
 	}
 }
 

@@ -73,6 +73,18 @@ PRESETS = {
         "sep_token_id": 50282, "sparse_pred_ignore_index": -100, "sparse_prediction": False, "torch_dtype": "float32",
         "transformers_version": "4.48.0.dev0", "vocab_size": 300,
     },
+    # BertForSequenceClassification (KLUE-style Korean classifiers): the pooler (dense +
+    # tanh over [CLS]) and a linear classifier, three labels.
+    "tiny-bert-classifier": {
+        "architectures": ["BertForSequenceClassification"], "model_type": "bert", "attention_probs_dropout_prob": 0.1,
+        "classifier_dropout": None, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 32,
+        "id2label": {"0": "negative", "1": "neutral", "2": "positive"},
+        "label2id": {"negative": 0, "neutral": 1, "positive": 2},
+        "initializer_range": 0.02, "intermediate_size": 64, "layer_norm_eps": 1e-12,
+        "max_position_embeddings": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "pad_token_id": 0,
+        "position_embedding_type": "absolute", "torch_dtype": "float32", "type_vocab_size": 2,
+        "use_cache": True, "vocab_size": 300,
+    },
     # BAAI/bge-reranker-v2-m3's shape (XLMRobertaForSequenceClassification, one label).
     "tiny-xlmr-reranker": {
         "architectures": ["XLMRobertaForSequenceClassification"], "model_type": "xlm-roberta",
@@ -162,7 +174,14 @@ def make(preset, outdir, seed=1):
         t[q + "output.dense.bias"] = rnd(H)
         t[q + "output.LayerNorm.weight"] = 1 + rnd(H)
         t[q + "output.LayerNorm.bias"] = rnd(H)
-    if "ForSequenceClassification" in cfg["architectures"][0]:
+    if cfg["architectures"][0] == "BertForSequenceClassification":
+        # BERT's: the pooler over [CLS] (dense, tanh), then the classifier.
+        nl = len(cfg["id2label"])
+        t[p + "pooler.dense.weight"] = rnd(H, H, scale=0.3)
+        t[p + "pooler.dense.bias"] = rnd(H)
+        t["classifier.weight"] = rnd(nl, H, scale=0.3)
+        t["classifier.bias"] = rnd(nl)
+    elif "ForSequenceClassification" in cfg["architectures"][0]:
         # The classification head over <s>: dense, tanh, out_proj.
         nl = len(cfg["id2label"])
         t["classifier.dense.weight"] = rnd(H, H, scale=0.3)
@@ -437,10 +456,17 @@ def golden_classifier(ckdir, cfg):
         # A query and a document as XLM-RoBERTa pairs them: <s> q </s></s> d </s>.
         q = [int(v) for v in rng.integers(4, cfg["vocab_size"], size=qn)]
         d = [int(v) for v in rng.integers(4, cfg["vocab_size"], size=dn)]
-        ids = [0] + q + [2, 2] + d + [2]
-        x = forward(cfg, W, ids)
-        h = torch.tanh(x[0] @ w["classifier.dense.weight"].T + w["classifier.dense.bias"])
-        logits = h @ w["classifier.out_proj.weight"].T + w["classifier.out_proj.bias"]
+        if cfg["model_type"] == "bert":
+            # [CLS] q [SEP] d [SEP], token types 0 throughout as Dokja runs it.
+            ids = [2] + q + [3] + d + [3]
+            x = forward(cfg, W, ids)
+            h = torch.tanh(x[0] @ w["bert.pooler.dense.weight"].T + w["bert.pooler.dense.bias"])
+            logits = h @ w["classifier.weight"].T + w["classifier.bias"]
+        else:
+            ids = [0] + q + [2, 2] + d + [2]
+            x = forward(cfg, W, ids)
+            h = torch.tanh(x[0] @ w["classifier.dense.weight"].T + w["classifier.dense.bias"])
+            logits = h @ w["classifier.out_proj.weight"].T + w["classifier.out_proj.bias"]
         cases.append({"query": q, "document": d, "ids": ids, "logits": logits.tolist()})
     with open(os.path.join(ckdir, "golden.json"), "w") as f:
         json.dump({"note": "float64 torch reference (encoder/testdata/reference.py)", "cases": cases}, f)
