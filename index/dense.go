@@ -232,21 +232,40 @@ func (ix *Index) SearchVector(ctx context.Context, q []float32, k int) ([]Hit, e
 // flat scores every vector against q and returns the best k rows, best
 // first, with their dot products.
 func (v *vectors) flat(q []float32, k int) ([]int, []float32) {
-	type scored struct {
-		i int
-		s float32
-	}
-	all := make([]scored, len(v.ids))
+	t := newTopK(k)
 	for i := range v.ids {
-		all[i] = scored{i, dot(q, v.data[i*v.dim:(i+1)*v.dim])}
+		t.offer(i, dot(q, v.data[i*v.dim:(i+1)*v.dim]))
 	}
-	slices.SortFunc(all, func(a, b scored) int { return cmpScore(a.s, b.s, a.i, b.i) })
-	all = all[:min(k, len(all))]
-	rows, scores := make([]int, len(all)), make([]float32, len(all))
-	for j, c := range all {
-		rows[j], scores[j] = c.i, c.s
+	return t.rows, t.scores
+}
+
+// topK keeps the k best (score, row) pairs offered, best first (ties to
+// the smaller row), in a sorted slice: a candidate below the k-th costs
+// one comparison, which is nearly every one when k is small.
+type topK struct {
+	k      int
+	rows   []int
+	scores []float32
+}
+
+func newTopK(k int) *topK {
+	return &topK{k: k, rows: make([]int, 0, k+1), scores: make([]float32, 0, k+1)}
+}
+
+func (t *topK) offer(row int, s float32) {
+	n := len(t.rows)
+	if t.k <= 0 || n == t.k && cmpScore(s, t.scores[n-1], row, t.rows[n-1]) >= 0 {
+		return
 	}
-	return rows, scores
+	at := n
+	for at > 0 && cmpScore(s, t.scores[at-1], row, t.rows[at-1]) < 0 {
+		at--
+	}
+	t.rows = slices.Insert(t.rows, at, row)
+	t.scores = slices.Insert(t.scores, at, s)
+	if len(t.rows) > t.k {
+		t.rows, t.scores = t.rows[:t.k], t.scores[:t.k]
+	}
 }
 
 // chunks fetches stored chunks by id.

@@ -135,18 +135,13 @@ func (f *ivf) search(v *vectors, q []float32, k, probes int) ([]int, []float32) 
 		cs[c] = scored{c, dot(q, f.centroids[c*f.dim:(c+1)*f.dim])}
 	}
 	slices.SortFunc(cs, func(a, b scored) int { return cmpScore(a.s, b.s, a.i, b.i) })
-	var cand []scored
+	t := newTopK(k)
 	for _, c := range cs[:min(probes, len(cs))] {
 		for _, i := range f.lists[c.i] {
-			cand = append(cand, scored{int(i), dot(q, v.data[int(i)*v.dim:(int(i)+1)*v.dim])})
+			t.offer(int(i), dot(q, v.data[int(i)*v.dim:(int(i)+1)*v.dim]))
 		}
 	}
-	slices.SortFunc(cand, func(a, b scored) int { return cmpScore(a.s, b.s, a.i, b.i) })
-	cand = cand[:min(k, len(cand))]
-	rows, scores := make([]int, len(cand)), make([]float32, len(cand))
-	for j, c := range cand {
-		rows[j], scores[j] = c.i, c.s
-	}
+	rows, scores := t.rows, t.scores
 	return rows, scores
 }
 
