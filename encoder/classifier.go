@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
-
-	"github.com/dokja/dokja/safetensors"
 )
 
 // Classifier is a BERT-family encoder with its sequence-classification
@@ -26,15 +23,11 @@ type Classifier struct {
 
 // LoadClassifier opens a sequence-classification folder.
 func LoadClassifier(dir string) (*Classifier, error) {
-	m, err := Load(dir)
+	m, f, err := load(dir)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "model.safetensors")
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, err
-	}
+	path := f.Path()
 	// Tensor names: RoBERTa's head, or BERT's pooler and classifier.
 	dense, out := "classifier.dense", "classifier.out_proj"
 	if m.Config.ModelType == "bert" {

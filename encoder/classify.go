@@ -118,13 +118,10 @@ func (m *ModernBERT) ClassifierLoss(texts [][]int, labels []int, g *ModernBERT, 
 	if len(texts) == 0 || len(labels) != len(texts) {
 		return 0, 0, fmt.Errorf("encoder: %d texts and %d labels: want as many of each, at least one", len(texts), len(labels))
 	}
-	for i, ids := range texts {
-		if len(ids) == 0 || len(ids) > m.Config.MaxPositionEmbeddings {
-			return 0, 0, fmt.Errorf("encoder: text %d has %d tokens: want 1 to %d", i, len(ids), m.Config.MaxPositionEmbeddings)
-		}
-		if err := m.checkIDs(ids, "token"); err != nil {
-			return 0, 0, err
-		}
+	if err := m.checkTexts(texts); err != nil {
+		return 0, 0, err
+	}
+	for i := range texts {
 		if labels[i] < 0 || labels[i] >= L {
 			return 0, 0, fmt.Errorf("encoder: label %d of text %d: want 0 to %d", labels[i], i, L-1)
 		}

@@ -159,14 +159,21 @@ type layer struct {
 // tensors named as BertModel or XLMRobertaModel save them, bare or under
 // the bert. or roberta. prefix that task heads add.
 func Load(dir string) (*Model, error) {
+	m, _, err := load(dir)
+	return m, err
+}
+
+// load is Load, also returning the opened weights file (its tensors
+// alias it) for heads read beside the body.
+func load(dir string) (*Model, *safetensors.File, error) {
 	c, err := LoadConfig(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := filepath.Join(dir, "model.safetensors")
 	f, err := safetensors.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	names := f.Names()
 	prefix := ""
@@ -206,9 +213,9 @@ func Load(dir string) (*Model, error) {
 		must(&l.ln2B, p+"output.LayerNorm.bias", H)
 	}
 	if err := errors.Join(r.errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	return m, f, nil
 }
 
 // tensors reads a checkpoint's tensors by name, checking their shapes and

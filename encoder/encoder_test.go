@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/dokja/dokja/tensor"
 )
 
 type golden struct {
@@ -51,12 +49,7 @@ func TestMatchesPyTorchReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, kname := range tensor.Available() {
-			k, err := tensor.ByName(kname)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.SetKernels(k)
+		for kname := range kernelPaths(t, m) {
 			worst := 0.0
 			for _, c := range g.Cases {
 				h, err := m.Forward(c.IDs)
@@ -198,9 +191,7 @@ func TestClassifierMatchesReference(t *testing.T) {
 		if c.Labels != tt.labels {
 			t.Fatalf("%s: %d labels, want %d", tt.preset, c.Labels, tt.labels)
 		}
-		for _, kname := range tensor.Available() {
-			k, _ := tensor.ByName(kname)
-			c.SetKernels(k)
+		for kname := range kernelPaths(t, c) {
 			for _, tc := range g.Cases {
 				got, err := c.Logits(tc.IDs)
 				if err != nil {

@@ -354,6 +354,19 @@ func (m *ModernBERT) checkIDs(ids []int, what string) error {
 	return nil
 }
 
+// checkTexts checks that every text fits the context and the vocabulary.
+func (m *ModernBERT) checkTexts(texts [][]int) error {
+	for i, ids := range texts {
+		if len(ids) == 0 || len(ids) > m.Config.MaxPositionEmbeddings {
+			return fmt.Errorf("encoder: text %d has %d tokens: want 1 to %d", i, len(ids), m.Config.MaxPositionEmbeddings)
+		}
+		if err := m.checkIDs(ids, "token"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Forward returns the last hidden states of a sequence of token ids.
 func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 	T := len(ids)
@@ -369,13 +382,8 @@ func (m *ModernBERT) Forward(ids []int) ([]float32, error) {
 // ForwardBatch runs several sequences in one pass: the products over all
 // their rows at once, attention within each.
 func (m *ModernBERT) ForwardBatch(texts [][]int) ([][]float32, error) {
-	for i, ids := range texts {
-		if len(ids) == 0 || len(ids) > m.Config.MaxPositionEmbeddings {
-			return nil, fmt.Errorf("encoder: text %d has %d tokens: want 1 to %d", i, len(ids), m.Config.MaxPositionEmbeddings)
-		}
-		if err := m.checkIDs(ids, "token"); err != nil {
-			return nil, err
-		}
+	if err := m.checkTexts(texts); err != nil {
+		return nil, err
 	}
 	ps := textsPass(texts)
 	h := m.forward(ps, nil)

@@ -470,13 +470,8 @@ func (m *ModernBERT) ContrastiveLoss(queries, docs [][]int, temperature float64,
 		return 0, fmt.Errorf("encoder: temperature %g: want a positive number", temperature)
 	}
 	texts := append(slices.Clone(queries), docs...)
-	for i, ids := range texts {
-		if len(ids) == 0 || len(ids) > m.Config.MaxPositionEmbeddings {
-			return 0, fmt.Errorf("encoder: text %d has %d tokens: want 1 to %d", i, len(ids), m.Config.MaxPositionEmbeddings)
-		}
-		if err := m.checkIDs(ids, "token"); err != nil {
-			return 0, err
-		}
+	if err := m.checkTexts(texts); err != nil {
+		return 0, err
 	}
 	ps := textsPass(texts)
 	var tp *mtape

@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"encoding/json"
+	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,12 +53,7 @@ func loadMLMGolden(t *testing.T) (*ModernBERT, *mlmGolden, *model.Batch) {
 // a target that differs from its input) on every kernel path.
 func TestMLMGradientsMatchPyTorch(t *testing.T) {
 	m, gold, batch := loadMLMGolden(t)
-	for _, kname := range tensor.Available() {
-		k, err := tensor.ByName(kname)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetKernels(k)
+	for kname := range kernelPaths(t, m) {
 		g := m.NewGrads()
 		loss, err := m.LossAndGrad(batch, g, 1)
 		if err != nil {
@@ -115,12 +111,7 @@ func TestContrastiveGradientsMatchPyTorch(t *testing.T) {
 	}
 	m := openGolden(t, "tiny-modernbert", "contrastive_golden.json", &gold)
 	m.DropHead()
-	for _, kname := range tensor.Available() {
-		k, err := tensor.ByName(kname)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetKernels(k)
+	for kname := range kernelPaths(t, m) {
 		g := m.NewGrads()
 		loss, err := m.ContrastiveLoss(gold.Queries, gold.Docs, gold.Temperature, g, 1)
 		if err != nil {
@@ -169,12 +160,7 @@ func TestClassifierGradientsMatchPyTorch(t *testing.T) {
 	if got := m.Labels(); !slices.Equal(got, []string{"negative", "positive", "neutral"}) {
 		t.Errorf("labels %v", got)
 	}
-	for _, kname := range tensor.Available() {
-		k, err := tensor.ByName(kname)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetKernels(k)
+	for kname := range kernelPaths(t, m) {
 		for i, ids := range gold.Texts {
 			lg, err := m.ClassifyLogits(ids)
 			if err != nil {
@@ -222,4 +208,21 @@ func openGolden(t *testing.T, preset, name string, gold any) *ModernBERT {
 		t.Fatal(err)
 	}
 	return e.(*ModernBERT)
+}
+
+// kernelPaths yields the name of every kernel path built in, with m set
+// to run on it.
+func kernelPaths(t *testing.T, m interface{ SetKernels(tensor.Kernels) }) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, name := range tensor.Available() {
+			k, err := tensor.ByName(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetKernels(k)
+			if !yield(name) {
+				return
+			}
+		}
+	}
 }

@@ -88,29 +88,42 @@ func (v *vectors) write(path string) error {
 	})
 }
 
-func readVectors(path string) (*vectors, error) {
+// openTagged opens one of the index's binary files: it must start with
+// magic, or the error says it is not what. It returns the file (for the
+// caller to close), a reader past the magic, and the file's size.
+func openTagged(path string, magic []byte, what string) (*os.File, *bufio.Reader, int64, error) {
 	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, err
+	}
+	r := bufio.NewReader(f)
+	got := make([]byte, len(magic))
+	if _, err := io.ReadFull(r, got); err != nil || string(got) != string(magic) {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("%s: not %s", path, what)
+	}
+	return f, r, st.Size(), nil
+}
+
+func readVectors(path string) (*vectors, error) {
+	f, r, size, err := openTagged(path, vectorsMagic, "a vectors file")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	r := bufio.NewReader(f)
 	bad := func(what string) error { return fmt.Errorf("%s: %s", path, what) }
-	magic := make([]byte, len(vectorsMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != string(vectorsMagic) {
-		return nil, bad("not a vectors file")
-	}
 	var dim, n uint32
 	if binary.Read(r, binary.LittleEndian, &dim) != nil || binary.Read(r, binary.LittleEndian, &n) != nil || dim == 0 || dim > 1<<16 {
 		return nil, bad("bad header")
 	}
 	// Every entry takes at least 4 bytes of length and dim floats: the
 	// header cannot promise more entries than the file holds.
-	if uint64(n)*(4+4*uint64(dim)) > uint64(st.Size()) {
+	if uint64(n)*(4+4*uint64(dim)) > uint64(size) {
 		return nil, bad("the header counts more vectors than the file holds")
 	}
 	v := &vectors{dim: int(dim), ids: make([]string, 0, n), data: make([]float32, 0, int(n)*int(dim))}

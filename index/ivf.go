@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -182,21 +181,12 @@ func (f *ivf) write(path string, n int) error {
 // belongs to them: the same width and count, every list in range, the
 // file exactly as long as its header says.
 func readIVF(path string, v *vectors) (*ivf, error) {
-	f, err := os.Open(path)
+	f, r, size, err := openTagged(path, ivfMagic, "an inverted-file index")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	bad := func(what string) error { return fmt.Errorf("%s: %s", path, what) }
-	r := bufio.NewReader(f)
-	magic := make([]byte, len(ivfMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != string(ivfMagic) {
-		return nil, bad("not an inverted-file index")
-	}
 	var h [3]uint32
 	if err := binary.Read(r, binary.LittleEndian, &h); err != nil {
 		return nil, bad("truncated header")
@@ -205,8 +195,8 @@ func readIVF(path string, v *vectors) (*ivf, error) {
 	if dim != v.dim || n != len(v.ids) || nlist < 1 || nlist > n {
 		return nil, bad(fmt.Sprintf("built for %d vectors of %d values in %d lists; the index holds %d of %d", n, dim, nlist, len(v.ids), v.dim))
 	}
-	if want := int64(len(ivfMagic)) + 12 + 4*int64(nlist)*int64(dim) + 4*int64(n); st.Size() != want {
-		return nil, bad(fmt.Sprintf("%d bytes, the header implies %d", st.Size(), want))
+	if want := int64(len(ivfMagic)) + 12 + 4*int64(nlist)*int64(dim) + 4*int64(n); size != want {
+		return nil, bad(fmt.Sprintf("%d bytes, the header implies %d", size, want))
 	}
 	out := &ivf{dim: dim, centroids: make([]float32, nlist*dim), lists: make([][]int32, nlist)}
 	if err := binary.Read(r, binary.LittleEndian, out.centroids); err != nil {

@@ -224,6 +224,8 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := embeddingResponse{Object: "list", Model: e.Name}
+	// Checked here, not left to the encoder: these inputs join other
+	// requests' in one pass, which one bad id would fail for all.
 	for i, ids := range inputs {
 		if len(ids) == 0 || len(ids) > e.Model.MaxTokens() {
 			s.failErr(w, r, badRequest("input", "input %d has %d tokens: want 1 to %d", i, len(ids), e.Model.MaxTokens()))

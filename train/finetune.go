@@ -31,35 +31,50 @@ type example struct {
 	held bool
 }
 
-// readPairs reads a JSON-lines file of pairs: "query" (or
-// sentence-transformers' "anchor") and "positive" (or "document").
-func readPairs(path string) ([][2]string, error) {
+// eachJSONLine calls fn with every non-empty line of a JSON-lines file;
+// an error fn returns is prefixed with the file and line number.
+func eachJSONLine(path string, fn func(line []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 16<<20)
-	var out [][2]string
 	for line := 1; sc.Scan(); line++ {
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
+		if err := fn(sc.Bytes()); err != nil {
+			return fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// readPairs reads a JSON-lines file of pairs: "query" (or
+// sentence-transformers' "anchor") and "positive" (or "document").
+func readPairs(path string) ([][2]string, error) {
+	var out [][2]string
+	err := eachJSONLine(path, func(line []byte) error {
 		var p struct {
 			Query, Anchor, Positive, Document string
 		}
-		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		if err := json.Unmarshal(line, &p); err != nil {
+			return err
 		}
 		q, d := p.Query+p.Anchor, p.Positive+p.Document
 		if q == "" || d == "" {
-			return nil, fmt.Errorf("%s:%d: want a non-empty \"query\" (or \"anchor\") and \"positive\" (or \"document\")", path, line)
+			return errors.New(`want a non-empty "query" (or "anchor") and "positive" (or "document")`)
 		}
 		out = append(out, [2]string{q, d})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) < 2 {
 		return nil, fmt.Errorf("%s: %d pairs; in-batch negatives need at least 2", path, len(out))
@@ -71,40 +86,31 @@ func readPairs(path string) ([][2]string, error) {
 // or a number), returning the texts, each one's label index and the
 // labels' names in sorted order.
 func readLabelled(path string) (texts []string, labels []int, names []string, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 16<<20)
 	var raw []string
-	for line := 1; sc.Scan(); line++ {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
+	err = eachJSONLine(path, func(line []byte) error {
 		var r struct {
 			Text  string          `json:"text"`
 			Label json.RawMessage `json:"label"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		if err := json.Unmarshal(line, &r); err != nil {
+			return err
 		}
 		var name string
 		if json.Unmarshal(r.Label, &name) != nil {
 			var num json.Number
 			if json.Unmarshal(r.Label, &num) != nil {
-				return nil, nil, nil, fmt.Errorf("%s:%d: \"label\" must be a string or a number", path, line)
+				return errors.New(`"label" must be a string or a number`)
 			}
 			name = num.String()
 		}
 		if r.Text == "" || name == "" {
-			return nil, nil, nil, fmt.Errorf("%s:%d: want a non-empty \"text\" and \"label\"", path, line)
+			return errors.New(`want a non-empty "text" and "label"`)
 		}
 		texts, raw = append(texts, r.Text), append(raw, name)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	names = slices.Compact(slices.Sorted(slices.Values(raw)))
 	if len(names) < 2 {

@@ -388,8 +388,14 @@ func (r *runner) step(lr float64) (loss, norm float64, err error) {
 // batch draws the next micro-batch from l, masked for an encoder (by the
 // seed and the loader's position, so a resumed run masks alike).
 func (r *runner) batch(l *Loader) (*model.Batch, error) {
-	key := mix(r.cfg.Seed ^ uint64(l.Next)*0x9E3779B97F4A7C15)
-	b, err := l.Batch(r.cfg.BatchSize)
+	return r.draw(l, r.cfg.BatchSize, r.cfg.Seed)
+}
+
+// draw takes seqs windows from l, masked for an encoder by seed and the
+// loader's position (validation masks with seed 0, the same every time).
+func (r *runner) draw(l *Loader, seqs int, seed uint64) (*model.Batch, error) {
+	key := mix(seed ^ uint64(l.Next)*0x9E3779B97F4A7C15)
+	b, err := l.Batch(seqs)
 	if err == nil && r.mask != nil {
 		r.mask.apply(b, key)
 	}
@@ -408,13 +414,9 @@ func (r *runner) evaluate() (float64, error) {
 	var sum float64
 	var n int
 	for range batches {
-		key := mix(uint64(r.val.Next) * 0x9E3779B97F4A7C15)
-		b, err := r.val.Batch(seqs)
+		b, err := r.draw(r.val, seqs, 0)
 		if err != nil {
 			return 0, err
-		}
-		if r.mask != nil {
-			r.mask.apply(b, key)
 		}
 		l, err := r.m.loss(b)
 		if err != nil {
