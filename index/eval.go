@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +41,10 @@ type Metrics struct {
 // log2(rank+1) discount, as trec_eval and BEIR do.
 func Score(ranked map[string][]string, qrels Qrels) Metrics {
 	var m Metrics
-	for q, rel := range qrels {
+	// Queries in sorted order: the sums, and so the metrics, are the same
+	// to the last bit on every run.
+	for _, q := range slices.Sorted(maps.Keys(qrels)) {
+		rel := qrels[q]
 		if len(rel) == 0 {
 			continue
 		}

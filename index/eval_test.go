@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -155,4 +156,25 @@ func rankBEIR(t *testing.T, task *BEIR) (map[string][]string, error) {
 	}
 	defer ix.Close()
 	return ix.Rank(context.Background(), task.Queries, 10, task.DocID)
+}
+
+// Score gives the same metrics to the last bit however the maps
+// iterate: two scorings of equal rankings (two encoders that rank alike)
+// must compare equal.
+func TestScoreIsDeterministic(t *testing.T) {
+	ranked, qrels := map[string][]string{}, Qrels{}
+	for i := range 300 {
+		q := fmt.Sprintf("q%d", i)
+		qrels[q] = map[string]int{fmt.Sprintf("d%d", i): 1 + i%3, fmt.Sprintf("e%d", i): 1}
+		for j := range i%17 + 1 {
+			ranked[q] = append(ranked[q], fmt.Sprintf("x%d", j))
+		}
+		ranked[q] = append(ranked[q], fmt.Sprintf("d%d", i))
+	}
+	first := Score(ranked, qrels)
+	for range 20 {
+		if got := Score(ranked, qrels); got != first {
+			t.Fatalf("Score gave %+v, then %+v", first, got)
+		}
+	}
 }
